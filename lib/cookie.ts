@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { fastifyCookie, Signer, type SerializeOptions } from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ResolvedOptions } from './options.js'
+
+const serialize = fastifyCookie.serialize
+
+const ID_RE = /^[A-Za-z0-9_-]{43}$/
+
+/** 32 bytes from the CSPRNG, base64url: 256 bits. */
+export function newId (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** What stores are keyed by: a leaked store dump cannot be replayed as cookies. */
+export function storeKey (id: string): string {
+  return createHash('sha256').update(id).digest('base64url')
+}
+
+export class SessionCookie {
+  readonly #signer: Signer
+  readonly #options: ResolvedOptions['cookie']
+  readonly #name: string
+
+  constructor (options: ResolvedOptions) {
+    this.#signer = new Signer(options.secrets, 'sha256')
+    this.#options = options.cookie
+    this.#name = options.cookieName
+  }
+
+  /** The cookie's id when the signature verifies; `renew` when an old secret signed it. */
+  read (request: FastifyRequest): { id: string, renew: boolean } | null {
+    let value = request.cookies?.[this.#name]
+    if (value === undefined && request.cookies == null && request.headers.cookie !== undefined) {
+      // @fastify/cookie registered with `hook: false`: parse the header ourselves
+      value = request.server.parseCookie(request.headers.cookie)[this.#name]
+    }
+    if (typeof value !== 'string' || value.length > 200) return null
+    const result = this.#signer.unsign(value)
+    if (!result.valid || result.value === null || !ID_RE.test(result.value)) return null
+    return { id: result.value, renew: result.renew }
+  }
+
+  /** Set-Cookie value for an id expiring at `expiresAt` (ms), or a session cookie when null. */
+  serialize (request: FastifyRequest, id: string, expiresAt: number | null, now: number): string {
+    const maxAge = expiresAt === null ? undefined : Math.max(0, Math.ceil((expiresAt - now) / 1000))
+    return serialize(this.#name, this.#signer.sign(id), this.#attributes(request, maxAge))
+  }
+
+  /** Set-Cookie value that deletes the cookie. */
+  clear (request: FastifyRequest): string {
+    return serialize(this.#name, '', { ...this.#attributes(request, 0), expires: new Date(0) })
+  }
+
+  #attributes (request: FastifyRequest, maxAge: number | undefined): SerializeOptions {
+    const o = this.#options
+    return {
+      path: o.path,
+      domain: o.domain,
+      httpOnly: o.httpOnly,
+      sameSite: o.sameSite,
+      secure: o.secure === 'auto' ? request.protocol === 'https' : o.secure,
+      partitioned: o.partitioned,
+      maxAge
+    }
+  }
+
+  /** Requests outside cookie.path never carry the cookie: leave the store alone for them. */
+  inPath (url: string): boolean {
+    const path = this.#options.path
+    if (path === '/' || url === path) return true
+    if (!url.startsWith(path)) return false
+    const next = url.charCodeAt(path.length)
+    return path.endsWith('/') || next === 47 /* / */ || next === 63 /* ? */ || Number.isNaN(next)
+  }
+}
+
+/** Adds Cookie to the Vary header: responses that depend on the session must not be shared by caches. */
+export function addVaryCookie (reply: FastifyReply): void {
+  const vary = reply.getHeader('vary')
+  if (vary === undefined) {
+    reply.header('vary', 'Cookie')
+    return
+  }
+  const current = Array.isArray(vary) ? vary.join(', ') : String(vary)
+  if (current.trim() === '*' || /(^|,)\s*cookie\s*(,|$)/i.test(current)) return
+  reply.header('vary', `${current}, Cookie`)
+}

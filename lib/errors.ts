@@ -1,0 +1,19 @@
+import createError from '@fastify/error'
+
+/** Every error this plugin raises. The README's Errors table lists the same codes (a test keeps them in sync). */
+export const errorCodes = {
+  FST_SESSION_INVALID_OPTIONS: createError('FST_SESSION_INVALID_OPTIONS', 'Invalid fastify-zod-session option "%s": %s', 500, TypeError),
+  FST_SESSION_INVALID_DATA: createError('FST_SESSION_INVALID_DATA', 'Session data failed the schema: %s', 500),
+  FST_SESSION_INVALID_STORED_DATA: createError('FST_SESSION_INVALID_STORED_DATA', 'Stored session data failed the schema: %s', 500),
+  FST_SESSION_STORE_UNAVAILABLE: createError('FST_SESSION_STORE_UNAVAILABLE', 'Session store unavailable while trying to %s', 503),
+  FST_SESSION_OWNER_UNSUPPORTED: createError('FST_SESSION_OWNER_UNSUPPORTED', 'Session owners are not available: %s', 501),
+  FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is %d bytes, over the limit of %d bytes', 500)
+}
+
+export type ErrorCode = keyof typeof errorCodes
+
+/** Wraps a store failure once, keeping the original as `cause`. */
+export function storeError (action: string, cause: unknown): Error {
+  if (cause instanceof errorCodes.FST_SESSION_STORE_UNAVAILABLE) return cause
+  return new errorCodes.FST_SESSION_STORE_UNAVAILABLE(action, { cause })
+}

@@ -1,0 +1,11 @@
+import fastifyZodSession from './plugin.js'
+
+export default fastifyZodSession
+export { fastifyZodSession }
+export { errorCodes } from './errors.js'
+export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
+export { Session } from './session.js'
+export type {
+  SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
+  Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi
+} from '../types/index.js'

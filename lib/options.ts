@@ -1,0 +1,143 @@
+import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions } from '../types/index.js'
+import { errorCodes } from './errors.js'
+import { toMs } from './duration.js'
+import { MemoryStore } from '../stores/memory.js'
+import type { SessionSchema } from './schema.js'
+import { describeIssues } from './schema.js'
+
+/** Options after validation: durations in ms, defaults applied. */
+export interface ResolvedOptions {
+  secrets: string[]
+  schema: SessionSchema
+  store: SessionStore
+  cookieName: string
+  cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> & Pick<SessionCookieOptions, 'domain' | 'partitioned'>
+  idleTimeout: number | null
+  absoluteTimeout: number | null
+  rotationInterval: number | null
+  rotationGrace: number
+  touchAfter: number
+  saveUninitialized: boolean
+  bind: Required<BindOptions> | null
+  onInvalidData: 'reset' | 'error' | MigrateFunction
+  onStoreError: 'fail' | 'anonymous'
+  pruneInterval: number | null
+  owner: ((data: any) => string | undefined | null) | null
+  maxDataBytes: number | null
+}
+
+const MIN_SECRET = 32
+const STORE_METHODS = ['get', 'set', 'patch', 'touch', 'destroy'] as const
+const KNOWN = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
+  'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes'])
+const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+function fail (option: string, why: string): never {
+  throw new errorCodes.FST_SESSION_INVALID_OPTIONS(option, why)
+}
+
+function duration (opts: Record<string, unknown>, name: string, fallback: string, nullable: boolean): number | null {
+  const value = opts[name] === undefined ? fallback : opts[name]
+  if (value === null) {
+    if (nullable) return null
+    fail(name, 'must not be null')
+  }
+  const ms = toMs(value)
+  if (ms === undefined) fail(name, `${JSON.stringify(value)} is not a duration (seconds, or a string like '30s', '15m', '4h', '7d')`)
+  return ms
+}
+
+function secrets (value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0) fail('secret', 'is required')
+  for (const s of list) {
+    if (typeof s !== 'string') fail('secret', value === undefined ? 'is required' : 'must be a string or an array of strings')
+    if (s.length < MIN_SECRET) fail('secret', `must be at least ${MIN_SECRET} characters (got ${s.length})`)
+  }
+  return list
+}
+
+function schema (value: unknown): SessionSchema {
+  const s = value as SessionSchema
+  if (s === null || typeof s !== 'object' || typeof s.safeParse !== 'function') fail('schema', 'must be a zod schema')
+  const result = s.safeParse({})
+  if (!result.success) fail('schema', `must accept an empty object (make fields optional or give them defaults): ${describeIssues(result.error)}`)
+  return s
+}
+
+function store (value: unknown): SessionStore {
+  if (value === undefined) return new MemoryStore()
+  const s = value as Record<string, unknown>
+  if (s === null || typeof s !== 'object') fail('store', 'must be a SessionStore object')
+  const missing = STORE_METHODS.filter(m => typeof s[m] !== 'function')
+  if (missing.length > 0) fail('store', `is not a SessionStore: missing ${missing.join(', ')}()`)
+  return value as SessionStore
+}
+
+function cookie (value: unknown): ResolvedOptions['cookie'] {
+  if (value !== undefined && (value === null || typeof value !== 'object')) fail('cookie', 'must be an object')
+  const c = (value ?? {}) as SessionCookieOptions
+  const resolved = { path: c.path ?? '/', httpOnly: c.httpOnly ?? true, sameSite: c.sameSite ?? 'lax', secure: c.secure ?? 'auto', domain: c.domain, partitioned: c.partitioned }
+  if (typeof resolved.path !== 'string' || !resolved.path.startsWith('/')) fail('cookie.path', 'must be a string starting with /')
+  if (!['lax', 'strict', 'none', true, false].includes(resolved.sameSite)) fail('cookie.sameSite', "must be 'lax', 'strict', 'none' or a boolean")
+  if (resolved.secure !== 'auto' && typeof resolved.secure !== 'boolean') fail('cookie.secure', "must be a boolean or 'auto'")
+  if (resolved.sameSite === 'none' && resolved.secure === false) fail('cookie.sameSite', "'none' requires secure cookies")
+  return resolved
+}
+
+function bind (value: unknown): Required<BindOptions> | null {
+  if (value === undefined || value === null || value === false) return null
+  if (typeof value !== 'object') fail('bind', 'must be an object like { ip: true, userAgent: true }')
+  const b = value as BindOptions
+  if (b.ip !== undefined && b.ip !== true && b.ip !== 'subnet') fail('bind.ip', "must be true or 'subnet'")
+  if (b.userAgent !== undefined && b.userAgent !== true) fail('bind.userAgent', 'must be true')
+  if (b.onMismatch !== undefined && b.onMismatch !== 'destroy' && b.onMismatch !== 'log') fail('bind.onMismatch', "must be 'destroy' or 'log'")
+  if (b.ip === undefined && b.userAgent === undefined) return null
+  return { ip: b.ip as true, userAgent: b.userAgent as true, onMismatch: b.onMismatch ?? 'destroy' }
+}
+
+function oneOf<T> (opts: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
+  const value = opts[name] === undefined ? fallback : opts[name]
+  if (!allowed.includes(value as T)) fail(name, `must be one of ${allowed.map(a => JSON.stringify(a)).join(', ')}`)
+  return value as T
+}
+
+export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions {
+  const opts = (input ?? {}) as unknown as Record<string, unknown>
+  for (const key of Object.keys(opts)) if (!KNOWN.has(key)) fail(key, 'is not an option of fastify-zod-session')
+  const cookieName = opts.cookieName ?? 'session_id'
+  if (typeof cookieName !== 'string' || !COOKIE_NAME_RE.test(cookieName)) fail('cookieName', 'must be a valid cookie name')
+  const onInvalidData = typeof opts.onInvalidData === 'function'
+    ? opts.onInvalidData as MigrateFunction
+    : oneOf(opts, 'onInvalidData', ['reset', 'error'] as const, 'reset')
+  if (opts.owner !== undefined && typeof opts.owner !== 'function') fail('owner', 'must be a function of the session data')
+  if (opts.saveUninitialized !== undefined && typeof opts.saveUninitialized !== 'boolean') fail('saveUninitialized', 'must be a boolean')
+  const maxDataBytes = opts.maxDataBytes === undefined ? 64 * 1024 : opts.maxDataBytes
+  if (maxDataBytes !== null && (typeof maxDataBytes !== 'number' || !(maxDataBytes > 0))) fail('maxDataBytes', 'must be a positive number of bytes or null')
+
+  const resolved: ResolvedOptions = {
+    secrets: secrets(opts.secret),
+    schema: schema(opts.schema),
+    store: store(opts.store),
+    cookieName,
+    cookie: cookie(opts.cookie),
+    idleTimeout: duration(opts, 'idleTimeout', '15m', true),
+    absoluteTimeout: duration(opts, 'absoluteTimeout', '12h', true),
+    rotationInterval: duration(opts, 'rotationInterval', '4m', true),
+    rotationGrace: duration(opts, 'rotationGrace', '30s', false) as number,
+    touchAfter: duration(opts, 'touchAfter', '1m', false) as number,
+    saveUninitialized: (opts.saveUninitialized as boolean | undefined) ?? false,
+    bind: bind(opts.bind),
+    onInvalidData,
+    onStoreError: oneOf(opts, 'onStoreError', ['fail', 'anonymous'] as const, 'fail'),
+    pruneInterval: duration(opts, 'pruneInterval', '10m', true),
+    owner: (opts.owner as ResolvedOptions['owner'] | undefined) ?? null,
+    maxDataBytes: maxDataBytes as number | null
+  }
+  if (resolved.idleTimeout === 0) fail('idleTimeout', 'must be greater than 0 (or null for none)')
+  if (resolved.absoluteTimeout === 0) fail('absoluteTimeout', 'must be greater than 0 (or null for none)')
+  if (resolved.rotationInterval === 0) fail('rotationInterval', 'must be greater than 0 (or null for off)')
+  if (resolved.pruneInterval === 0) fail('pruneInterval', 'must be greater than 0 (or null for off)')
+  return resolved
+}
