@@ -153,6 +153,10 @@ export class SessionManager {
       return
     }
     const data = this.#validated(state)
+    if (state.isNew) {
+      state.meta = { ...state.meta, ip: state.ip, userAgent: state.userAgent }
+      if (this.#opts.absoluteTimeout !== null) state.meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
+    }
     const expiresAt = this.#expiryFor(state, now)
     const owner = this.#opts.owner?.(data) ?? undefined
     const meta = { ...state.meta, lastAccessAt: now, lastAccessIp: state.ip, owner: owner === null ? undefined : owner }
@@ -194,12 +198,6 @@ export class SessionManager {
 
   async #writeWhole (state: SessionState, data: Record<string, unknown>, expiresAt: number | null, meta: SessionState['meta'], now: number): Promise<void> {
     const rotateFrom = state.rotationDue ? state.key : null
-    if (state.isNew) {
-      meta.ip = state.ip
-      meta.userAgent = state.userAgent
-      if (this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
-      expiresAt = this.#expiryFor({ ...state, meta }, now)
-    }
     if (state.isNew || state.rotationDue) {
       if (state.rotationDue) state.id = null
       this.ensureId(state)

@@ -71,7 +71,7 @@ function store (value: unknown): SessionStore {
   const s = value as Record<string, unknown>
   if (s === null || typeof s !== 'object') fail('store', 'must be a SessionStore object')
   const missing = STORE_METHODS.filter(m => typeof s[m] !== 'function')
-  if (missing.length > 0) fail('store', `is not a SessionStore: missing ${missing.join(', ')}()`)
+  if (missing.length > 0) fail('store', `is not a SessionStore: missing ${missing.map(m => m + '()').join(', ')}`)
   return value as SessionStore
 }
 

@@ -1,0 +1,111 @@
+import t from 'tap'
+import { buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
+import { CountingStore } from './helpers/counting-store.js'
+import { fakeClock } from './helpers/clock.js'
+import type { SessionPatch } from '../types/index.js'
+
+t.test('a read-only request within touchAfter writes nothing and sends no cookie', async t => {
+  const clock = fakeClock(t)
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, touchAfter: '1m' })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  store.reset()
+  for (let i = 0; i < 5; i++) {
+    clock.advance(10_000)
+    const res = await app.inject({ url: '/read', headers: { cookie } })
+    t.equal(res.headers['set-cookie'], undefined)
+  }
+  t.equal(store.count('get'), 5, 'one store read per request')
+  t.equal(store.writes(), 0, 'zero writes')
+})
+
+t.test('after touchAfter: exactly one touch and a refreshed cookie', async t => {
+  const clock = fakeClock(t)
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, touchAfter: '1m', idleTimeout: '15m' })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  store.reset()
+  clock.advance(61_000)
+  const res = await app.inject({ url: '/read', headers: { cookie } })
+  t.same(store.calls.map(c => c.op), ['get', 'touch'])
+  t.equal(store.calls[1].arg, clock.now() + 15 * 60_000)
+  t.match(rawSetCookie(res)[0], /Max-Age=900;/)
+  store.reset()
+  await app.inject({ url: '/read', headers: { cookie } })
+  t.equal(store.writes(), 0, 'touched once, not again right away')
+})
+
+t.test('changing one key patches just that key', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  store.reset()
+  await app.inject({ method: 'POST', url: '/set/a/hello', headers: { cookie } })
+  t.same(store.calls.map(c => c.op), ['get', 'patch'])
+  const change = store.calls[1].arg as SessionPatch
+  t.same(change.set, { a: 'hello' })
+  t.same(change.unset, [])
+})
+
+t.test('nested mutation through data is detected and patched', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/cart/:sku', async (request) => {
+      request.session.data.cart.push({ sku: (request.params as { sku: string }).sku, qty: 1 })
+      return { cart: request.session.data.cart }
+    })
+    app.post('/bump', async (request) => {
+      const cart = request.session.get('cart') as Array<{ qty: number }>
+      cart[0].qty++
+      return { ok: true }
+    })
+    app.post('/delete-a', async (request) => { delete request.session.data.a; return { ok: true } })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/cart/apple' }))!
+  store.reset()
+  await app.inject({ method: 'POST', url: '/cart/pear', headers: { cookie } })
+  t.same((store.calls[1].arg as SessionPatch).set, { cart: [{ sku: 'apple', qty: 1 }, { sku: 'pear', qty: 1 }] })
+  store.reset()
+  await app.inject({ method: 'POST', url: '/bump', headers: { cookie } })
+  t.same((store.calls[1].arg as SessionPatch).set, { cart: [{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }] })
+  await app.inject({ method: 'POST', url: '/set/a/x', headers: { cookie } })
+  store.reset()
+  await app.inject({ method: 'POST', url: '/delete-a', headers: { cookie } })
+  t.same((store.calls[1].arg as SessionPatch).unset, ['a'])
+  store.reset()
+  await app.inject({ url: '/read', headers: { cookie } })
+  t.equal(store.writes(), 0, 'reading an object without changing it writes nothing')
+})
+
+t.test('two concurrent requests setting different keys both keep their change', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/slow/:key/:value', async (request) => {
+      const { key, value } = request.params as { key: string, value: string }
+      await new Promise(resolve => setTimeout(resolve, 20))
+      request.session.set(key, value)
+      return { ok: true }
+    })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  await Promise.all([
+    app.inject({ method: 'POST', url: '/slow/a/first', headers: { cookie } }),
+    app.inject({ method: 'POST', url: '/slow/b/second', headers: { cookie } })
+  ])
+  const res = await app.inject({ url: '/data', headers: { cookie } })
+  t.equal(res.statusCode, 404)
+  const id = cookie.split('=')[1].split('.')[0]
+  const { storeKey } = await import('../lib/cookie.js')
+  const record = await store.inner.get(storeKey(id))
+  t.equal(record?.data.a, 'first')
+  t.equal(record?.data.b, 'second')
+  t.equal(record?.data.userId, 'alice')
+})
+
+t.test('saveUninitialized stores and cookies an untouched new session', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, saveUninitialized: true })
+  const res = await app.inject('/read')
+  t.ok(sessionCookie(res))
+  t.equal(store.count('set'), 1)
+})
