@@ -1,0 +1,119 @@
+import t from 'tap'
+import { z } from 'zod'
+import type { Test } from 'tap'
+import { buildApp, sessionCookie } from './helpers/app.js'
+import { CountingStore } from './helpers/counting-store.js'
+import { storeKey } from '../lib/cookie.js'
+import { MemoryStore } from '../lib/index.js'
+
+const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+
+t.test('set() with a value of the wrong type throws FST_SESSION_INVALID_DATA in the handler', async t => {
+  const app = await buildApp(t, {}, app => {
+    app.post('/bad-set', async (request) => {
+      try {
+        request.session.set('visits', 'many' as never)
+      } catch (err) {
+        return { code: (err as { code: string }).code, message: (err as Error).message }
+      }
+      return { code: null }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/bad-set' })
+  t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  t.match(res.json().message, /visits/)
+})
+
+t.test('set() of a key the schema does not know is refused (strip and strict objects)', async t => {
+  const app = await buildApp(t, { schema: z.object({ a: z.string().optional() }) }, app => {
+    app.post('/unknown', async (request) => { request.session.set('nope' as never, 1 as never); return {} })
+  })
+  const res = await app.inject({ method: 'POST', url: '/unknown' })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  t.match(res.json().message, /"nope" is not a key/)
+})
+
+t.test('invalid data reached by mutation fails the request and nothing is persisted', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/mutate', async (request) => {
+      request.session.data.cart.push({ sku: 'x', qty: -5 })
+      return { ok: true }
+    })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  store.reset()
+  const res = await app.inject({ method: 'POST', url: '/mutate', headers: { cookie } })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  t.match(res.json().message, /cart\.0\.qty/)
+  t.equal(store.writes(), 0)
+  t.same((await store.inner.get(storeKey(idOf(cookie))))?.data.cart, [])
+})
+
+t.test('schema transforms and defaults are what gets stored', async t => {
+  const store = new MemoryStore()
+  const schema = z.object({ name: z.string().trim().optional(), theme: z.string().default('light') })
+  const app = await buildApp(t, { store, schema }, app => {
+    app.post('/name', async (request) => { (request.session.data as Record<string, unknown>).name = '  Ann  '; return {} })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/name' }))!
+  t.same((await store.get(storeKey(idOf(cookie))))?.data, { name: 'Ann', theme: 'light' })
+})
+
+t.test('a z.date() field comes back as a Date', async t => {
+  const app = await buildApp(t, {}, app => {
+    app.post('/seen', async (request) => { request.session.set('seenAt', new Date('2026-05-04T03:02:01.000Z')); return {} })
+    app.get('/seen', async (request) => {
+      const seen = request.session.get('seenAt')
+      return { isDate: seen instanceof Date, iso: (seen as Date).toISOString() }
+    })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/seen' }))!
+  t.same((await app.inject({ url: '/seen', headers: { cookie } })).json(), { isDate: true, iso: '2026-05-04T03:02:01.000Z' })
+})
+
+async function withStoredData (t: Test, data: Record<string, unknown>, onInvalidData: unknown): Promise<{ res: { statusCode: number, json: () => any }, store: MemoryStore, key: string }> {
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store, onInvalidData: onInvalidData as never })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  const key = storeKey(idOf(cookie))
+  const record = (await store.get(key))!
+  await store.set(key, { ...record, data })
+  return { res: await app.inject({ url: '/read', headers: { cookie } }), store, key }
+}
+
+t.test('onInvalidData: reset (default) gives a fresh session', async t => {
+  const { res } = await withStoredData(t, { visits: 'lots', userId: 'alice' }, undefined)
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { visits: 0, userId: null, isNew: true })
+})
+
+t.test('onInvalidData: error fails with FST_SESSION_INVALID_STORED_DATA', async t => {
+  const { res } = await withStoredData(t, { visits: 'lots' }, 'error')
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_SESSION_INVALID_STORED_DATA')
+})
+
+t.test('onInvalidData: a migrate function upgrades old data, which is then saved', async t => {
+  const { res, store, key } = await withStoredData(t, { visits: '7', userId: 'alice' }, (old: { visits: string, userId: string }) => ({ ...old, visits: Number(old.visits) }))
+  t.same(res.json(), { visits: 7, userId: 'alice', isNew: false })
+  t.equal((await store.get(key))?.data.visits, 7, 'the migrated data replaced the stored one')
+})
+
+t.test('a migrate function that still fails the schema resets', async t => {
+  const { res } = await withStoredData(t, { visits: 'x' }, () => ({ visits: 'still wrong' }))
+  t.same(res.json(), { visits: 0, userId: null, isNew: true })
+})
+
+t.test('oversized data is refused at save with FST_SESSION_TOO_LARGE and not written', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, maxDataBytes: 1000 }, app => {
+    app.post('/big', async (request) => { request.session.set('a', 'x'.repeat(2000)); return {} })
+  })
+  const res = await app.inject({ method: 'POST', url: '/big' })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_SESSION_TOO_LARGE')
+  t.equal(store.writes(), 0)
+})
