@@ -41,10 +41,28 @@ export class SessionManager {
 
   #fresh (request: FastifyRequest, now: number, log: FastifyBaseLogger): SessionState {
     return {
-      id: null, key: null, cookieKey: null, isNew: true, createdAt: now, expiresAt: null, meta: {},
-      data: this.emptyData(), changed: new Set(), unset: new Set(), snapshots: null,
-      full: false, metaChanged: false, rotationDue: false, touchDue: false, sendCookie: false, clearCookie: false,
-      anonymous: false, read: false, ip: request.ip, userAgent: request.headers['user-agent'], log
+      id: null,
+      key: null,
+      cookieKey: null,
+      isNew: true,
+      createdAt: now,
+      expiresAt: null,
+      meta: {},
+      data: this.emptyData(),
+      changed: new Set(),
+      unset: new Set(),
+      snapshots: null,
+      full: false,
+      metaChanged: false,
+      rotationDue: false,
+      touchDue: false,
+      sendCookie: false,
+      clearCookie: false,
+      anonymous: false,
+      read: false,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      log
     }
   }
 
@@ -98,9 +116,16 @@ export class SessionManager {
     const data = this.#parseStored(record.data, log, hash)
     if (data === undefined) return session
     Object.assign(state, {
-      id: cookie.id, key, cookieKey: key === cookieKey ? null : cookieKey, isNew: false,
-      createdAt: record.createdAt, expiresAt: record.expiresAt, meta: record.meta, data: data.value,
-      full: data.migrated, sendCookie: cookie.renew
+      id: cookie.id,
+      key,
+      cookieKey: key === cookieKey ? null : cookieKey,
+      isNew: false,
+      createdAt: record.createdAt,
+      expiresAt: record.expiresAt,
+      meta: record.meta,
+      data: data.value,
+      full: data.migrated,
+      sendCookie: cookie.renew
     })
     const rotateAt = record.meta.rotateAt
     state.rotationDue = this.#opts.rotationInterval !== null && rotateAt !== undefined && rotateAt <= now && state.cookieKey === null
@@ -244,8 +269,20 @@ export class SessionManager {
 
   #reset (state: SessionState): void {
     Object.assign(state, {
-      id: null, key: null, cookieKey: null, isNew: true, createdAt: Date.now(), expiresAt: null, meta: {},
-      data: this.emptyData(), snapshots: null, full: false, metaChanged: false, rotationDue: false, touchDue: false, sendCookie: false
+      id: null,
+      key: null,
+      cookieKey: null,
+      isNew: true,
+      createdAt: Date.now(),
+      expiresAt: null,
+      meta: {},
+      data: this.emptyData(),
+      snapshots: null,
+      full: false,
+      metaChanged: false,
+      rotationDue: false,
+      touchDue: false,
+      sendCookie: false
     })
     state.changed.clear()
     state.unset.clear()

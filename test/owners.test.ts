@@ -13,7 +13,7 @@ t.test('sessions.list(owner) and revoke(owner, { except })', async t => {
       revoked: await app.sessions.revoke(request.session.get('userId') as string, { except: request.session.id })
     }))
   })
-  const devices = []
+  const devices: string[] = []
   for (const ua of ['Laptop', 'Phone', 'Tablet']) {
     devices.push(sessionCookie(await app.inject({ method: 'POST', url: '/login/alice', headers: { 'user-agent': ua } }))!)
   }

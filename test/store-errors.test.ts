@@ -1,15 +1,14 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 
-function trackRejections (t: Tap): () => unknown[] {
+function trackRejections (t: Test): () => unknown[] {
   const seen: unknown[] = []
   const onRejection = (reason: unknown): void => { seen.push(reason) }
   process.on('unhandledRejection', onRejection)
   t.teardown(() => { process.off('unhandledRejection', onRejection) })
   return () => seen
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('store down on load: 503 with FST_SESSION_STORE_UNAVAILABLE, logged, cause kept', async t => {
   const rejections = trackRejections(t)

@@ -57,7 +57,7 @@ export interface SessionStore {
  * Augment this interface to type request.session from your schema:
  *   declare module 'fastify-zod-session' { interface SessionRegister { schema: typeof MySchema } }
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+
 export interface SessionRegister {}
 
 type AnySchema = z.ZodType<Record<string, any>, Record<string, any>>

@@ -1,0 +1,67 @@
+import Fastify from 'fastify'
+import { z } from 'zod'
+import { expect, test } from 'tstyche'
+import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type Session } from 'fastify-zod-session'
+
+const SessionSchema = z.object({
+  userId: z.string().optional(),
+  visits: z.number().int().default(0),
+  seenAt: z.date().optional(),
+  cart: z.array(z.object({ sku: z.string(), qty: z.number() })).default([])
+})
+
+declare module 'fastify-zod-session' {
+  interface SessionRegister { schema: typeof SessionSchema }
+}
+
+const app = Fastify()
+
+test('the registered schema types request.session.get/set/data', () => {
+  app.get('/', async (request) => {
+    expect(request.session.get('visits')).type.toBe<number>()
+    expect(request.session.get('userId')).type.toBe<string | undefined>()
+    expect(request.session.get('seenAt')).type.toBe<Date | undefined>()
+    expect(request.session.data.cart).type.toBe<Array<{ sku: string, qty: number }>>()
+    expect(request.session.data).type.toBe<z.output<typeof SessionSchema>>()
+    expect(request.session).type.toBe<Session<z.output<typeof SessionSchema>>>()
+    expect(request.session.id).type.toBe<string>()
+    expect(request.session.set('visits', 1)).type.toBe<void>()
+    return {}
+  })
+})
+
+test('misuse is a compile error', () => {
+  app.get('/', async (request) => {
+    expect(request.session.set).type.not.toBeCallableWith('visits', 'many')
+    expect(request.session.set).type.not.toBeCallableWith('nope', 1)
+    expect(request.session.get).type.not.toBeCallableWith('nope')
+    expect(request.session.unset).type.not.toBeCallableWith('nope')
+    return {}
+  })
+})
+
+test('the schema option is typed against the registered schema', () => {
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: z.object({ other: z.boolean() }) })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { schema: SessionSchema })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, idleTimeout: '15 minutes' })
+  app.register(fastifyZodSession, {
+    secret: ['x'.repeat(32), 'y'.repeat(32)],
+    schema: SessionSchema,
+    store: new MemoryStore({ maxEntries: 10 }),
+    idleTimeout: '15m',
+    absoluteTimeout: 3600,
+    rotationInterval: null,
+    bind: { ip: 'subnet', userAgent: true },
+    owner: (data) => {
+      expect(data.userId).type.toBe<string | undefined>()
+      return data.userId
+    }
+  })
+})
+
+test('fastify decorations and exports', () => {
+  expect(app.sessionStore).type.toBe<SessionStore>()
+  expect(app.sessions.revoke('alice', { except: 'id' })).type.toBe<Promise<number>>()
+  expect(new errorCodes.FST_SESSION_STORE_UNAVAILABLE('x').code).type.toBe<'FST_SESSION_STORE_UNAVAILABLE'>()
+})
