@@ -1,0 +1,103 @@
+// The example app: `npm start`, then open http://localhost:3000
+// A server-rendered page with login, logout, a visit counter and a cart, on fastify-zod-session.
+import Fastify from 'fastify'
+import { z } from 'zod'
+import fastifyZodSession, { MemoryStore } from 'fastify-zod-session'
+
+const SessionSchema = z.object({
+  user: z.string().min(1).max(40).optional(),
+  visits: z.number().int().default(0),
+  cart: z.array(z.object({ item: z.string().max(40), qty: z.number().int().positive() })).max(50).default([]),
+  flash: z.string().optional()
+})
+
+export async function buildExampleApp (options = {}) {
+  const app = Fastify({ logger: options.logger ?? { level: 'info' } })
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' },
+    (_request, body, done) => { done(null, Object.fromEntries(new URLSearchParams(body))) })
+
+  await app.register(fastifyZodSession, {
+    secret: process.env.SESSION_SECRET ?? 'example-secret-change-me-it-must-be-32+-chars',
+    schema: SessionSchema,
+    store: options.store ?? new MemoryStore(),
+    owner: (data) => data.user
+  })
+
+  app.get('/', async (request, reply) => {
+    const session = request.session
+    session.data.visits++
+    const flash = session.get('flash')
+    if (flash !== undefined) session.unset('flash')
+    reply.type('text/html; charset=utf-8')
+    return page(session, flash)
+  })
+
+  app.post('/login', async (request, reply) => {
+    const name = String(request.body?.name ?? '').trim()
+    if (name === '') {
+      request.session.set('flash', 'Please enter a name.')
+      return reply.redirect('/', 303)
+    }
+    await request.session.regenerate() // a new id on login defeats session fixation
+    request.session.set('user', name.slice(0, 40))
+    request.session.set('flash', `Welcome, ${name.slice(0, 40)}!`)
+    return reply.redirect('/', 303)
+  })
+
+  app.post('/cart', async (request, reply) => {
+    const item = String(request.body?.item ?? '').trim().slice(0, 40)
+    if (item !== '') {
+      const line = request.session.data.cart.find(l => l.item === item)
+      if (line) line.qty++
+      else request.session.data.cart.push({ item, qty: 1 })
+    }
+    return reply.redirect('/', 303)
+  })
+
+  app.post('/cart/clear', async (request, reply) => {
+    request.session.set('cart', [])
+    return reply.redirect('/', 303)
+  })
+
+  app.post('/logout', async (request, reply) => {
+    await request.session.destroy()
+    return reply.redirect('/', 303)
+  })
+
+  app.post('/logout-everywhere', async (request, reply) => {
+    const user = request.session.get('user')
+    if (user !== undefined) await app.sessions.revoke(user)
+    return reply.redirect('/', 303)
+  })
+
+  return app
+}
+
+const escape = (s) => String(s).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+
+function page (session, flash) {
+  const user = session.get('user')
+  const cart = session.get('cart')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>fastify-zod-session example</title>
+<style>body{font:16px system-ui;max-width:40rem;margin:2rem auto}form{display:inline}.flash{background:#ffd;padding:.5rem}</style></head>
+<body>
+<h1>fastify-zod-session</h1>
+${flash ? `<p class="flash" id="flash">${escape(flash)}</p>` : ''}
+<p id="visits">Visits this session: <strong>${session.get('visits')}</strong></p>
+${user
+  ? `<p id="user">Logged in as <strong>${escape(user)}</strong></p>
+<form method="post" action="/logout"><button id="logout">Log out</button></form>
+<form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form>`
+  : `<form method="post" action="/login"><input name="name" placeholder="Your name" id="name"> <button id="login">Log in</button></form>`}
+<h2>Cart</h2>
+<ul id="cart">${cart.map(l => `<li>${escape(l.item)} × ${l.qty}</li>`).join('') || '<li>empty</li>'}</ul>
+<form method="post" action="/cart"><input name="item" placeholder="Item" id="item"> <button id="add">Add</button></form>
+<form method="post" action="/cart/clear"><button>Empty the cart</button></form>
+</body></html>`
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const app = await buildExampleApp()
+  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? 'localhost' })
+}
