@@ -28,7 +28,7 @@ export interface ResolvedOptions {
 
 const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'touch', 'destroy'] as const
-const KNOWN = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
   'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes'])
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -105,7 +105,7 @@ function oneOf<T> (opts: Record<string, unknown>, name: string, allowed: readonl
 
 export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions {
   const opts = (input ?? {}) as unknown as Record<string, unknown>
-  for (const key of Object.keys(opts)) if (!KNOWN.has(key)) fail(key, 'is not an option of fastify-zod-session')
+  for (const key of Object.keys(opts)) if (!KNOWN_OPTIONS.has(key)) fail(key, 'is not an option of fastify-zod-session')
   const cookieName = opts.cookieName ?? 'session_id'
   if (typeof cookieName !== 'string' || !COOKIE_NAME_RE.test(cookieName)) fail('cookieName', 'must be a valid cookie name')
   const onInvalidData = typeof opts.onInvalidData === 'function'
