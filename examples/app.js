@@ -89,7 +89,7 @@ ${user
   ? `<p id="user">Logged in as <strong>${escape(user)}</strong></p>
 <form method="post" action="/logout"><button id="logout">Log out</button></form>
 <form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form>`
-  : `<form method="post" action="/login"><input name="name" placeholder="Your name" id="name"> <button id="login">Log in</button></form>`}
+  : '<form method="post" action="/login"><input name="name" placeholder="Your name" id="name"> <button id="login">Log in</button></form>'}
 <h2>Cart</h2>
 <ul id="cart">${cart.map(l => `<li>${escape(l.item)} × ${l.qty}</li>`).join('') || '<li>empty</li>'}</ul>
 <form method="post" action="/cart"><input name="item" placeholder="Item" id="item"> <button id="add">Add</button></form>

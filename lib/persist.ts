@@ -1,0 +1,107 @@
+import type { SessionStore, SessionMeta } from '../types/index.js'
+import type { ResolvedOptions } from './options.js'
+import type { SessionState } from './session.js'
+import { errorCodes } from './errors.js'
+import { describeIssues, type SessionSchema } from './schema.js'
+import { stringify } from './codec.js'
+import { callStore, detectNested, ensureId, expiryFor, resetState } from './state.js'
+
+interface LoadedState extends SessionState { key: string }
+
+/** Decides and does the least store work that persists a session: nothing, touch, patch or set. */
+export class SessionWriter {
+  readonly #opts: ResolvedOptions
+  readonly #store: SessionStore
+  readonly #schema: SessionSchema
+  readonly #emptyData: () => Record<string, unknown>
+
+  constructor (opts: ResolvedOptions, emptyData: () => Record<string, unknown>) {
+    this.#opts = opts
+    this.#store = opts.store
+    this.#schema = opts.schema
+    this.#emptyData = emptyData
+  }
+
+  async persist (state: SessionState, now = Date.now()): Promise<void> {
+    if (state.anonymous) return
+    detectNested(state)
+    const writes = state.changed.size > 0 || state.unset.size > 0 || state.full || state.metaChanged
+    if (state.isNew && !writes && !this.#opts.saveUninitialized) return
+    if (!state.isNew && !writes && !state.rotationDue) {
+      if (state.touchDue) await this.#touch(state as LoadedState, now)
+      return
+    }
+    const data = this.#validated(state)
+    if (state.isNew) {
+      state.meta = { ...state.meta, ip: state.ip, userAgent: state.userAgent }
+      if (this.#opts.absoluteTimeout !== null) state.meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
+    }
+    const expiresAt = expiryFor(this.#opts, state, now)
+    const owner = this.#opts.owner?.(data) ?? undefined
+    const meta = { ...state.meta, lastAccessAt: now, lastAccessIp: state.ip, owner: owner === null ? undefined : owner }
+    if (state.isNew || state.full || state.rotationDue) {
+      await this.#writeWhole(state, data, expiresAt, meta, now)
+    } else {
+      const set: Record<string, unknown> = {}
+      for (const k of state.changed) {
+        if (Object.hasOwn(data, k)) set[k] = data[k]
+        else state.unset.add(k)
+      }
+      const found = await callStore('save the session', () => this.#store.patch(state.key as string, { set, unset: [...state.unset], expiresAt, meta }))
+      if (!found) {
+        // destroyed or expired by someone else meanwhile: never resurrect it
+        state.log.debug({ session: state.key?.slice(0, 12) }, 'session vanished before save: not recreated')
+        resetState(state, this.#emptyData())
+        state.clearCookie = true
+        return
+      }
+      if (state.touchDue) state.sendCookie = true
+    }
+    Object.assign(state, { meta, expiresAt, isNew: false, full: false, metaChanged: false, rotationDue: false, touchDue: false })
+    state.changed.clear()
+    state.unset.clear()
+  }
+
+  #validated (state: SessionState): Record<string, unknown> {
+    const result = this.#schema.safeParse(state.data)
+    if (!result.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(result.error))
+    const limit = this.#opts.maxDataBytes
+    if (limit !== null) {
+      const bytes = Buffer.byteLength(stringify(result.data))
+      if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(bytes, limit)
+    }
+    // keep the live object (and any proxy over it) but with the parsed values
+    for (const k of Object.keys(state.data)) if (!Object.hasOwn(result.data, k)) delete state.data[k]
+    return Object.assign(state.data, result.data)
+  }
+
+  async #writeWhole (state: SessionState, data: Record<string, unknown>, expiresAt: number | null, meta: SessionMeta, now: number): Promise<void> {
+    const rotateFrom = state.rotationDue ? state.key : null
+    if (state.isNew || state.rotationDue) {
+      if (state.rotationDue) state.id = null
+      ensureId(state)
+      meta.rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
+      state.sendCookie = true
+    }
+    const key = state.key as string
+    await callStore('save the session', () => this.#store.set(key, { data, createdAt: state.createdAt, expiresAt, meta }))
+    if (state.metaChanged) state.sendCookie = true
+    if (rotateFrom !== null) {
+      // the old id keeps resolving to the new session for rotationGrace, then dies
+      const pointer = { data: {}, createdAt: state.createdAt, expiresAt: now + this.#opts.rotationGrace, meta: { rotatedTo: key } }
+      try {
+        await this.#store.set(rotateFrom, pointer)
+      } catch (err) {
+        state.log.warn({ err, session: key.slice(0, 12) }, 'could not leave the rotation pointer: the old id lives until it expires')
+      }
+    }
+  }
+
+  async #touch (state: LoadedState, now: number): Promise<void> {
+    const expiresAt = expiryFor(this.#opts, state, now)
+    await callStore('touch the session', () => this.#store.touch(state.key, expiresAt))
+    state.expiresAt = expiresAt
+    state.touchDue = false
+    state.sendCookie = true
+  }
+}
