@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
 import type { FastifyZodSessionOptions } from '../types/index.js'
 import { resolveOptions } from './options.js'
+import { storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import { createSessionsApi } from './sessions-api.js'
 import { MemoryStore } from '../stores/memory.js'
@@ -10,6 +11,13 @@ import { MemoryStore } from '../stores/memory.js'
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
   const opts = resolveOptions(options)
+  if (typeof opts.store.ready === 'function') {
+    try {
+      await opts.store.ready()
+    } catch (err) {
+      throw storeError(`open the store: ${(err as Error).message}`, err)
+    }
+  }
   const manager = new SessionManager(opts)
 
   fastify.decorate('sessionStore', opts.store)

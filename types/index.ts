@@ -50,6 +50,8 @@ export interface SessionStore {
   prune? (): Promise<number>
   listByOwner? (owner: string): Promise<string[]>
   destroyByOwner? (owner: string, except?: string): Promise<number>
+  /** opens or creates what the store needs; the plugin awaits it, so a bad store fails app.ready() */
+  ready? (): Promise<void>
   close? (): Promise<void>
 }
 

@@ -1,0 +1,203 @@
+import { mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join, resolve } from 'node:path'
+import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import { parse, stringify } from '../lib/codec.js'
+import { KeyedLock, writeFileAtomic } from '../lib/atomic-file.js'
+import { warnOnce } from '../lib/warn-once.js'
+
+export interface DirectoryStoreOptions {
+  /** the folder; created when missing */
+  path: string
+  /** file name prefix, for several stores in one folder (default '') */
+  prefix?: string
+  /** fsync each file before it replaces the old one (default false: a crash of the process loses nothing, a power cut may lose the last writes) */
+  fsync?: boolean
+}
+
+const NAME_RE = /^[A-Za-z0-9_.:-]*$/
+const ID_RE = /^[A-Za-z0-9_:-]{1,200}$/
+const SUFFIX = '.session'
+const OWNERS = '.owners'
+/** mtime of a file that never expires: 9999-12-31 */
+const NEVER = 253402300799000
+
+/**
+ * One file per session, `<prefix><id>.session`, written by atomic rename. The file's mtime is its
+ * expiry, so prune() decides from stat alone. Owners are indexed by marker files under .owners/.
+ * Several processes may share the folder: no file is ever torn; patch is atomic within a process.
+ */
+export class DirectoryStore implements SessionStore {
+  readonly #dir: string
+  readonly #prefix: string
+  readonly #fsync: boolean
+  readonly #lock = new KeyedLock()
+  readonly #corrupt = new Set<string>()
+  #ready: Promise<void> | null = null
+
+  constructor (options: DirectoryStoreOptions) {
+    if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('DirectoryStore: `path` (the folder) is required')
+    const prefix = options.prefix ?? ''
+    if (!NAME_RE.test(prefix) || prefix.includes('..')) throw new TypeError('DirectoryStore: `prefix` may hold only letters, digits and _ . : -')
+    this.#dir = resolve(options.path)
+    this.#prefix = prefix
+    this.#fsync = options.fsync ?? false
+  }
+
+  /** Creates the folder and proves it writable; the plugin awaits this before the app is ready. */
+  ready (): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(join(this.#dir, OWNERS), { recursive: true })
+      const probe = join(this.#dir, `.probe-${process.pid}`)
+      await writeFile(probe, '')
+      await unlink(probe)
+    })()
+    return this.#ready
+  }
+
+  #file (id: string): string {
+    if (!ID_RE.test(id)) throw new TypeError(`DirectoryStore: invalid session id ${JSON.stringify(id.slice(0, 40))}`)
+    return join(this.#dir, this.#prefix + id + SUFFIX)
+  }
+
+  #ownerDir (owner: string): string {
+    return join(this.#dir, OWNERS, this.#prefix + createHash('sha256').update(owner).digest('base64url'))
+  }
+
+  async #read (id: string): Promise<SessionRecord | undefined> {
+    const file = this.#file(id)
+    await this.ready()
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    let record: SessionRecord
+    try {
+      record = parse(text)
+      if (record === null || typeof record !== 'object' || typeof record.data !== 'object' || record.data === null) throw new Error('not a session record')
+      record.meta ??= {}
+    } catch (err) {
+      warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing (${(err as Error).message})`)
+      return undefined
+    }
+    if (record.expiresAt !== null && record.expiresAt <= Date.now()) return undefined
+    return record
+  }
+
+  async #write (id: string, record: SessionRecord): Promise<void> {
+    await writeFileAtomic(this.#file(id), stringify(record), { mtime: record.expiresAt ?? NEVER, fsync: this.#fsync })
+  }
+
+  async #index (id: string, before: string | undefined, after: string | undefined): Promise<void> {
+    if (before === after) return
+    if (before !== undefined) await unlink(join(this.#ownerDir(before), id)).catch(() => {})
+    if (after !== undefined) {
+      const dir = this.#ownerDir(after)
+      await mkdir(dir, { recursive: true })
+      await writeFile(join(dir, id), '')
+    }
+  }
+
+  async get (id: string): Promise<SessionRecord | undefined> {
+    return this.#read(id)
+  }
+
+  async set (id: string, record: SessionRecord): Promise<void> {
+    this.#file(id)
+    await this.ready()
+    await this.#lock.run(id, async () => {
+      const before = await this.#read(id)
+      await this.#write(id, record)
+      await this.#index(id, before?.meta.owner, record.meta.owner)
+    })
+  }
+
+  async patch (id: string, change: SessionPatch): Promise<boolean> {
+    return this.#lock.run(id, async () => {
+      const record = await this.#read(id)
+      if (record === undefined) return false
+      Object.assign(record.data, change.set)
+      for (const key of change.unset) delete record.data[key]
+      const before = record.meta.owner
+      if (change.meta !== undefined) record.meta = { ...record.meta, ...change.meta }
+      record.expiresAt = change.expiresAt
+      await this.#write(id, record)
+      await this.#index(id, before, record.meta.owner)
+      return true
+    })
+  }
+
+  async touch (id: string, expiresAt: number | null): Promise<void> {
+    await this.#lock.run(id, async () => {
+      const record = await this.#read(id)
+      if (record === undefined) return
+      record.expiresAt = expiresAt
+      await this.#write(id, record)
+    })
+  }
+
+  async destroy (id: string): Promise<void> {
+    const file = this.#file(id)
+    await this.#lock.run(id, async () => {
+      const record = await this.#read(id).catch(() => undefined)
+      await unlink(file).catch(err => { if (err.code !== 'ENOENT') throw err })
+      if (record?.meta.owner !== undefined) await this.#index(id, record.meta.owner, undefined)
+    })
+  }
+
+  /** Removes files whose mtime (= expiry) has passed, deciding from stat alone. */
+  async prune (): Promise<number> {
+    await this.ready()
+    const now = Date.now()
+    let removed = 0
+    for (const name of await readdir(this.#dir)) {
+      if (!name.endsWith(SUFFIX) || !name.startsWith(this.#prefix) || name.startsWith('.')) continue
+      const id = name.slice(this.#prefix.length, -SUFFIX.length)
+      if (!ID_RE.test(id)) continue
+      const file = join(this.#dir, name)
+      const info = await stat(file).catch(() => null)
+      if (info === null || info.mtimeMs > now) continue
+      // re-checked under the id's lock: a write may have just extended it
+      const gone = await this.#lock.run(id, async () => {
+        const fresh = await stat(file).catch(() => null)
+        if (fresh === null || fresh.mtimeMs > now) return false
+        await unlink(file).catch(() => {})
+        return true
+      })
+      if (gone) removed++
+    }
+    return removed
+  }
+
+  async listByOwner (owner: string): Promise<string[]> {
+    await this.ready()
+    let ids: string[]
+    try {
+      ids = await readdir(this.#ownerDir(owner))
+    } catch {
+      return []
+    }
+    const live: string[] = []
+    for (const id of ids) {
+      if (!ID_RE.test(id)) continue
+      const record = await this.#read(id)
+      // markers are hints: the session file is the truth (another process may have changed it)
+      if (record?.meta.owner === owner) live.push(id)
+      else if (record === undefined || record.meta.owner !== owner) await unlink(join(this.#ownerDir(owner), id)).catch(() => {})
+    }
+    return live
+  }
+
+  async destroyByOwner (owner: string, except?: string): Promise<number> {
+    let removed = 0
+    for (const id of await this.listByOwner(owner)) {
+      if (id === except) continue
+      await this.destroy(id)
+      removed++
+    }
+    return removed
+  }
+}
