@@ -1,0 +1,152 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync, appendFileSync, existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { FileStore } from '../../stores/file.js'
+import { conformance } from './conformance.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const WRITER = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'file-writer.ts')
+const rec = (data: Record<string, unknown>, expiresAt: number | null = Date.now() + 60_000) => ({ data, createdAt: Date.now(), expiresAt, meta: {} })
+
+t.test('conformance', async t => {
+  const dir = tempDir(t)
+  let n = 0
+  conformance(t, { create: async ({ prefix }) => new FileStore({ path: join(dir, `sessions-${n++}.jsonl`), prefix }), prune: true })
+})
+
+t.test('sessions survive a close and reopen; the journal is replayed', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const first = new FileStore({ path })
+  await first.set('a', rec({ v: 1, when: new Date(7) }))
+  await first.patch('a', { set: { w: 2 }, unset: ['v'], expiresAt: null })
+  await first.set('b', rec({ v: 1 }))
+  await first.destroy('b')
+  await first.set('c', rec({ v: 1 }))
+  await first.touch('c', Date.now() + 999_000)
+  await first.close()
+  const second = new FileStore({ path })
+  t.same((await second.get('a'))?.data, { when: new Date(7), w: 2 })
+  t.equal((await second.get('a'))?.expiresAt, null)
+  t.equal(await second.get('b'), undefined)
+  t.ok(((await second.get('c'))?.expiresAt ?? 0) > Date.now() + 900_000)
+  await second.close()
+})
+
+t.test('compaction rewrites the journal to one line per live session', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const store = new FileStore({ path, compactAfter: 50 })
+  for (let i = 0; i < 300; i++) await store.patch('x', { set: { i }, unset: [], expiresAt: null }).then(found => found || store.set('x', rec({ i }, null)))
+  await store.set('y', rec({ y: true }, null))
+  await store.close()
+  const lines = readFileSync(path, 'utf8').trim().split('\n')
+  t.ok(lines.length <= 52, `journal kept short (${lines.length} lines)`)
+  const reopened = new FileStore({ path })
+  t.same((await reopened.get('x'))?.data, { i: 299 })
+  t.same((await reopened.get('y'))?.data, { y: true })
+  await reopened.close()
+})
+
+t.test('prune removes expired sessions and compaction reclaims their space', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const store = new FileStore({ path })
+  for (let i = 0; i < 100; i++) await store.set(`dead${i}`, rec({ pad: 'x'.repeat(500) }, Date.now() + 100_000))
+  await store.set('live', rec({ ok: true }, Date.now() + 600_000))
+  const before = statSync(path).size
+  const realNow = Date.now
+  Date.now = () => realNow() + 200_000
+  t.teardown(() => { Date.now = realNow })
+  t.equal(await store.prune(), 100)
+  t.ok(statSync(path).size < before / 20, 'the file shrank')
+  t.same((await store.get('live'))?.data, { ok: true })
+  await store.close()
+})
+
+t.test('a torn last line is skipped, not fatal, and new writes start clean', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const store = new FileStore({ path })
+  await store.set('a', rec({ v: 1 }))
+  await store.close()
+  appendFileSync(path, '{"s":"b","r":{"data":{"v":')
+  const reopened = new FileStore({ path })
+  t.same((await reopened.get('a'))?.data, { v: 1 })
+  t.equal(await reopened.get('b'), undefined)
+  await reopened.set('c', rec({ v: 3 }))
+  await reopened.close()
+  const again = new FileStore({ path })
+  t.same((await again.get('c'))?.data, { v: 3 })
+  await again.close()
+})
+
+t.test('a corrupt line in the middle is skipped and reported', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  writeFileSync(path, '{"s":"a","r":{"data":{"v":1},"createdAt":1,"expiresAt":null,"meta":{}}}\nnot json\n{"zz":1}\n{"s":"b","r":{"data":{"v":2},"createdAt":1,"expiresAt":null,"meta":{}}}\n')
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const store = new FileStore({ path })
+  t.same((await store.get('a'))?.data, { v: 1 })
+  t.same((await store.get('b'))?.data, { v: 2 })
+  await store.close()
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(warnings.some(w => w.includes('2 corrupt line(s)')))
+})
+
+function startWriter (path: string, mode = 'write'): ReturnType<typeof spawn> {
+  return spawn(process.execPath, [...process.execArgv, WRITER, path, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
+t.test('one process owns a file: a second process gets a clear error', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const child = startWriter(path, 'hold')
+  t.teardown(() => { child.kill('SIGKILL') })
+  await new Promise<void>(resolve => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() }))
+  const store = new FileStore({ path })
+  await t.rejects(store.ready(), { message: new RegExp(`in use: process ${child.pid} holds`) })
+  child.kill('SIGKILL')
+  await new Promise(resolve => child.once('exit', resolve))
+  const after = new FileStore({ path })
+  await after.ready()
+  t.pass('the lock of a dead process is taken over')
+  await after.close()
+  t.notOk(existsSync(path + '.lock'), 'close releases the lock')
+})
+
+t.test('SIGKILL at random moments: the file always opens and no acknowledged write is lost', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  const rounds = Number(process.env.FZS_CRASH_ROUNDS ?? 15)
+  for (let round = 0; round < rounds; round++) {
+    const acked = new Map<string, number>()
+    const child = startWriter(path)
+    let buffer = ''
+    let started: () => void
+    const firstAck = new Promise<void>(resolve => { started = resolve })
+    child.stdout!.on('data', (d: Buffer) => {
+      started()
+      buffer += d.toString()
+      const lines = buffer.split('\n')
+      buffer = lines.pop()!
+      for (const line of lines) {
+        const [, key, n] = line.split(' ')
+        acked.set(key, Number(n))
+      }
+    })
+    await firstAck
+    await new Promise(resolve => setTimeout(resolve, Math.random() * 150))
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.once('exit', resolve))
+    const store = new FileStore({ path })
+    await store.ready()
+    let ok = true
+    for (const [key, n] of acked) {
+      const got = (await store.get(key))?.data.n as number | undefined
+      if (got === undefined || got < n || got % 20 !== Number(key.slice(1))) {
+        ok = false
+        t.fail(`round ${round}: ${key} holds ${got}, acknowledged ${n}`)
+      }
+    }
+    t.ok(ok && acked.size > 0, `round ${round}: ${acked.size} keys intact`)
+    await store.close()
+  }
+})
