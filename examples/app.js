@@ -2,7 +2,9 @@
 // A server-rendered page with login, logout, a visit counter and a cart, on fastify-zod-session.
 import Fastify from 'fastify'
 import { z } from 'zod'
-import fastifyZodSession, { MemoryStore } from 'fastify-zod-session'
+import { fileURLToPath } from 'node:url'
+import fastifyZodSession from 'fastify-zod-session'
+import { DirectoryStore } from 'fastify-zod-session/stores/directory'
 
 const SessionSchema = z.object({
   user: z.string().min(1).max(40).optional(),
@@ -19,7 +21,8 @@ export async function buildExampleApp (options = {}) {
   await app.register(fastifyZodSession, {
     secret: process.env.SESSION_SECRET ?? 'example-secret-change-me-it-must-be-32+-chars',
     schema: SessionSchema,
-    store: options.store ?? new MemoryStore(),
+    // sessions on disk: log in, restart the server, and you are still logged in
+    store: options.store ?? new DirectoryStore({ path: process.env.SESSION_DIR ?? fileURLToPath(new URL('.sessions', import.meta.url)) }),
     owner: (data) => data.user
   })
 

@@ -3,9 +3,11 @@ import t from 'tap'
 import { buildExampleApp } from '../examples/app.js'
 import type { FastifyInstance } from 'fastify'
 import { sessionCookie } from './helpers/app.js'
+import { tempDir } from './helpers/tmp.js'
+import { DirectoryStore } from '../stores/directory.js'
 
 t.test('the example app: login, counter, cart, logout', async t => {
-  const app: FastifyInstance = await buildExampleApp({ logger: false })
+  const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
   t.teardown(() => app.close())
   let cookie = sessionCookie(await app.inject('/'))!
   const login = await app.inject({ method: 'POST', url: '/login', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Ann' })
@@ -24,4 +26,15 @@ t.test('the example app: login, counter, cart, logout', async t => {
   const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
   t.match(String(out.headers['set-cookie']), /session_id=;/)
   t.notMatch((await app.inject({ url: '/', headers: { cookie } })).body, /Logged in/)
+})
+
+t.test('the example app on DirectoryStore: a restart keeps you logged in', async t => {
+  const dir = tempDir(t)
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const before: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: dir }) })
+  const cookie = sessionCookie(await before.inject({ method: 'POST', url: '/login', headers: form, payload: 'name=Bea' }))!
+  await before.close()
+  const after: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: dir }) })
+  t.teardown(() => after.close())
+  t.match((await after.inject({ url: '/', headers: { cookie } })).body, /Logged in as <strong>Bea<\/strong>/)
 })

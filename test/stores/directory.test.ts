@@ -87,7 +87,7 @@ t.test('an unwritable folder fails app.ready() with a clear error', async t => {
   writeFileSync(join(dir, 'a-file'), '')
   const app = Fastify()
   app.register(fastifyZodSession, { secret: SECRET, schema: TestSchema, store: new DirectoryStore({ path: join(dir, 'a-file', 'sessions') }) })
-  await t.rejects(app.ready(), { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /open the store: .*(ENOTDIR|EEXIST)/ })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /open the store: .*(ENOTDIR|EEXIST)/ })
 })
 
 t.test('a missing path option is a TypeError', async t => {
