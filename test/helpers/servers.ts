@@ -1,0 +1,121 @@
+// Throw-away servers for the store tests: real binaries from Debian packages, on loopback, random
+// free ports, temp dirs, stopped by pid when the test ends. A missing binary FAILS the test with the
+// package to install: never a silent skip.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { createServer, connect } from 'node:net'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const SEARCH = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']
+
+export function binary (name: string, pkg: string): string {
+  const found = SEARCH.map(dir => join(dir, name)).find(existsSync)
+  if (found === undefined) throw new Error(`${name} not found: install it with \`apt-get install ${pkg}\` (.ci/run does this)`)
+  return found
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export async function waitForPort (port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+export interface Server {
+  port: number
+  url: string
+  process: ChildProcess | null
+  dir: string | null
+  /** SIGKILL the server (for outage tests) */
+  kill: () => Promise<void>
+  /** start it again on the same port and folder */
+  restart: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+async function killed (child: ChildProcess | null): Promise<void> {
+  if (child === null || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
+/** Starts `command args` (args may use the port), returns once the port accepts connections. */
+export async function startServer (name: string, pkg: string, args: (port: number, dir: string) => string[], scheme: string): Promise<Server> {
+  const bin = binary(name, pkg)
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), `fzs-${name}-`))
+  const server: Server = {
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    process: null,
+    dir,
+    kill: async () => { await killed(server.process) },
+    restart: async () => {
+      await killed(server.process)
+      server.process = spawn(bin, args(port, dir), { stdio: 'ignore', cwd: dir })
+      await waitForPort(port)
+    },
+    stop: async () => {
+      await killed(server.process)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  await server.restart()
+  return server
+}
+
+const external = (url: string): Server => ({
+  port: Number(new URL(url).port), url, process: null, dir: null, kill: async () => {}, restart: async () => {}, stop: async () => {}
+})
+
+export async function startRedis (): Promise<Server> {
+  if (process.env.REDIS_URL) return external(process.env.REDIS_URL)
+  return startServer('redis-server', 'redis-server', port => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'redis')
+}
+
+export async function startMemcached (): Promise<Server> {
+  if (process.env.MEMCACHED_URL) return external(process.env.MEMCACHED_URL)
+  return startServer('memcached', 'memcached', port => ['-p', String(port), '-U', '0', '-l', '127.0.0.1', '-u', 'root'], 'memcached')
+}
+
+/** Three masters, no replicas: one cluster per test file, not per test. */
+export async function startRedisCluster (): Promise<{ nodes: Array<{ host: string, port: number }>, stop: () => Promise<void> }> {
+  if (process.env.REDIS_CLUSTER_NODES) {
+    const nodes = process.env.REDIS_CLUSTER_NODES.split(',').map(hp => ({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) }))
+    return { nodes, stop: async () => {} }
+  }
+  const servers = await Promise.all([0, 1, 2].map(() => startServer('redis-server', 'redis-server', (port, dir) => [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'
+  ], 'redis')))
+  const cli = binary('redis-cli', 'redis-tools')
+  execFileSync(cli, ['--cluster', 'create', ...servers.map(s => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const states = servers.map(s => execFileSync(cli, ['-p', String(s.port), 'cluster', 'info'], { encoding: 'utf8' }))
+    if (states.every(info => info.includes('cluster_state:ok'))) break
+    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return { nodes: servers.map(s => ({ host: '127.0.0.1', port: s.port })), stop: async () => { await Promise.all(servers.map(s => s.stop())) } }
+}

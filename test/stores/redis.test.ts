@@ -1,0 +1,63 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { RedisStore } from '../../stores/redis.js'
+import { conformance } from './conformance.js'
+import { startRedis } from '../helpers/servers.js'
+
+const server = await startRedis()
+t.teardown(() => server.stop())
+const clients: Redis[] = []
+const client = (): Redis => {
+  const c = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
+  clients.push(c)
+  return c
+}
+t.teardown(async () => { await Promise.all(clients.map(c => c.quit().catch(() => c.disconnect()))) })
+
+t.test('conformance on a real redis-server', async t => {
+  const shared = client()
+  conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix }) })
+})
+
+t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key', async t => {
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'layout:' })
+  const expiresAt = Date.now() + 60_000
+  await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, meta: { ip: '::1', owner: 'o' } })
+  const hash = await redis.hgetall('layout:abc')
+  t.same(Object.keys(hash).sort(), ['_c', '_e', 'd:n', 'd:user', 'm:ip', 'm:owner'])
+  t.equal(await redis.pexpiretime('layout:abc'), expiresAt)
+  t.same(await redis.smembers('layout:owner:o'), ['abc'])
+  t.ok(await redis.pttl('layout:owner:o') > 0, 'the owner index expires with its sessions')
+})
+
+t.test('a read costs exactly one command; touch one (no owner); patch one', async t => {
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'count:' })
+  await store.set('x', { data: { a: 1 }, createdAt: 1, expiresAt: Date.now() + 60_000, meta: {} })
+  const commands: string[] = []
+  const monitor = await client().monitor()
+  // commands a client sent (a script's inner calls are reported with source "lua")
+  monitor.on('monitor', (_time: string, args: string[], source: string) => { if (!source.startsWith('lua') && args.some(a => String(a).startsWith('count:'))) commands.push(args[0].toLowerCase().replace('evalsha', 'eval')) })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await store.get('x')
+  await store.touch('x', Date.now() + 120_000)
+  await store.patch('x', { set: { b: 2 }, unset: [], expiresAt: Date.now() + 120_000 })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  monitor.disconnect()
+  t.same(commands, ['hgetall', 'eval', 'eval'], 'a script call is one command')
+})
+
+t.test('a dead Redis surfaces as a store error, fast, with fail-fast settings', async t => {
+  const { startRedis: start } = await import('../helpers/servers.js')
+  const own = await start()
+  const redis = new Redis(own.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy: () => 200 })
+  redis.on('error', () => {})
+  t.teardown(async () => { redis.disconnect(); await own.stop() })
+  const store = new RedisStore({ client: redis })
+  await new Promise(resolve => redis.once('ready', resolve))
+  await own.kill()
+  const started = Date.now()
+  await t.rejects(store.get('x'))
+  t.ok(Date.now() - started < 1000, 'failed within the command timeout')
+})
