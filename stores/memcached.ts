@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto'
+import type { MemcacheClient, MemcacheClientOptions } from 'memcache-client'
+import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import { parse, stringify } from '../lib/codec.js'
+
+export interface MemcachedStoreOptions {
+  /** 'host:port' of each server; the store creates one client per server, spreads keys over them and closes them */
+  servers?: string[]
+  /** or a memcache-client MemcacheClient of yours (never closed by the store) */
+  client?: MemcacheClient
+  /** options for the clients the store creates (e.g. cmdTimeout, connectTimeout) */
+  clientOptions?: Omit<MemcacheClientOptions, 'server'>
+  /** key prefix (default 'sess:') */
+  prefix?: string
+  /** gets/cas attempts for one patch or touch under contention (default 50) */
+  casRetries?: number
+}
+
+/** memcached reads exptime above 30 days as an absolute Unix time. */
+const RELATIVE_LIMIT = 30 * 24 * 3600
+
+/** exptime for memcached: 0 never, relative seconds up to 30 days, an absolute Unix timestamp beyond, -1 already expired */
+export function exptime (expiresAt: number | null, now = Date.now()): number {
+  if (expiresAt === null) return 0
+  const seconds = Math.ceil((expiresAt - now) / 1000)
+  if (seconds <= 0) return -1
+  return seconds > RELATIVE_LIMIT ? Math.ceil(expiresAt / 1000) : seconds
+}
+
+const notFound = (err: unknown): boolean => (err as Error)?.message === 'NOT_FOUND'
+const conflict = (err: unknown): boolean => (err as Error)?.message === 'EXISTS' || notFound(err)
+const KEY_RE = /^[^\s\0]{1,250}$/
+
+/**
+ * Sessions in memcached: one JSON value per session; patch and touch are gets/cas loops with
+ * bounded retries, so concurrent changes to different keys all survive. memcached cannot list
+ * keys, so owner listing is not supported (fastify.sessions.list/revoke say so with an FST code).
+ */
+export class MemcachedStore implements SessionStore {
+  readonly #clients: MemcacheClient[]
+  readonly #names: string[]
+  readonly #owned: boolean
+  readonly #prefix: string
+  readonly #retries: number
+  #loading: Promise<typeof import('memcache-client')> | null = null
+
+  constructor (options: MemcachedStoreOptions) {
+    if (options?.client !== undefined) {
+      this.#clients = [options.client]
+      this.#names = ['client']
+      this.#owned = false
+    } else if (Array.isArray(options?.servers) && options.servers.length > 0 && options.servers.every(s => typeof s === 'string' && /^[^\s:]+:\d+$/.test(s))) {
+      this.#clients = []
+      this.#names = [...options.servers]
+      this.#owned = true
+      this.#loading = import('memcache-client')
+      this.#clientOptions = options.clientOptions ?? {}
+    } else {
+      throw new TypeError("MemcachedStore: pass `servers: ['host:port', …]` or a memcache-client `client`")
+    }
+    this.#prefix = options.prefix ?? 'sess:'
+    this.#retries = options.casRetries ?? 50
+  }
+
+  #clientOptions: Omit<MemcacheClientOptions, 'server'> = {}
+
+  /** Loads the driver and creates the clients; the plugin awaits this. */
+  async ready (): Promise<void> {
+    if (this.#clients.length > 0 || this.#loading === null) return
+    const { MemcacheClient } = await this.#loading
+    if (this.#clients.length > 0) return
+    for (const server of this.#names) this.#clients.push(new MemcacheClient({ cmdTimeout: 3000, connectTimeout: 3000, ...this.#clientOptions, server }))
+  }
+
+  /** Rendezvous hashing: each key goes to the server with the highest hash of (server, key). */
+  async #client (key: string): Promise<MemcacheClient> {
+    await this.ready()
+    if (this.#clients.length === 1) return this.#clients[0]
+    let best = 0
+    let bestScore = -1
+    for (let i = 0; i < this.#names.length; i++) {
+      const score = createHash('md5').update(this.#names[i]).update('\0').update(key).digest().readUInt32BE(0)
+      if (score > bestScore) { best = i; bestScore = score }
+    }
+    return this.#clients[best]
+  }
+
+  #key (id: string): string {
+    const key = this.#prefix + id
+    if (!KEY_RE.test(key)) throw new TypeError('MemcachedStore: keys must be 1-250 bytes without whitespace')
+    return key
+  }
+
+  async get (id: string): Promise<SessionRecord | undefined> {
+    const key = this.#key(id)
+    const found = await (await this.#client(key)).get<string>(key)
+    if (found === undefined) return undefined
+    const record = this.#decode(found.value)
+    if (record === undefined || (record.expiresAt !== null && record.expiresAt <= Date.now())) return undefined
+    return record
+  }
+
+  #decode (value: unknown): SessionRecord | undefined {
+    try {
+      const record = parse(String(value)) as SessionRecord
+      return record !== null && typeof record === 'object' && typeof record.data === 'object' && record.data !== null ? record : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async set (id: string, record: SessionRecord): Promise<void> {
+    const key = this.#key(id)
+    const client = await this.#client(key)
+    const lifetime = exptime(record.expiresAt)
+    if (lifetime === -1) {
+      await client.delete(key).catch(err => { if (!notFound(err)) throw err })
+      return
+    }
+    await client.set(key, stringify(record), { lifetime })
+  }
+
+  /** gets, change, cas; again on a conflict, up to casRetries times */
+  async #update (id: string, change: (record: SessionRecord) => void): Promise<boolean> {
+    const key = this.#key(id)
+    const client = await this.#client(key)
+    for (let attempt = 0; attempt < this.#retries; attempt++) {
+      const found = await client.gets<string>(key)
+      if (found === undefined) return false
+      const record = this.#decode(found.value)
+      if (record === undefined || (record.expiresAt !== null && record.expiresAt <= Date.now())) return false
+      change(record)
+      const lifetime = exptime(record.expiresAt)
+      try {
+        if (lifetime === -1) await client.delete(key)
+        else await client.cas(key, stringify(record), { casUniq: found.casUniq, lifetime })
+        return true
+      } catch (err) {
+        if (!conflict(err)) throw err
+        await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)))
+      }
+    }
+    throw new Error(`MemcachedStore: ${this.#retries} gets/cas attempts on one session all conflicted`)
+  }
+
+  async patch (id: string, change: SessionPatch): Promise<boolean> {
+    return this.#update(id, record => {
+      Object.assign(record.data, change.set)
+      for (const k of change.unset) delete record.data[k]
+      if (change.meta !== undefined) record.meta = { ...record.meta, ...change.meta }
+      record.expiresAt = change.expiresAt
+    })
+  }
+
+  async touch (id: string, expiresAt: number | null): Promise<void> {
+    await this.#update(id, record => { record.expiresAt = expiresAt })
+  }
+
+  async destroy (id: string): Promise<void> {
+    const key = this.#key(id)
+    await (await this.#client(key)).delete(key).catch(err => { if (!notFound(err)) throw err })
+  }
+
+  async close (): Promise<void> {
+    if (!this.#owned) return
+    for (const client of this.#clients) client.shutdown()
+    this.#clients.length = 0
+  }
+}

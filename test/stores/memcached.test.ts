@@ -1,0 +1,81 @@
+import t from 'tap'
+import { MemcacheClient } from 'memcache-client'
+import { MemcachedStore, exptime } from '../../stores/memcached.js'
+import { conformance } from './conformance.js'
+import { startMemcached } from '../helpers/servers.js'
+import { buildApp, sessionCookie } from '../helpers/app.js'
+
+const one = await startMemcached()
+const two = await startMemcached()
+t.teardown(async () => { await one.stop(); await two.stop() })
+const hostPort = (url: string): string => new URL(url).host
+
+t.test('conformance on a real memcached', async t => {
+  conformance(t, {
+    create: async ({ prefix }) => new MemcachedStore({ servers: [hostPort(one.url)], prefix }),
+    granularityMs: 1000,
+    ownerIndex: false
+  })
+})
+
+t.test('conformance on two memcached servers at once', async t => {
+  conformance(t, {
+    create: async ({ prefix }) => new MemcachedStore({ servers: [hostPort(one.url), hostPort(two.url)], prefix }),
+    granularityMs: 1000,
+    ownerIndex: false
+  })
+})
+
+t.test('keys are spread over both servers', async t => {
+  const store = new MemcachedStore({ servers: [hostPort(one.url), hostPort(two.url)], prefix: 'spread:' })
+  t.teardown(() => store.close())
+  for (let i = 0; i < 40; i++) await store.set(`k${i}`, { data: { i }, createdAt: 1, expiresAt: null, meta: {} })
+  const counts = []
+  for (const server of [one, two]) {
+    const client = new MemcacheClient({ server: hostPort(server.url) })
+    let n = 0
+    for (let i = 0; i < 40; i++) if ((await client.get(`spread:k${i}`)) !== undefined) n++
+    client.shutdown()
+    counts.push(n)
+  }
+  t.equal(counts[0] + counts[1], 40, 'each key on exactly one server')
+  t.ok(counts[0] > 5 && counts[1] > 5, `both servers used: ${counts.join(' / ')}`)
+})
+
+t.test('TTLs over 30 days are sent as absolute Unix timestamps', async t => {
+  const now = Date.UTC(2026, 0, 1)
+  t.equal(exptime(null, now), 0)
+  t.equal(exptime(now + 90_500, now), 91)
+  t.equal(exptime(now + 30 * 86_400_000, now), 30 * 86_400)
+  t.equal(exptime(now + 31 * 86_400_000, now), (now + 31 * 86_400_000) / 1000)
+  t.equal(exptime(now - 1, now), -1)
+  const store = new MemcachedStore({ servers: [hostPort(one.url)], prefix: 'ttl:' })
+  t.teardown(() => store.close())
+  const expiresAt = Date.now() + 60 * 86_400_000
+  await store.set('long', { data: { a: 1 }, createdAt: 1, expiresAt, meta: {} })
+  t.same((await store.get('long'))?.data, { a: 1 }, 'a 60-day session is stored, not instantly expired')
+})
+
+t.test('owner listing is unsupported: fastify.sessions says so with an FST code', async t => {
+  const store = new MemcachedStore({ servers: [hostPort(one.url)], prefix: 'owner:' })
+  t.teardown(() => store.close())
+  const app = await buildApp(t, { store, owner: ((d: { userId?: string }) => d.userId) as never })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, 'alice')
+  await t.rejects(app.sessions.list('alice'), { code: 'FST_SESSION_OWNER_UNSUPPORTED', message: /MemcachedStore cannot list/ })
+  await t.rejects(app.sessions.revoke('alice'), { code: 'FST_SESSION_OWNER_UNSUPPORTED' })
+})
+
+t.test('an injected client is used and never closed', async t => {
+  const client = new MemcacheClient({ server: hostPort(one.url) })
+  t.teardown(() => client.shutdown())
+  const store = new MemcachedStore({ client, prefix: 'own:' })
+  await store.set('a', { data: { v: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  await store.close()
+  t.same((await store.get('a'))?.data, { v: 1 })
+})
+
+t.test('bad options are a TypeError', async t => {
+  t.throws(() => new MemcachedStore({} as never), TypeError)
+  t.throws(() => new MemcachedStore({ servers: ['no-port'] }), TypeError)
+})

@@ -1,0 +1,28 @@
+import t from 'tap'
+import { Cluster } from 'ioredis'
+import { RedisStore } from '../../stores/redis.js'
+import { conformance } from './conformance.js'
+import { startRedisCluster } from '../helpers/servers.js'
+import { buildApp, sessionCookie } from '../helpers/app.js'
+
+const cluster = await startRedisCluster()
+t.teardown(() => cluster.stop())
+const client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+t.teardown(async () => { await client.quit().catch(() => client.disconnect()) })
+
+t.test('conformance on a 3-master Redis Cluster', async t => {
+  conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix }) })
+})
+
+t.test('sessions spread over the masters and work through the plugin', async t => {
+  const store = new RedisStore({ client, prefix: 'plugin:' })
+  const app = await buildApp(t, { store })
+  const cookies: string[] = []
+  for (let i = 0; i < 30; i++) cookies.push(sessionCookie(await app.inject({ method: 'POST', url: `/login/user${i}` }))!)
+  for (const [i, cookie] of cookies.entries()) {
+    t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, `user${i}`)
+  }
+  const perNode = await Promise.all(client.nodes('master').map(async node => (await node.keys('plugin:*')).length))
+  t.equal(perNode.reduce((a, b) => a + b, 0), 30)
+  t.ok(perNode.filter(n => n > 0).length >= 2, `keys on several masters: ${perNode.join(', ')}`)
+})
