@@ -6,7 +6,6 @@ import { resolveOptions } from './options.js'
 import { storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import { createSessionsApi } from './sessions-api.js'
-import { MemoryStore } from '../stores/memory.js'
 
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
@@ -43,10 +42,8 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     timer.unref()
     fastify.addHook('onClose', async () => { clearInterval(timer) })
   }
-  // a store the user handed us is theirs to close; the default one is ours
-  if (options.store === undefined && opts.store instanceof MemoryStore) {
-    fastify.addHook('onClose', async () => { await opts.store.close?.() })
-  }
+  // closing a store releases what it opened itself (files, locks, its own clients), never a client it was given
+  fastify.addHook('onClose', async () => { await opts.store.close?.() })
 }
 
 const core = fp(sessionCore, { fastify: '5.x', name: 'fastify-zod-session-core', dependencies: ['@fastify/cookie'] })

@@ -2,6 +2,11 @@ import Fastify from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
 import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type Session } from 'fastify-zod-session'
+import { RedisStore } from 'fastify-zod-session/stores/redis'
+import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
+import { FileStore } from 'fastify-zod-session/stores/file'
+import { DirectoryStore } from 'fastify-zod-session/stores/directory'
+import { Redis } from 'ioredis'
 
 const SessionSchema = z.object({
   userId: z.string().optional(),
@@ -64,4 +69,13 @@ test('fastify decorations and exports', () => {
   expect(app.sessionStore).type.toBe<SessionStore>()
   expect(app.sessions.revoke('alice', { except: 'id' })).type.toBe<Promise<number>>()
   expect(new errorCodes.FST_SESSION_STORE_UNAVAILABLE('x').code).type.toBe<'FST_SESSION_STORE_UNAVAILABLE'>()
+})
+
+test('every store is a SessionStore, and their options are checked', () => {
+  expect(new RedisStore({ client: new Redis() })).type.toBeAssignableTo<SessionStore>()
+  expect(new MemcachedStore({ servers: ['127.0.0.1:11211'] })).type.toBeAssignableTo<SessionStore>()
+  expect(new FileStore({ path: '/tmp/s.jsonl' })).type.toBeAssignableTo<SessionStore>()
+  expect(new DirectoryStore({ path: '/tmp/s' })).type.toBeAssignableTo<SessionStore>()
+  expect(RedisStore).type.not.toBeConstructableWith({ client: 'redis://localhost' })
+  expect(DirectoryStore).type.not.toBeConstructableWith({ folder: '/tmp/s' })
 })
