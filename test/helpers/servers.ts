@@ -3,7 +3,7 @@
 // package to install: never a silent skip.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { createServer, connect } from 'node:net'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -118,4 +118,28 @@ export async function startRedisCluster (): Promise<{ nodes: Array<{ host: strin
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   return { nodes: servers.map(s => ({ host: '127.0.0.1', port: s.port })), stop: async () => { await Promise.all(servers.map(s => s.stop())) } }
+}
+
+/** MariaDB: `mariadb-install-db` once into a template folder, copied for each server; root, empty password, TCP. */
+export async function startMariaDB (): Promise<Server> {
+  if (process.env.MYSQL_URL) return external(process.env.MYSQL_URL)
+  const install = binary('mariadb-install-db', 'mariadb-server')
+  binary('mariadbd', 'mariadb-server')
+  const template = join(tmpdir(), `fzs-mariadb-template-${process.getuid?.() ?? 0}`)
+  if (!existsSync(join(template, 'mysql'))) {
+    const building = mkdtempSync(join(tmpdir(), 'fzs-mariadb-building-'))
+    execFileSync(install, ['--no-defaults', `--datadir=${building}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' })
+    try {
+      renameSync(building, template)
+    } catch {
+      rmSync(building, { recursive: true, force: true }) // another test file built it first
+    }
+  }
+  const server = await startServer('mariadbd', 'mariadb-server', (port, dir) => {
+    if (!existsSync(join(dir, 'data'))) cpSync(template, join(dir, 'data'), { recursive: true })
+    return ['--no-defaults', `--datadir=${join(dir, 'data')}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'mysqld.sock')}`,
+      '--user=root', '--skip-log-bin', '--innodb-buffer-pool-size=32M', '--innodb-flush-log-at-trx-commit=2']
+  }, 'mysql')
+  server.url = `mysql://root@127.0.0.1:${server.port}/`
+  return server
 }

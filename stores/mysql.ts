@@ -1,0 +1,163 @@
+import type { Pool, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
+import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import { parse, stringify } from '../lib/codec.js'
+import { warnOnce } from '../lib/warn-once.js'
+
+export interface MySQLStoreOptions {
+  /** a mysql2/promise pool; the store never ends it */
+  pool: Pool
+  /** table name, optionally `database.table` (default 'sessions') */
+  table?: string
+  /** create the table when missing (default true); false for teams that manage schema themselves */
+  createTable?: boolean
+  /** key prefix (default '') */
+  prefix?: string
+}
+
+const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
+/** The table the store uses; the README prints it for `createTable: false`. */
+export function sessionsTableDDL (table = 'sessions'): string {
+  return `CREATE TABLE IF NOT EXISTS ${quote(table)} (
+  id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  data LONGTEXT NOT NULL,
+  meta TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires BIGINT NULL,
+  owner VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  PRIMARY KEY (id),
+  KEY sessions_expires (expires),
+  KEY sessions_owner (owner)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
+}
+
+function quote (table: string): string {
+  if (!TABLE_RE.test(table)) throw new TypeError(`MySQLStore: invalid table name ${JSON.stringify(table)}`)
+  return table.split('.').map(part => `\`${part}\``).join('.')
+}
+
+interface Row extends RowDataPacket { id: string, data: string, meta: string, created_at: number | string, expires: number | string | null }
+
+/**
+ * Sessions in MySQL or MariaDB: one row per session, expiry enforced on read and pruned by an
+ * index range delete, patch in a transaction with SELECT … FOR UPDATE. All SQL is parameterized.
+ */
+export class MySQLStore implements SessionStore {
+  readonly #pool: Pool
+  readonly #table: string
+  readonly #tableName: string
+  readonly #create: boolean
+  readonly #prefix: string
+  readonly #corrupt = new Set<string>()
+  #ready: Promise<void> | null = null
+
+  constructor (options: MySQLStoreOptions) {
+    if (options?.pool === null || typeof options?.pool?.query !== 'function' || typeof options.pool.getConnection !== 'function') {
+      throw new TypeError('MySQLStore: `pool` must be a mysql2/promise pool')
+    }
+    this.#pool = options.pool
+    this.#tableName = options.table ?? 'sessions'
+    this.#table = quote(this.#tableName)
+    this.#create = options.createTable ?? true
+    this.#prefix = options.prefix ?? ''
+  }
+
+  /** Creates the table when missing (or checks it exists); the plugin awaits this. */
+  ready (): Promise<void> {
+    this.#ready ??= (async () => {
+      if (this.#create) await this.#pool.query(sessionsTableDDL(this.#tableName))
+      else await this.#pool.query(`SELECT 1 FROM ${this.#table} LIMIT 0`)
+    })().catch(err => { this.#ready = null; throw err })
+    return this.#ready
+  }
+
+  #decode (row: Row): SessionRecord | undefined {
+    try {
+      const data = parse(row.data)
+      const meta = JSON.parse(row.meta) as SessionMeta
+      if (data === null || typeof data !== 'object' || meta === null || typeof meta !== 'object') throw new Error('not an object')
+      return { data, createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), meta }
+    } catch (err) {
+      warnOnce(this.#corrupt, row.id, `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing (${(err as Error).message})`)
+      return undefined
+    }
+  }
+
+  async get (id: string): Promise<SessionRecord | undefined> {
+    await this.ready()
+    const [rows] = await this.#pool.query<Row[]>(
+      `SELECT id, data, meta, created_at, expires FROM ${this.#table} WHERE id = ? AND (expires IS NULL OR expires > ?)`,
+      [this.#prefix + id, Date.now()])
+    return rows.length === 0 ? undefined : this.#decode(rows[0])
+  }
+
+  async set (id: string, r: SessionRecord): Promise<void> {
+    await this.ready()
+    await this.#pool.query(
+      `INSERT INTO ${this.#table} (id, data, meta, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE data = VALUES(data), meta = VALUES(meta), created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner)`,
+      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), r.createdAt, r.expiresAt, r.meta.owner ?? null])
+  }
+
+  async patch (id: string, change: SessionPatch): Promise<boolean> {
+    await this.ready()
+    const conn = await this.#pool.getConnection()
+    try {
+      await conn.beginTransaction()
+      const [rows] = await conn.query<Row[]>(
+        `SELECT id, data, meta, created_at, expires FROM ${this.#table} WHERE id = ? AND (expires IS NULL OR expires > ?) FOR UPDATE`,
+        [this.#prefix + id, Date.now()])
+      const record = rows.length === 0 ? undefined : this.#decode(rows[0])
+      if (record === undefined) {
+        await conn.rollback()
+        return false
+      }
+      Object.assign(record.data, change.set)
+      for (const k of change.unset) delete record.data[k]
+      const meta = change.meta === undefined ? record.meta : { ...record.meta, ...change.meta }
+      await conn.query(`UPDATE ${this.#table} SET data = ?, meta = ?, expires = ?, owner = ? WHERE id = ?`,
+        [stringify(record.data), JSON.stringify(meta), change.expiresAt, meta.owner ?? null, this.#prefix + id])
+      await conn.commit()
+      return true
+    } catch (err) {
+      await conn.rollback().catch(() => {})
+      throw err
+    } finally {
+      conn.release()
+    }
+  }
+
+  async touch (id: string, expiresAt: number | null): Promise<void> {
+    await this.ready()
+    await this.#pool.query(`UPDATE ${this.#table} SET expires = ? WHERE id = ? AND (expires IS NULL OR expires > ?)`, [expiresAt, this.#prefix + id, Date.now()])
+  }
+
+  async destroy (id: string): Promise<void> {
+    await this.ready()
+    await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id])
+  }
+
+  /** an index range delete on `expires` */
+  async prune (): Promise<number> {
+    await this.ready()
+    const [result] = await this.#pool.query<ResultSetHeader>(
+      `DELETE FROM ${this.#table} WHERE expires <= ? AND LEFT(id, ?) = ?`, [Date.now(), this.#prefix.length, this.#prefix])
+    return result.affectedRows
+  }
+
+  async listByOwner (owner: string): Promise<string[]> {
+    await this.ready()
+    const [rows] = await this.#pool.query<Row[]>(
+      `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ?`,
+      [owner, Date.now(), this.#prefix.length, this.#prefix])
+    return rows.map(row => row.id.slice(this.#prefix.length))
+  }
+
+  async destroyByOwner (owner: string, except?: string): Promise<number> {
+    await this.ready()
+    const [result] = await this.#pool.query<ResultSetHeader>(
+      `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? AND id <> ?`,
+      [owner, Date.now(), this.#prefix.length, this.#prefix, except === undefined ? '' : this.#prefix + except])
+    return result.affectedRows
+  }
+}

@@ -1,0 +1,83 @@
+import t from 'tap'
+import { createPool, type Pool } from 'mysql2/promise'
+import { MySQLStore, sessionsTableDDL } from '../../stores/mysql.js'
+import { conformance } from './conformance.js'
+import { startMariaDB } from '../helpers/servers.js'
+import { buildApp, sessionCookie } from '../helpers/app.js'
+
+const server = await startMariaDB()
+t.teardown(() => server.stop())
+const admin = createPool({ uri: server.url, connectionLimit: 2 })
+await admin.query('CREATE DATABASE IF NOT EXISTS fzs_test')
+await admin.end()
+const pools: Pool[] = []
+const pool = (): Pool => {
+  const p = createPool({ uri: `${server.url}fzs_test`, connectionLimit: 10, connectTimeout: 2000 })
+  pools.push(p)
+  return p
+}
+t.teardown(async () => { await Promise.all(pools.map(p => p.end().catch(() => {}))) })
+
+t.test('conformance on a real MariaDB', async t => {
+  const shared = pool()
+  conformance(t, { create: async ({ prefix }) => new MySQLStore({ pool: shared, prefix }), prune: true })
+})
+
+t.test('the table is created on first use with its indexes; createTable false checks it exists', async t => {
+  const p = pool()
+  const store = new MySQLStore({ pool: p, table: 'fzs_test.created_here' })
+  await store.ready()
+  const [indexes] = await p.query('SHOW INDEX FROM created_here') as [Array<{ Column_name: string }>, unknown]
+  t.same([...new Set(indexes.map(i => i.Column_name))].sort(), ['expires', 'id', 'owner'])
+  const missing = new MySQLStore({ pool: p, table: 'not_there', createTable: false })
+  await t.rejects(missing.ready(), /not_there/)
+  await p.query(sessionsTableDDL('made_by_hand'))
+  await new MySQLStore({ pool: p, table: 'made_by_hand', createTable: false }).ready()
+  t.pass('a table made from the documented DDL is accepted')
+})
+
+t.test('the table name is validated; values never reach SQL text', async t => {
+  const p = pool()
+  for (const bad of ['x; DROP TABLE sessions', 'a-b', '`x`', '1abc', 'a.b.c', '']) t.throws(() => new MySQLStore({ pool: p, table: bad }), TypeError, bad)
+  const store = new MySQLStore({ pool: p, table: 'inject' })
+  const id = "x' OR '1'='1"
+  await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  t.equal(await store.get(id), undefined)
+  await store.destroy(id)
+  t.ok(await store.get('victim'), 'an id full of SQL is just an id')
+})
+
+t.test('a row with corrupt JSON is treated as missing and reported once', async t => {
+  const p = pool()
+  const store = new MySQLStore({ pool: p, table: 'corrupt' })
+  await store.set('bad', { data: { a: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  await p.query('UPDATE corrupt SET data = ? WHERE id = ?', ['{"a":', 'bad'])
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  t.equal(await store.get('bad'), undefined)
+  t.equal(await store.get('bad'), undefined)
+  t.equal(await store.patch('bad', { set: { a: 2 }, unset: [], expiresAt: null }), false)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(warnings.filter(w => w.includes('corrupt session row')).length, 1)
+})
+
+t.test('the server restarted mid-run: the store recovers through the pool', async t => {
+  const p = pool()
+  const store = new MySQLStore({ pool: p, table: 'restart' })
+  const app = await buildApp(t, { store })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  await server.kill()
+  const down = await app.inject({ url: '/read', headers: { cookie } })
+  t.equal(down.statusCode, 503)
+  t.equal(down.json().code, 'FST_SESSION_STORE_UNAVAILABLE')
+  await server.restart()
+  const deadline = Date.now() + 5000
+  let res = await app.inject({ url: '/read', headers: { cookie } })
+  while (res.statusCode !== 200 && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    res = await app.inject({ url: '/read', headers: { cookie } })
+  }
+  t.equal(res.json().userId, 'alice', 'the session survived the restart (it is on disk)')
+})
