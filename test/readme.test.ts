@@ -16,3 +16,8 @@ t.test('the README documents every option', async t => {
   const { KNOWN_OPTIONS } = await import('../lib/options.js')
   for (const option of KNOWN_OPTIONS) t.match(section, `| \`${option}\` |`, option)
 })
+
+t.test('the README prints the exact MySQL DDL the store uses', async t => {
+  const { sessionsTableDDL } = await import('../stores/mysql.js')
+  t.ok(readme.includes('```sql\n' + sessionsTableDDL() + '\n```'))
+})

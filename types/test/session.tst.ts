@@ -7,6 +7,10 @@ import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
 import { DirectoryStore } from 'fastify-zod-session/stores/directory'
 import { Redis } from 'ioredis'
+import { MySQLStore } from 'fastify-zod-session/stores/mysql'
+import { MongoStore, type SessionCollection, type SessionDocument } from 'fastify-zod-session/stores/mongodb'
+import { createPool } from 'mysql2/promise'
+import { MongoClient, type Collection } from 'mongodb'
 
 const SessionSchema = z.object({
   userId: z.string().optional(),
@@ -76,6 +80,14 @@ test('every store is a SessionStore, and their options are checked', () => {
   expect(new MemcachedStore({ servers: ['127.0.0.1:11211'] })).type.toBeAssignableTo<SessionStore>()
   expect(new FileStore({ path: '/tmp/s.jsonl' })).type.toBeAssignableTo<SessionStore>()
   expect(new DirectoryStore({ path: '/tmp/s' })).type.toBeAssignableTo<SessionStore>()
+  expect(new MySQLStore({ pool: createPool({}) })).type.toBeAssignableTo<SessionStore>()
+  expect(new MongoStore({ client: new MongoClient('mongodb://localhost'), db: 'app' })).type.toBeAssignableTo<SessionStore>()
   expect(RedisStore).type.not.toBeConstructableWith({ client: 'redis://localhost' })
+  expect(MySQLStore).type.not.toBeConstructableWith({ pool: createPool({}).pool })
   expect(DirectoryStore).type.not.toBeConstructableWith({ folder: '/tmp/s' })
+})
+
+test('a real mongodb Collection has the surface MongoStore uses (the test fake mirrors it)', () => {
+  expect<Collection<SessionDocument>>().type.toBeAssignableTo<SessionCollection>()
+  expect(MongoStore).type.toBeConstructableWith({ collection: new MongoClient('mongodb://localhost').db().collection<SessionDocument>('sessions') })
 })

@@ -1,0 +1,154 @@
+import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+
+/** A session as a MongoDB document. */
+export interface SessionDocument {
+  _id: string
+  data: Record<string, unknown>
+  createdAt: number
+  /** a Date so that the TTL index can expire it; null = never */
+  expires: Date | null
+  meta: SessionMeta
+  owner?: string
+}
+
+type Filter = Record<string, unknown>
+
+/**
+ * The only Collection methods the store calls: a real `mongodb` Collection fits, and so does the
+ * small in-process fake the tests use when no MongoDB server is available.
+ */
+export interface SessionCollection {
+  findOne (filter: Filter): Promise<SessionDocument | null>
+  replaceOne (filter: Filter, doc: Omit<SessionDocument, '_id'>, options: { upsert: true }): Promise<unknown>
+  updateOne (filter: Filter, update: Record<string, Record<string, unknown>>): Promise<{ matchedCount: number }>
+  deleteOne (filter: Filter): Promise<unknown>
+  deleteMany (filter: Filter): Promise<{ deletedCount: number }>
+  find (filter: Filter, options: { projection: Record<string, 0 | 1> }): { toArray (): Promise<Array<{ _id: string }>> }
+  createIndex (spec: Record<string, 1 | -1>, options?: { expireAfterSeconds?: number, name?: string }): Promise<string>
+}
+
+interface MongoClientLike { db (name?: string): { collection (name: string): unknown } }
+
+export type MongoStoreOptions = ({ collection: SessionCollection } | { client: MongoClientLike, db?: string, collection?: string }) & {
+  /** key prefix (default '') */
+  prefix?: string
+}
+
+const live = (): Filter => ({ $or: [{ expires: null }, { expires: { $gt: new Date() } }] })
+const SAFE_KEY = /^[^.$][^.]*$/
+
+function checkKey (key: string): string {
+  if (!SAFE_KEY.test(key)) throw new TypeError(`MongoStore: session keys cannot contain '.' or start with '$' (${JSON.stringify(key)})`)
+  return key
+}
+
+/**
+ * Sessions in MongoDB: documents keyed by `_id`, patch as $set/$unset on `data.<key>` (atomic on the
+ * server), a TTL index on `expires` AND expiry filtered on read (the TTL monitor runs every 60 s).
+ */
+export class MongoStore implements SessionStore {
+  readonly #collection: SessionCollection
+  readonly #prefix: string
+  #ready: Promise<void> | null = null
+
+  constructor (options: MongoStoreOptions) {
+    if (options !== null && typeof options === 'object' && 'client' in options && options.client !== undefined) {
+      if (typeof options.client.db !== 'function') throw new TypeError('MongoStore: `client` must be a MongoClient')
+      this.#collection = options.client.db(options.db).collection(options.collection ?? 'sessions') as SessionCollection
+    } else if (options !== null && typeof options === 'object' && 'collection' in options && typeof (options.collection as SessionCollection)?.findOne === 'function') {
+      this.#collection = options.collection as SessionCollection
+    } else {
+      throw new TypeError('MongoStore: pass `{ collection }` or `{ client, db?, collection? }`')
+    }
+    this.#prefix = options.prefix ?? ''
+  }
+
+  /** Creates the TTL and owner indexes; the plugin awaits this. */
+  ready (): Promise<void> {
+    this.#ready ??= (async () => {
+      await this.#collection.createIndex({ expires: 1 }, { expireAfterSeconds: 0, name: 'session_expires_ttl' })
+      await this.#collection.createIndex({ owner: 1 }, { name: 'session_owner' })
+    })().catch(err => { this.#ready = null; throw err })
+    return this.#ready
+  }
+
+  async get (id: string): Promise<SessionRecord | undefined> {
+    await this.ready()
+    const doc = await this.#collection.findOne({ _id: this.#prefix + id, ...live() })
+    if (doc === null || doc.data === null || typeof doc.data !== 'object') return undefined
+    return { data: doc.data, createdAt: doc.createdAt, expiresAt: doc.expires === null || doc.expires === undefined ? null : doc.expires.getTime(), meta: doc.meta ?? {} }
+  }
+
+  async set (id: string, record: SessionRecord): Promise<void> {
+    await this.ready()
+    for (const key of Object.keys(record.data)) checkKey(key)
+    const doc: Omit<SessionDocument, '_id'> = {
+      data: record.data,
+      createdAt: record.createdAt,
+      expires: record.expiresAt === null ? null : new Date(record.expiresAt),
+      meta: record.meta
+    }
+    if (record.meta.owner !== undefined) doc.owner = record.meta.owner
+    await this.#collection.replaceOne({ _id: this.#prefix + id }, doc, { upsert: true })
+  }
+
+  async patch (id: string, change: SessionPatch): Promise<boolean> {
+    await this.ready()
+    const $set: Record<string, unknown> = { expires: change.expiresAt === null ? null : new Date(change.expiresAt) }
+    const $unset: Record<string, ''> = {}
+    for (const [key, value] of Object.entries(change.set)) {
+      if (value === undefined) $unset[`data.${checkKey(key)}`] = ''
+      else $set[`data.${checkKey(key)}`] = value
+    }
+    for (const key of change.unset) $unset[`data.${checkKey(key)}`] = ''
+    for (const [name, value] of Object.entries(change.meta ?? {})) {
+      if (value === undefined) $unset[`meta.${name}`] = ''
+      else $set[`meta.${name}`] = value
+    }
+    if (change.meta !== undefined && 'owner' in change.meta) {
+      if (change.meta.owner === undefined) $unset.owner = ''
+      else $set.owner = change.meta.owner
+    }
+    const update: Record<string, Record<string, unknown>> = { $set }
+    if (Object.keys($unset).length > 0) update.$unset = $unset
+    const result = await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, update)
+    return result.matchedCount === 1
+  }
+
+  async touch (id: string, expiresAt: number | null): Promise<void> {
+    await this.ready()
+    await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, { $set: { expires: expiresAt === null ? null : new Date(expiresAt) } })
+  }
+
+  async destroy (id: string): Promise<void> {
+    await this.ready()
+    await this.#collection.deleteOne({ _id: this.#prefix + id })
+  }
+
+  /** The TTL monitor removes expired documents by itself; this does it now. */
+  async prune (): Promise<number> {
+    await this.ready()
+    const result = await this.#collection.deleteMany({ expires: { $lte: new Date() }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } })
+    return result.deletedCount
+  }
+
+  async listByOwner (owner: string): Promise<string[]> {
+    await this.ready()
+    const docs = await this.#collection.find({ owner, ...live() }, { projection: { _id: 1 } }).toArray()
+    return docs.map(d => d._id).filter(id => id.startsWith(this.#prefix)).map(id => id.slice(this.#prefix.length))
+  }
+
+  async destroyByOwner (owner: string, except?: string): Promise<number> {
+    let removed = 0
+    for (const id of await this.listByOwner(owner)) {
+      if (id === except) continue
+      await this.destroy(id)
+      removed++
+    }
+    return removed
+  }
+}
+
+function escapeRegExp (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
