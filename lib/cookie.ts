@@ -17,7 +17,13 @@ export function storeKey (id: string): string {
   return createHash('sha256').update(id).digest('base64url')
 }
 
+/** Verified cookie values, so a returning client costs no HMAC and no SHA-256. Only values whose signature verified get in. */
+const VERIFIED_CACHE = 10_000
+
+export interface VerifiedCookie { id: string, key: string, renew: boolean }
+
 export class SessionCookie {
+  readonly #verified = new Map<string, VerifiedCookie>()
   readonly #signer: Signer
   readonly #options: ResolvedOptions['cookie']
   readonly #name: string
@@ -28,17 +34,22 @@ export class SessionCookie {
     this.#name = options.cookieName
   }
 
-  /** The cookie's id when the signature verifies; `renew` when an old secret signed it. */
-  read (request: FastifyRequest): { id: string, renew: boolean } | null {
+  /** The cookie's id and store key when the signature verifies; `renew` when an old secret signed it. */
+  read (request: FastifyRequest): VerifiedCookie | null {
     let value = request.cookies?.[this.#name]
     if (value === undefined && request.cookies == null && request.headers.cookie !== undefined) {
       // @fastify/cookie registered with `hook: false`: parse the header ourselves
       value = request.server.parseCookie(request.headers.cookie)[this.#name]
     }
     if (typeof value !== 'string' || value.length > 200) return null
+    const cached = this.#verified.get(value)
+    if (cached !== undefined) return cached
     const result = this.#signer.unsign(value)
     if (!result.valid || result.value === null || !ID_RE.test(result.value)) return null
-    return { id: result.value, renew: result.renew }
+    const verified = { id: result.value, key: storeKey(result.value), renew: result.renew }
+    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value as string)
+    this.#verified.set(value, verified)
+    return verified
   }
 
   /** Set-Cookie value for an id expiring at `expiresAt` (ms), or a session cookie when null. */

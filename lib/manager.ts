@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import { errorCodes, storeError } from './errors.js'
-import { SessionCookie, addVaryCookie, storeKey } from './cookie.js'
+import { SessionCookie, addVaryCookie, type VerifiedCookie } from './cookie.js'
 import { SessionWriter } from './persist.js'
 import { callStore, detectNested, ensureId, expiryFor, freshState, resetState } from './state.js'
 import { Session, kState, type SessionState } from './session.js'
@@ -36,11 +36,13 @@ export class SessionManager {
     return ensureId(state)
   }
 
-  persist (state: SessionState, now?: number): Promise<void> {
-    return this.#writer.persist(state, now)
+  /** save(): persists now what onSend would persist */
+  async persist (state: SessionState): Promise<void> {
+    await this.#writer.persist(state)
   }
 
-  async load (request: FastifyRequest): Promise<Session> {
+  /** onRequest: a fresh session at once when there is no valid cookie; otherwise one store read. */
+  load (request: FastifyRequest): Session | Promise<Session> {
     const now = Date.now()
     const log = request.log
     const state = freshState(request, now, log, this.emptyData())
@@ -51,8 +53,13 @@ export class SessionManager {
       if (request.cookies?.[this.#opts.cookieName] !== undefined) log.debug('session cookie rejected (bad signature or format): fresh session')
       return session
     }
+    return this.#loadStored(session, state, cookie, now)
+  }
+
+  async #loadStored (session: Session, state: SessionState, cookie: VerifiedCookie, now: number): Promise<Session> {
+    const log = state.log
     state.read = true
-    const cookieKey = storeKey(cookie.id)
+    const cookieKey = cookie.key
     let key = cookieKey
     let record: SessionRecord | undefined
     try {
@@ -186,19 +193,27 @@ export class SessionManager {
     state.unset.clear()
   }
 
-  /** onSend: persist unless the response is a server error, then write the cookie and Vary. */
-  async onSend (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** onSend: persist unless the response is a server error, then write the cookie and Vary. Sync when there is no store work. */
+  onSend (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     const session = request.session as Session | null
-    if (session === null) return
+    if (session === null) return undefined
     const state = session[kState]
     const now = Date.now()
     if (reply.statusCode >= 500) {
       // a failed request saves nothing; a session destroyed before the failure still loses its cookie
       if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request))
       if (state.read || state.clearCookie) addVaryCookie(reply)
-      return
+      return undefined
     }
-    await this.persist(state, now)
+    const pending = this.#writer.persist(state, now)
+    if (pending === undefined) {
+      this.#headers(request, reply, state, now)
+      return undefined
+    }
+    return pending.then(() => { this.#headers(request, reply, state, now) })
+  }
+
+  #headers (request: FastifyRequest, reply: FastifyReply, state: SessionState, now: number): void {
     if (state.sendCookie && state.id !== null && state.key !== null) {
       reply.header('set-cookie', this.cookie.serialize(request, state.id, state.expiresAt, now))
     } else if (state.clearCookie) {

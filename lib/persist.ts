@@ -22,15 +22,19 @@ export class SessionWriter {
     this.#emptyData = emptyData
   }
 
-  async persist (state: SessionState, now = Date.now()): Promise<void> {
-    if (state.anonymous) return
+  /** The store work this session needs, or undefined when it needs none (most read-only requests). */
+  persist (state: SessionState, now = Date.now()): Promise<void> | undefined {
+    if (state.anonymous) return undefined
     detectNested(state)
     const writes = state.changed.size > 0 || state.unset.size > 0 || state.full || state.metaChanged
-    if (state.isNew && !writes && !this.#opts.saveUninitialized) return
+    if (state.isNew && !writes && !this.#opts.saveUninitialized) return undefined
     if (!state.isNew && !writes && !state.rotationDue) {
-      if (state.touchDue) await this.#touch(state as LoadedState, now)
-      return
+      return state.touchDue ? this.#touch(state as LoadedState, now) : undefined
     }
+    return this.#save(state, now)
+  }
+
+  async #save (state: SessionState, now: number): Promise<void> {
     const data = this.#validated(state)
     if (state.isNew) {
       state.meta = { ...state.meta, ip: state.ip, userAgent: state.userAgent }

@@ -23,12 +23,32 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null))
   fastify.decorateRequest('session', null as never)
 
-  fastify.addHook('onRequest', async (request) => {
-    request.session = await manager.load(request) as never
+  // callback hooks with synchronous fast paths: a request with no store work allocates no promise
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    let loaded: ReturnType<SessionManager['load']>
+    try {
+      loaded = manager.load(request)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (!(loaded instanceof Promise)) {
+      request.session = loaded as never
+      done()
+      return
+    }
+    loaded.then(session => { request.session = session as never; done() }, done)
   })
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    await manager.onSend(request, reply)
-    return payload
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    let pending: Promise<void> | undefined
+    try {
+      pending = manager.onSend(request, reply)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (pending === undefined) done(null, payload)
+    else pending.then(() => { done(null, payload) }, done)
   })
 
   const store = opts.store

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { SessionMeta } from '../types/index.js'
 import { errorCodes } from './errors.js'
-import { stringify } from './codec.js'
 import { validateKey } from './schema.js'
 import type { SessionManager } from './manager.js'
 
@@ -194,7 +193,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     const value = state.data[key]
     if (isObject(value) && !state.changed.has(key)) {
       state.snapshots ??= new Map()
-      if (!state.snapshots.has(key)) state.snapshots.set(key, stringify(value))
+      if (!state.snapshots.has(key)) state.snapshots.set(key, JSON.stringify(value))
     }
     return value
   }

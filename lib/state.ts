@@ -2,7 +2,6 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { SessionState } from './session.js'
 import { newId, storeKey } from './cookie.js'
-import { stringify } from './codec.js'
 import { storeError } from './errors.js'
 
 // Helpers over a session's state shared by loading and persisting.
@@ -74,11 +73,11 @@ export function expiryFor (opts: ResolvedOptions, state: SessionState, now: numb
   return sliding === null ? absolute : Math.min(sliding, absolute)
 }
 
-/** Finds nested mutations of values handed out by get() or data. */
+/** Finds nested mutations of values handed out by get() or data (plain JSON: a changed Date shows in its ISO text). */
 export function detectNested (state: SessionState): void {
   if (state.snapshots === null) return
   for (const [key, json] of state.snapshots) {
-    if (!state.changed.has(key) && stringify(state.data[key]) !== json) state.changed.add(key)
+    if (!state.changed.has(key) && JSON.stringify(state.data[key]) !== json) state.changed.add(key)
   }
   state.snapshots = null
 }
