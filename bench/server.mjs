@@ -80,7 +80,8 @@ const contenders = {
       const raw = request.cookies.sid
       return raw === undefined ? null : request.unsignCookie(raw)
     }
-    app.get('/read', async (request) => ({ valid: read(request)?.valid ?? false }))
+    // same response bodies as the session contenders, so the difference is the session machinery alone
+    app.get('/read', async (request) => ({ user: read(request)?.valid === true ? USER : null, counter: 0 }))
     app.get('/write', async (request, reply) => {
       const value = read(request)
       reply.setCookie('sid', value?.value ?? 'x'.repeat(43), { signed: true, path: '/', httpOnly: true, sameSite: 'lax', maxAge: 900 })

@@ -10,6 +10,9 @@ import { describeIssues, type SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
 import { bindingMismatch } from './binding.js'
 
+/** placeholder until the store answers */
+const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
+
 /** Loads sessions on request and persists the least it can on response. One per registered plugin. */
 export class SessionManager {
   readonly schema: SessionSchema
@@ -45,18 +48,25 @@ export class SessionManager {
   load (request: FastifyRequest): Session | Promise<Session> {
     const now = Date.now()
     const log = request.log
-    const state = freshState(request, now, log, this.emptyData())
+    const inPath = this.cookie.inPath(request.url)
+    const cookie = inPath ? this.cookie.read(request) : null
+    const state = freshState(request, now, log, cookie === null ? this.emptyData() : NO_DATA)
     const session = new Session(this, state)
-    if (!this.cookie.inPath(request.url)) return session
-    const cookie = this.cookie.read(request)
     if (cookie === null) {
-      if (request.cookies?.[this.#opts.cookieName] !== undefined) log.debug('session cookie rejected (bad signature or format): fresh session')
+      if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) log.debug('session cookie rejected (bad signature or format): fresh session')
       return session
     }
     return this.#loadStored(session, state, cookie, now)
   }
 
   async #loadStored (session: Session, state: SessionState, cookie: VerifiedCookie, now: number): Promise<Session> {
+    // the empty data is only worked out when the stored session cannot be used
+    if (!await this.#adopt(state, cookie, now)) state.data = this.emptyData()
+    return session
+  }
+
+  /** Fills the state from the store; false when the session is unusable (a fresh one follows). */
+  async #adopt (state: SessionState, cookie: VerifiedCookie, now: number): Promise<boolean> {
     const log = state.log
     state.read = true
     const cookieKey = cookie.key
@@ -72,30 +82,30 @@ export class SessionManager {
       if (this.#opts.onStoreError === 'anonymous') {
         log.warn({ err }, 'session store unavailable: serving an unsaved anonymous session')
         state.anonymous = true
-        return session
+        return false
       }
       throw storeError('load the session', err)
     }
     const hash = key.slice(0, 12)
     if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
       log.debug({ session: hash }, 'session unknown or expired: fresh session')
-      return session
+      return false
     }
     if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session: hash }, 'session past its absolute timeout: fresh session')
       await this.#destroyQuietly(log, key)
-      return session
+      return false
     }
     const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
     if (mismatch !== null) {
       log.warn({ session: hash, mismatch }, 'session binding mismatch')
       if (this.#opts.bind?.onMismatch === 'destroy') {
         await this.#destroyQuietly(log, key)
-        return session
+        return false
       }
     }
     const data = this.#parseStored(record.data, log, hash)
-    if (data === undefined) return session
+    if (data === undefined) return false
     Object.assign(state, {
       id: cookie.id,
       key,
@@ -112,7 +122,7 @@ export class SessionManager {
     state.rotationDue = this.#opts.rotationInterval !== null && rotateAt !== undefined && rotateAt <= now && state.cookieKey === null
     const next = expiryFor(this.#opts, state, now)
     state.touchDue = next !== null && record.expiresAt !== null && next - record.expiresAt >= this.#opts.touchAfter
-    return session
+    return true
   }
 
   #parseStored (stored: unknown, log: FastifyBaseLogger, hash: string): { value: Record<string, unknown>, migrated: boolean } | undefined {
