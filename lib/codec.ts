@@ -21,8 +21,21 @@ function reviver (_key: string, value: unknown): unknown {
   return value
 }
 
+/** true when a Date sits anywhere in the value: only then is the (much slower) replacer needed */
+function hasDate (value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (value instanceof Date) return true
+  if (depth > 64) return true // let the replacer path deal with pathological nesting
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasDate(item, depth + 1)) return true
+    return false
+  }
+  for (const key in value) if (hasDate((value as Record<string, unknown>)[key], depth + 1)) return true
+  return false
+}
+
 export function stringify (value: unknown): string {
-  return JSON.stringify(value, replacer)
+  return hasDate(value) ? JSON.stringify(value, replacer) : JSON.stringify(value)
 }
 
 export function parse (text: string): any {

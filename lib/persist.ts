@@ -2,8 +2,7 @@ import type { SessionStore, SessionMeta } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionState } from './session.js'
 import { errorCodes } from './errors.js'
-import { describeIssues, type SessionSchema } from './schema.js'
-import { stringify } from './codec.js'
+import { describeIssues, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { callStore, detectNested, ensureId, expiryFor, resetState } from './state.js'
 
 interface LoadedState extends SessionState { key: string }
@@ -66,17 +65,33 @@ export class SessionWriter {
     state.unset.clear()
   }
 
+  /**
+   * The data to persist, validated. A patch of an object schema with no object-level checks only
+   * re-validates the changed keys (the rest was valid when loaded); anything else parses it whole.
+   */
   #validated (state: SessionState): Record<string, unknown> {
-    const result = this.#schema.safeParse(state.data)
+    const partial = !state.isNew && !state.full && !state.rotationDue && validatesPerKey(this.#schema)
+    const result = partial ? this.#validateChanged(state) : this.#schema.safeParse(state.data)
     if (!result.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(result.error))
     const limit = this.#opts.maxDataBytes
     if (limit !== null) {
-      const bytes = Buffer.byteLength(stringify(result.data))
+      const bytes = Buffer.byteLength(JSON.stringify(result.data))
       if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(bytes, limit)
     }
+    if (result.data === state.data) return state.data
     // keep the live object (and any proxy over it) but with the parsed values
     for (const k of Object.keys(state.data)) if (!Object.hasOwn(result.data, k)) delete state.data[k]
     return Object.assign(state.data, result.data)
+  }
+
+  #validateChanged (state: SessionState): { success: true, data: Record<string, unknown> } {
+    for (const key of state.changed) {
+      if (!Object.hasOwn(state.data, key)) continue
+      const result = validateKey(this.#schema, state.data, key, state.data[key])
+      if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
+      state.data[key] = result.value
+    }
+    return { success: true, data: state.data }
   }
 
   async #writeWhole (state: SessionState, data: Record<string, unknown>, expiresAt: number | null, meta: SessionMeta, now: number): Promise<void> {

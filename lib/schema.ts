@@ -6,7 +6,7 @@ type SafeParse = { success: true, data: any } | { success: false, error: SchemaE
 
 export interface SessionSchema {
   safeParse (value: unknown): SafeParse
-  _zod?: { def: { type: string, shape?: Record<string, SessionSchema>, catchall?: SessionSchema } }
+  _zod?: { def: { type: string, shape?: Record<string, SessionSchema>, catchall?: SessionSchema, checks?: unknown[] } }
 }
 
 export function describeIssues (error: SchemaError): string {
@@ -34,4 +34,10 @@ export function validateKey (schema: SessionSchema, data: Record<string, unknown
   const result = schema.safeParse({ ...data, [key]: value })
   if (!result.success) return { ok: false, why: describeIssues(result.error) }
   return { ok: true, value: (result.data as Record<string, unknown>)[key] }
+}
+
+/** An object schema without object-level refinements: valid data stays valid when one key is replaced by a valid value. */
+export function validatesPerKey (schema: SessionSchema): boolean {
+  const def = schema._zod?.def
+  return def?.type === 'object' && def.shape !== undefined && (def.checks === undefined || def.checks.length === 0)
 }

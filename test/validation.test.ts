@@ -117,3 +117,28 @@ t.test('oversized data is refused at save with FST_SESSION_TOO_LARGE and not wri
   t.equal(res.json().code, 'FST_SESSION_TOO_LARGE')
   t.equal(store.writes(), 0)
 })
+
+t.test('object-level refinements are checked on every save, not only per key', async t => {
+  const schema = z.object({ min: z.number().default(0), max: z.number().default(10) }).refine(d => d.min <= d.max, 'min must not exceed max')
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store, schema: schema as never }, app => {
+    app.post('/min/:n', async (request) => { (request.session.data as Record<string, number>).min = Number((request.params as { n: string }).n); return {} })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/min/5' }))!
+  const res = await app.inject({ method: 'POST', url: '/min/50', headers: { cookie } })
+  t.equal(res.statusCode, 500)
+  t.match(res.json().message, /min must not exceed max/)
+  t.equal((await store.get(storeKey(idOf(cookie))))?.data.min, 5)
+})
+
+t.test('a patch re-validates the changed keys: a bad value set through data is refused', async t => {
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/bad-visits', async (request) => { (request.session.data as Record<string, unknown>).visits = 'lots'; return {} })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  const res = await app.inject({ method: 'POST', url: '/bad-visits', headers: { cookie } })
+  t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  t.match(res.json().message, /visits/)
+  t.equal((await store.get(storeKey(idOf(cookie))))?.data.visits, 0)
+})
