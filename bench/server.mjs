@@ -22,7 +22,7 @@ let close = async () => {}
 
 async function redisClient () {
   const { Redis } = await import('ioredis')
-  const client = new Redis({ port: Number(redisPort), host: '127.0.0.1', enableAutoPipelining: false })
+  const client = new Redis({ port: Number(redisPort), host: '127.0.0.1', enableAutoPipelining: true })
   close = async () => { await client.quit() }
   return client
 }

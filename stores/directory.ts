@@ -5,6 +5,7 @@ import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.j
 import { parse, stringify } from '../lib/codec.js'
 import { KeyedLock, writeFileAtomic } from '../lib/atomic-file.js'
 import { warnOnce } from '../lib/warn-once.js'
+import { destroyOwned } from '../lib/owned.js'
 
 export interface DirectoryStoreOptions {
   /** the folder; created when missing */
@@ -192,12 +193,6 @@ export class DirectoryStore implements SessionStore {
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
-    let removed = 0
-    for (const id of await this.listByOwner(owner)) {
-      if (id === except) continue
-      await this.destroy(id)
-      removed++
-    }
-    return removed
+    return destroyOwned(this, owner, except)
   }
 }

@@ -5,6 +5,7 @@ import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.j
 import { parse, stringify } from '../lib/codec.js'
 import { SessionIndex } from '../lib/session-index.js'
 import { acquireLock } from '../lib/lock-file.js'
+import { destroyOwned } from '../lib/owned.js'
 
 export interface FileStoreOptions {
   /** the file holding every session (a journal); `<path>.lock` marks the process that owns it */
@@ -193,13 +194,7 @@ export class FileStore implements SessionStore {
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
-    let removed = 0
-    for (const id of await this.listByOwner(owner)) {
-      if (id === except) continue
-      await this.destroy(id)
-      removed++
-    }
-    return removed
+    return destroyOwned(this, owner, except)
   }
 
   /** Writes what is pending, closes the file and releases the lock. */

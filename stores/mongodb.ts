@@ -1,4 +1,5 @@
 import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import { destroyOwned } from '../lib/owned.js'
 
 /** A session as a MongoDB document. */
 export interface SessionDocument {
@@ -139,13 +140,7 @@ export class MongoStore implements SessionStore {
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
-    let removed = 0
-    for (const id of await this.listByOwner(owner)) {
-      if (id === except) continue
-      await this.destroy(id)
-      removed++
-    }
-    return removed
+    return destroyOwned(this, owner, except)
   }
 }
 

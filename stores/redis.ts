@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
 import { parse, stringify } from '../lib/codec.js'
+import { destroyOwned } from '../lib/owned.js'
 
 export interface RedisStoreOptions {
   /** an ioredis `Redis` or `Cluster`; the store never closes it */
@@ -162,12 +163,6 @@ export class RedisStore implements SessionStore {
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
-    let removed = 0
-    for (const id of await this.listByOwner(owner)) {
-      if (id === except) continue
-      await this.destroy(id)
-      removed++
-    }
-    return removed
+    return destroyOwned(this, owner, except)
   }
 }
