@@ -9,6 +9,7 @@ import { Session, kState, type SessionState } from './session.js'
 import { describeIssues, type SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
 import { bindingMismatch } from './binding.js'
+import { usableRecord } from './record.js'
 
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
@@ -73,10 +74,10 @@ export class SessionManager {
     let key = cookieKey
     let record: SessionRecord | undefined
     try {
-      record = await this.store.get(key)
+      record = this.#usable(await this.store.get(key), log)
       if (record?.meta.rotatedTo !== undefined) {
         key = record.meta.rotatedTo
-        record = await this.store.get(key)
+        record = this.#usable(await this.store.get(key), log)
       }
     } catch (err) {
       if (this.#opts.onStoreError === 'anonymous') {
@@ -123,6 +124,12 @@ export class SessionManager {
     const next = expiryFor(this.#opts, state, now)
     state.touchDue = next !== null && record.expiresAt !== null && next - record.expiresAt >= this.#opts.touchAfter
     return true
+  }
+
+  #usable (value: unknown, log: FastifyBaseLogger): SessionRecord | undefined {
+    const record = usableRecord(value)
+    if (record === null) log.warn('the store returned a malformed session record: fresh session')
+    return record ?? undefined
   }
 
   #parseStored (stored: unknown, log: FastifyBaseLogger, hash: string): { value: Record<string, unknown>, migrated: boolean } | undefined {
@@ -192,7 +199,7 @@ export class SessionManager {
 
   async reload (state: SessionState): Promise<void> {
     if (state.isNew || state.key === null) return
-    const record = await callStore('reload the session', () => this.store.get(state.key as string))
+    const record = this.#usable(await callStore('reload the session', () => this.store.get(state.key as string)), state.log)
     const parsed = record === undefined ? undefined : this.#parseStored(record.data, state.log, state.key.slice(0, 12))
     if (record === undefined || parsed === undefined) {
       resetState(state, this.emptyData())
