@@ -1,0 +1,40 @@
+// Every store on its real backend (MongoDB: the fake unless MONGODB_URL), for tests that run through all of them.
+import { join } from 'node:path'
+import { Redis, Cluster } from 'ioredis'
+import { createPool } from 'mysql2/promise'
+import type { SessionStore } from '../../types/index.js'
+import { MemoryStore } from '../../stores/memory.js'
+import { FileStore } from '../../stores/file.js'
+import { DirectoryStore } from '../../stores/directory.js'
+import { RedisStore } from '../../stores/redis.js'
+import { MySQLStore } from '../../stores/mysql.js'
+import { MemcachedStore } from '../../stores/memcached.js'
+import { MongoStore } from '../../stores/mongodb.js'
+import { FakeSessionCollection } from './fake-mongo.js'
+import { startMariaDB, startMemcached, startRedis, startRedisCluster } from './servers.js'
+
+export interface NamedStore { name: string, store: SessionStore, cleanup: () => Promise<void> }
+
+export async function allStores (dir: string): Promise<NamedStore[]> {
+  const redisServer = await startRedis()
+  const redis = new Redis(redisServer.url)
+  const cluster = await startRedisCluster()
+  const clusterClient = new Cluster(cluster.nodes)
+  const maria = await startMariaDB()
+  const admin = createPool({ uri: maria.url, connectionLimit: 1 })
+  await admin.query('CREATE DATABASE IF NOT EXISTS fzs_stress')
+  await admin.end()
+  const pool = createPool({ uri: `${maria.url}fzs_stress`, connectionLimit: 10 })
+  const memcached = await startMemcached()
+  const memcachedStore = new MemcachedStore({ servers: [new URL(memcached.url).host] })
+  return [
+    { name: 'memory', store: new MemoryStore(), cleanup: async () => {} },
+    { name: 'file', store: new FileStore({ path: join(dir, 'sessions.jsonl') }), cleanup: async () => {} },
+    { name: 'directory', store: new DirectoryStore({ path: join(dir, 'sessions') }), cleanup: async () => {} },
+    { name: 'redis', store: new RedisStore({ client: redis }), cleanup: async () => { await redis.quit(); await redisServer.stop() } },
+    { name: 'redis-cluster', store: new RedisStore({ client: clusterClient }), cleanup: async () => { await clusterClient.quit(); await cluster.stop() } },
+    { name: 'mysql', store: new MySQLStore({ pool }), cleanup: async () => { await pool.end(); await maria.stop() } },
+    { name: 'memcached', store: memcachedStore, cleanup: async () => { await memcachedStore.close(); await memcached.stop() } },
+    { name: 'mongodb (fake)', store: new MongoStore({ collection: new FakeSessionCollection() }), cleanup: async () => {} }
+  ]
+}
