@@ -6,6 +6,7 @@ import { DirectoryStore } from '../../stores/directory.js'
 import fastifyZodSession from '../../lib/index.js'
 import { conformance } from './conformance.js'
 import { tempDir } from '../helpers/tmp.js'
+import { crashLoop } from '../helpers/crash-loop.js'
 import { SECRET, TestSchema } from '../helpers/app.js'
 
 t.test('conformance', async t => {
@@ -92,4 +93,13 @@ t.test('an unwritable folder fails app.ready() with a clear error', async t => {
 
 t.test('a missing path option is a TypeError', async t => {
   t.throws(() => new DirectoryStore({} as never), /path/)
+})
+
+t.test('SIGKILL at random moments: every file parses and no acknowledged write is lost', async t => {
+  const dir = tempDir(t)
+  await crashLoop(t, dir, 'directory', () => new DirectoryStore({ path: dir }), Number(process.env.FZS_CRASH_ROUNDS ?? 5))
+  const torn = readdirSync(dir).filter(f => f.endsWith('.session')).filter(f => {
+    try { JSON.parse(readFileSync(join(dir, f), 'utf8')); return false } catch { return true }
+  })
+  t.same(torn, [], 'no torn session file')
 })

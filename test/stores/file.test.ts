@@ -1,12 +1,11 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, appendFileSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { FileStore } from '../../stores/file.js'
 import { conformance } from './conformance.js'
 import { tempDir } from '../helpers/tmp.js'
+import { crashLoop, startWriter } from '../helpers/crash-loop.js'
 
-const WRITER = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'file-writer.ts')
 const rec = (data: Record<string, unknown>, expiresAt: number | null = Date.now() + 60_000) => ({ data, createdAt: Date.now(), expiresAt, meta: {} })
 
 t.test('conformance', async t => {
@@ -94,10 +93,6 @@ t.test('a corrupt line in the middle is skipped and reported', async t => {
   t.ok(warnings.some(w => w.includes('2 corrupt line(s)')))
 })
 
-function startWriter (path: string, mode = 'write'): ReturnType<typeof spawn> {
-  return spawn(process.execPath, [...process.execArgv, WRITER, path, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
-}
-
 t.test('one process owns a file: a second process gets a clear error', async t => {
   const path = join(tempDir(t), 'sessions.jsonl')
   const child = startWriter(path, 'hold')
@@ -116,38 +111,5 @@ t.test('one process owns a file: a second process gets a clear error', async t =
 
 t.test('SIGKILL at random moments: the file always opens and no acknowledged write is lost', async t => {
   const path = join(tempDir(t), 'sessions.jsonl')
-  const rounds = Number(process.env.FZS_CRASH_ROUNDS ?? 15)
-  for (let round = 0; round < rounds; round++) {
-    const acked = new Map<string, number>()
-    const child = startWriter(path)
-    let buffer = ''
-    let started: () => void
-    const firstAck = new Promise<void>(resolve => { started = resolve })
-    child.stdout!.on('data', (d: Buffer) => {
-      started()
-      buffer += d.toString()
-      const lines = buffer.split('\n')
-      buffer = lines.pop()!
-      for (const line of lines) {
-        const [, key, n] = line.split(' ')
-        acked.set(key, Number(n))
-      }
-    })
-    await firstAck
-    await new Promise(resolve => setTimeout(resolve, Math.random() * 150))
-    child.kill('SIGKILL')
-    await new Promise(resolve => child.once('exit', resolve))
-    const store = new FileStore({ path })
-    await store.ready()
-    let ok = true
-    for (const [key, n] of acked) {
-      const got = (await store.get(key))?.data.n as number | undefined
-      if (got === undefined || got < n || got % 20 !== Number(key.slice(1))) {
-        ok = false
-        t.fail(`round ${round}: ${key} holds ${got}, acknowledged ${n}`)
-      }
-    }
-    t.ok(ok && acked.size > 0, `round ${round}: ${acked.size} keys intact`)
-    await store.close()
-  }
+  await crashLoop(t, path, 'file', () => new FileStore({ path }), Number(process.env.FZS_CRASH_ROUNDS ?? 10))
 })

@@ -23,9 +23,9 @@ async function outage (t: Test, server: Server, store: SessionStore): Promise<vo
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   const cookies = await Promise.all(Array.from({ length: 10 }, async (_, i) => sessionCookie(await app.inject({ method: 'POST', url: `/login/u${i}` }))!))
   const samples: Sample[] = []
-  let running = true
+  const load = { running: true }
   const workers = cookies.map(async (cookie, i) => {
-    while (running) {
+    while (load.running) {
       const started = Date.now()
       const res = await fetch(`${base}${i % 2 === 0 ? '/read' : '/visit'}`, { method: i % 2 === 0 ? 'GET' : 'POST', headers: { cookie } })
       await res.arrayBuffer()
@@ -40,7 +40,7 @@ async function outage (t: Test, server: Server, store: SessionStore): Promise<vo
   await server.restart()
   const restartedAt = Date.now()
   await new Promise(resolve => setTimeout(resolve, 3000))
-  running = false
+  load.running = false
   await Promise.all(workers)
 
   const before = samples.filter(s => s.at + s.ms < killedAt)
