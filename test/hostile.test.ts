@@ -6,6 +6,8 @@ import { newId } from '../lib/cookie.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { MemoryStore } from '../lib/index.js'
 
+if (process.env.FZS_FUZZ_RUNS !== undefined) t.setTimeout(900_000)
+
 // FZS_FUZZ_RUNS raises the counts (npm run test:stress uses 100,000 cookie headers).
 const RUNS = Number(process.env.FZS_FUZZ_RUNS ?? 3000)
 

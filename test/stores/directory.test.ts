@@ -9,6 +9,9 @@ import { tempDir } from '../helpers/tmp.js'
 import { crashLoop } from '../helpers/crash-loop.js'
 import { SECRET, TestSchema } from '../helpers/app.js'
 
+// npm run test:stress runs the crash loop 50 times: give the file time for it
+if (process.env.FZS_CRASH_ROUNDS !== undefined) t.setTimeout(900_000)
+
 t.test('conformance', async t => {
   const dir = tempDir(t)
   conformance(t, { create: async ({ prefix }) => new DirectoryStore({ path: dir, prefix }), prune: true })

@@ -6,6 +6,9 @@ import { conformance } from './conformance.js'
 import { tempDir } from '../helpers/tmp.js'
 import { crashLoop, startWriter } from '../helpers/crash-loop.js'
 
+// npm run test:stress runs the crash loop 50 times: give the file time for it
+if (process.env.FZS_CRASH_ROUNDS !== undefined) t.setTimeout(900_000)
+
 const rec = (data: Record<string, unknown>, expiresAt: number | null = Date.now() + 60_000) => ({ data, createdAt: Date.now(), expiresAt, meta: {} })
 
 t.test('conformance', async t => {

@@ -4,6 +4,8 @@ import { buildApp, sessionCookie } from '../helpers/app.js'
 import { tempDir } from '../helpers/tmp.js'
 import { storeKey } from '../../lib/cookie.js'
 
+t.setTimeout(900_000)
+
 // For every store on its real backend: 20 parallel HTTP requests of one session each set a
 // different key; afterwards all 20 keys are there. 50 times per store.
 const REPEATS = Number(process.env.FZS_LOST_UPDATE_REPEATS ?? 50)

@@ -8,6 +8,8 @@ import { MemcachedStore } from '../../stores/memcached.js'
 import { startMariaDB, startMemcached, startRedis, type Server } from '../helpers/servers.js'
 import { buildApp, sessionCookie } from '../helpers/app.js'
 
+t.setTimeout(900_000)
+
 // A backend killed with SIGKILL in the middle of a load run and restarted 5 s later: requests during
 // the outage answer 503 fast, nothing crashes, no unhandled rejection, and requests succeed again
 // within 2 s of the restart.
