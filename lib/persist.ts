@@ -13,12 +13,14 @@ export class SessionWriter {
   readonly #store: SessionStore
   readonly #schema: SessionSchema
   readonly #emptyData: () => Record<string, unknown>
+  readonly #perKey: boolean
 
   constructor (opts: ResolvedOptions, emptyData: () => Record<string, unknown>) {
     this.#opts = opts
     this.#store = opts.store
     this.#schema = opts.schema
     this.#emptyData = emptyData
+    this.#perKey = validatesPerKey(opts.schema)
   }
 
   /** The store work this session needs, or undefined when it needs none (most read-only requests). */
@@ -66,11 +68,12 @@ export class SessionWriter {
   }
 
   /**
-   * The data to persist, validated. A patch of an object schema with no object-level checks only
-   * re-validates the changed keys (the rest was valid when loaded); anything else parses it whole.
+   * The data to persist, validated. The data a request starts from is always valid (parsed when
+   * loaded, or the schema's empty data), so for an object schema with no object-level checks only
+   * the changed keys are validated again; any other schema parses the data whole.
    */
   #validated (state: SessionState): Record<string, unknown> {
-    const partial = !state.isNew && !state.full && !state.rotationDue && validatesPerKey(this.#schema)
+    const partial = this.#perKey
     const result = partial ? this.#validateChanged(state) : this.#schema.safeParse(state.data)
     if (!result.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(result.error))
     const limit = this.#opts.maxDataBytes
