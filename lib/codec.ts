@@ -42,8 +42,3 @@ export function parse (text: string): any {
   // The reviver costs a call per value: skip it when no Date can be in the text.
   return text.includes('"$date"') ? JSON.parse(text, reviver) : JSON.parse(text)
 }
-
-/** A deep copy through the codec: what a serializing store would hand back. */
-export function copy<T> (value: T): T {
-  return parse(stringify(value))
-}
