@@ -36,10 +36,6 @@ export class SessionManager {
     return result.success ? result.data : {}
   }
 
-  ensureId (state: SessionState): string {
-    return ensureId(state)
-  }
-
   /** save(): persists now what onSend would persist */
   async persist (state: SessionState): Promise<void> {
     await this.#writer.persist(state)

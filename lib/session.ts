@@ -3,6 +3,7 @@ import type { SessionMeta } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { validateKey } from './schema.js'
 import type { SessionManager } from './manager.js'
+import { ensureId } from './state.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -68,7 +69,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
 
   /** the session id (the cookie's unsigned value) */
   get id (): string {
-    return this[kManager].ensureId(this[kState])
+    return ensureId(this[kState])
   }
 
   /** @fastify/session's name for id */
