@@ -4,12 +4,13 @@ import { toMs } from './duration.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues } from './schema.js'
+import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from './store-url.js'
 
 /** Options after validation: durations in ms, defaults applied. */
-export interface ResolvedOptions {
+export interface ResolvedOptions<Store = SessionStore> {
   secrets: string[]
   schema: SessionSchema
-  store: SessionStore
+  store: Store
   cookieName: string
   cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> & Pick<SessionCookieOptions, 'domain' | 'partitioned'>
   idleTimeout: number | null
@@ -66,10 +67,18 @@ function schema (value: unknown): SessionSchema {
   return s
 }
 
-function store (value: unknown): SessionStore {
+function store (value: unknown): SessionStore | StoreUrl {
   if (value === undefined) return new MemoryStore()
+  if (typeof value === 'string') {
+    try {
+      return parseStoreUrl(value)
+    } catch (err) {
+      if (err instanceof StoreUrlError) fail('store', `${redactUrl(value)}: ${err.message}`)
+      throw err
+    }
+  }
   const s = value as Record<string, unknown>
-  if (s === null || typeof s !== 'object') fail('store', 'must be a SessionStore object')
+  if (s === null || typeof s !== 'object') fail('store', 'must be a SessionStore object or a storage URL')
   const missing = STORE_METHODS.filter(m => typeof s[m] !== 'function')
   if (missing.length > 0) fail('store', `is not a SessionStore: missing ${missing.map(m => m + '()').join(', ')}`)
   return value as SessionStore
@@ -103,7 +112,8 @@ function oneOf<T> (opts: Record<string, unknown>, name: string, allowed: readonl
   return value as T
 }
 
-export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions {
+/** Validates every option; a storage URL is parsed here and opened by the plugin. */
+export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions<SessionStore | StoreUrl> {
   const opts = (input ?? {}) as unknown as Record<string, unknown>
   for (const key of Object.keys(opts)) if (!KNOWN_OPTIONS.has(key)) fail(key, 'is not an option of fastify-zod-session')
   const cookieName = opts.cookieName ?? 'session_id'
@@ -116,7 +126,7 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
   const maxDataBytes = opts.maxDataBytes === undefined ? 64 * 1024 : opts.maxDataBytes
   if (maxDataBytes !== null && (typeof maxDataBytes !== 'number' || !(maxDataBytes > 0))) fail('maxDataBytes', 'must be a positive number of bytes or null')
 
-  const resolved: ResolvedOptions = {
+  const resolved: ResolvedOptions<SessionStore | StoreUrl> = {
     secrets: secrets(opts.secret),
     schema: schema(opts.schema),
     store: store(opts.store),

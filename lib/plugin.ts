@@ -2,21 +2,25 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
 import type { FastifyZodSessionOptions } from '../types/index.js'
-import { resolveOptions } from './options.js'
+import { resolveOptions, type ResolvedOptions } from './options.js'
+import { openStoreUrl, type OpenedStore } from './open-store.js'
+import { isStoreUrl } from './store-url.js'
 import { storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import { createSessionsApi } from './sessions-api.js'
 
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
-  const opts = resolveOptions(options)
-  if (typeof opts.store.ready === 'function') {
-    try {
-      await opts.store.ready()
-    } catch (err) {
-      throw storeError(`open the store: ${(err as Error).message}`, err)
-    }
+  const resolved = resolveOptions(options)
+  let opened: OpenedStore | null = null
+  try {
+    if (isStoreUrl(resolved.store)) opened = await openStoreUrl(resolved.store)
+    else await resolved.store.ready?.()
+  } catch (err) {
+    const where = isStoreUrl(resolved.store) ? ` ${resolved.store.redacted}` : ''
+    throw storeError(`open the store${where}: ${(err as Error).message}`, err)
   }
+  const opts = (opened === null ? resolved : { ...resolved, store: opened.store }) as ResolvedOptions
   const manager = new SessionManager(opts)
 
   fastify.decorate('sessionStore', opts.store)
@@ -62,8 +66,9 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     timer.unref()
     fastify.addHook('onClose', async () => { clearInterval(timer) })
   }
-  // closing a store releases what it opened itself (files, locks, its own clients), never a client it was given
-  fastify.addHook('onClose', async () => { await opts.store.close?.() })
+  // closing a store releases what it opened itself (files, locks, its own clients), never a client it
+  // was given; a store opened from a URL also closes the client made for it
+  fastify.addHook('onClose', async () => { await (opened === null ? opts.store.close?.() : opened.close()) })
 }
 
 const core = fp(sessionCore, { fastify: '5.x', name: 'fastify-zod-session-core', dependencies: ['@fastify/cookie'] })

@@ -94,7 +94,11 @@ export interface FastifyZodSessionOptions {
   /** ≥32 characters, or an array of them: the first signs, all verify */
   secret: string | string[]
   schema: RegisteredSchema
-  store?: SessionStore
+  /**
+   * a SessionStore, or a storage URL (memory://, file://, dir://, redis://, rediss://, redis+cluster://,
+   * mysql://, mongodb://, mongodb+srv://, memcached://): the plugin then creates the client and closes it
+   */
+  store?: SessionStore | string
   cookieName?: string
   cookie?: SessionCookieOptions
   idleTimeout?: Duration | null

@@ -1,0 +1,168 @@
+// Creates a store (and the client it needs) from a storage URL. Drivers are optional dependencies of
+// the user's app: each is imported only when its scheme is used, and a missing one names its package.
+import { resolve } from 'node:path'
+import type { SessionStore } from '../types/index.js'
+import { parseStoreUrl, type StoreUrl } from './store-url.js'
+
+export interface OpenedStore {
+  store: SessionStore
+  /** closes the store, then the client created for it */
+  close: () => Promise<void>
+}
+
+async function driver<T> (specifier: string, scheme: string): Promise<T> {
+  try {
+    return await import(specifier) as T
+  } catch (err) {
+    const pkg = specifier.split('/')[0]
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`'${pkg}`)) {
+      throw new Error(`${scheme} URLs need the ${pkg} package: npm install ${pkg}`)
+    }
+    throw err
+  }
+}
+
+const flag = (value: string | undefined): boolean | undefined => value === undefined ? undefined : value === '' || value === 'true' || value === '1'
+
+function positive (value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`query parameter ${name}=${JSON.stringify(value)} must be a positive integer`)
+  return n
+}
+
+/** Hides the password in anything a driver reports. */
+function scrub (err: unknown, url: StoreUrl): Error {
+  const error = err instanceof Error ? err : new Error(String(err))
+  if (url.password !== undefined && url.password !== '' && error.message.includes(url.password)) {
+    error.message = error.message.split(url.password).join('***')
+  }
+  return error
+}
+
+/**
+ * Connects an ioredis client made here. Its 'error' events are kept (ioredis prints unhandled ones to
+ * the console on every reconnect; failed commands reach the plugin as 503s anyway), and a failed first
+ * connect reports the reason (e.g. WRONGPASS) rather than "Connection is closed".
+ */
+async function connected (client: import('ioredis').Redis | import('ioredis').Cluster): Promise<void> {
+  let last: Error | undefined
+  client.on('error', (err: Error) => { last = err })
+  try {
+    await client.connect()
+  } catch (err) {
+    client.disconnect()
+    throw last ?? err
+  }
+}
+
+type Opener = (url: StoreUrl) => Promise<{ store: SessionStore, client?: () => Promise<unknown> }>
+
+const openers: Record<StoreUrl['kind'], Opener> = {
+  async memory (url) {
+    const { MemoryStore } = await import('../stores/memory.js')
+    return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries, 'maxEntries'), prefix: url.params.prefix }) }
+  },
+  async file (url) {
+    const { FileStore } = await import('../stores/file.js')
+    return { store: new FileStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync), compactAfter: positive(url.params.compactAfter, 'compactAfter') }) }
+  },
+  async dir (url) {
+    const { DirectoryStore } = await import('../stores/directory.js')
+    return { store: new DirectoryStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync) }) }
+  },
+  async redis (url) {
+    const { Redis } = await driver<typeof import('ioredis')>('ioredis', 'redis://')
+    const { RedisStore } = await import('../stores/redis.js')
+    const { host, port } = url.hosts[0]
+    const client = new Redis({
+      host,
+      port,
+      username: url.username,
+      password: url.password,
+      db: Number(url.database ?? 0),
+      tls: url.tls ? { servername: host } : undefined,
+      lazyConnect: true,
+      connectTimeout: 5000,
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: true
+    })
+    await connected(client)
+    return { store: new RedisStore({ client, prefix: url.params.prefix }), client: async () => client.quit() }
+  },
+  async 'redis-cluster' (url) {
+    const { Cluster } = await driver<typeof import('ioredis')>('ioredis', 'redis+cluster://')
+    const { RedisStore } = await import('../stores/redis.js')
+    const client = new Cluster(url.hosts, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      redisOptions: { username: url.username, password: url.password, tls: url.tls ? {} : undefined, connectTimeout: 5000, maxRetriesPerRequest: 2 },
+      clusterRetryStrategy: (times) => times > 3 ? null : 200
+    })
+    await connected(client)
+    return { store: new RedisStore({ client, prefix: url.params.prefix }), client: async () => client.quit() }
+  },
+  async mysql (url) {
+    const mysql = await driver<typeof import('mysql2/promise')>('mysql2/promise', 'mysql://')
+    const { MySQLStore } = await import('../stores/mysql.js')
+    const pool = mysql.createPool({
+      host: url.hosts[0].host,
+      port: url.hosts[0].port,
+      user: url.username,
+      password: url.password,
+      database: url.database,
+      connectionLimit: positive(url.params.connectionLimit, 'connectionLimit') ?? 10,
+      connectTimeout: 5000
+    })
+    const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+    return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix }), client: async () => pool.end() }
+  },
+  async mongodb (url) {
+    const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')
+    const { MongoStore } = await import('../stores/mongodb.js')
+    const client = new MongoClient(url.driverUrl!, { serverSelectionTimeoutMS: 5000 })
+    try {
+      await client.connect()
+    } catch (err) {
+      await client.close().catch(() => {})
+      throw err
+    }
+    return {
+      store: new MongoStore({ client, db: url.database ?? 'sessions', collection: url.params.collection, prefix: url.params.prefix }),
+      client: async () => client.close()
+    }
+  },
+  async memcached (url) {
+    const { MemcachedStore } = await import('../stores/memcached.js')
+    await driver('memcache-client', 'memcached://')
+    return { store: new MemcachedStore({ servers: url.hosts.map(h => `${h.host}:${h.port}`), prefix: url.params.prefix }) }
+  }
+}
+
+/**
+ * Opens the store a URL names and waits until it is usable (connected, table or folder created).
+ * Throws with the password hidden; whatever was opened before a failure is closed again.
+ */
+export async function openStoreUrl (input: string | StoreUrl): Promise<OpenedStore> {
+  const url = typeof input === 'string' ? parseStoreUrl(input) : input
+  let opened: Awaited<ReturnType<Opener>> | undefined
+  try {
+    opened = await openers[url.kind](url)
+    await opened.store.ready?.()
+  } catch (err) {
+    await opened?.store.close?.().catch(() => {})
+    await opened?.client?.().catch(() => {})
+    throw scrub(err, url)
+  }
+  const { store, client } = opened
+  return {
+    store,
+    close: async () => {
+      try {
+        await store.close?.()
+      } finally {
+        await client?.()
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import t, { type Test } from 'tap'
+import { execFile } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { createPool } from 'mysql2/promise'
+import { z } from 'zod'
+import fastifyZodSession from '../../lib/index.js'
+import { SECRET, sessionCookie } from '../helpers/app.js'
+import { startMariaDB, startMemcached, startRedis, startRedisCluster } from '../helpers/servers.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const Schema = z.object({ user: z.string().optional() })
+
+async function app (store: string): Promise<FastifyInstance> {
+  const fastify = Fastify()
+  await fastify.register(fastifyZodSession, { secret: SECRET, schema: Schema, store })
+  fastify.post('/login', async request => { request.session.set('user', 'ada'); return 'ok' })
+  fastify.get('/me', async request => ({ user: request.session.get('user') ?? null }))
+  await fastify.ready()
+  return fastify
+}
+
+/** Logs in on one app, reads the session back from a second app on the same URL: the data really is in the backend. */
+async function roundTrip (t: Test, store: string): Promise<void> {
+  const first = await app(store)
+  const cookie = sessionCookie(await first.inject({ method: 'POST', url: '/login' }))
+  t.ok(cookie, 'a session cookie was set')
+  await first.close()
+  const second = await app(store)
+  const res = await second.inject({ url: '/me', headers: { cookie } })
+  t.same(res.json(), { user: 'ada' }, 'a second app on the same URL reads the session')
+  await second.close()
+}
+
+t.test('memory://, file:// and dir:// URLs', async t => {
+  const dir = tempDir(t)
+  const memory = await app('memory://?maxEntries=100')
+  const cookie = sessionCookie(await memory.inject({ method: 'POST', url: '/login' }))
+  t.same((await memory.inject({ url: '/me', headers: { cookie } })).json(), { user: 'ada' })
+  await memory.close()
+  await roundTrip(t, `file://${join(dir, 'sessions.db')}`)
+  t.ok(existsSync(join(dir, 'sessions.db')))
+  await roundTrip(t, `dir://${join(dir, 'folder')}?prefix=web-`)
+  t.ok(readdirSync(join(dir, 'folder')).some(name => name.startsWith('web-') && name.endsWith('.session')))
+})
+
+t.test('redis:// with a password and a db number; the client is closed with the app', async t => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.quit())
+  await admin.config('SET', 'requirepass', 'hunter22')
+  await admin.auth('hunter22')
+  await roundTrip(t, `redis://:hunter22@127.0.0.1:${server.port}/3?prefix=url:`)
+  await admin.select(3)
+  t.equal((await admin.keys('url:*')).length, 1, 'the session is in db 3 under the prefix')
+  const clients = (await admin.client('LIST') as string).trim().split('\n')
+  t.equal(clients.length, 1, 'only the test\'s own connection is left')
+
+  const bad = Fastify()
+  bad.register(fastifyZodSession, { secret: SECRET, schema: Schema, store: `redis://:wrong-password@127.0.0.1:${server.port}` })
+  const err = await bad.ready().then(() => null, (e: Error & { code?: string }) => e)
+  t.equal(err?.code, 'FST_SESSION_STORE_UNAVAILABLE')
+  t.match(err?.message, /open the store redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: .*WRONGPASS/)
+  t.notMatch(err?.message, /wrong-password/)
+  await bad.close()
+})
+
+t.test('redis+cluster:// reaches a real 3-node cluster', async t => {
+  const cluster = await startRedisCluster()
+  t.teardown(() => cluster.stop())
+  await roundTrip(t, `redis+cluster://${cluster.nodes.map(n => `${n.host}:${n.port}`).join(',')}`)
+})
+
+t.test('memcached:// over two servers', async t => {
+  const [a, b] = await Promise.all([startMemcached(), startMemcached()])
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await roundTrip(t, `memcached://127.0.0.1:${a.port},127.0.0.1:${b.port}`)
+})
+
+t.test('mysql:// creates its table and ends its pool', async t => {
+  const server = await startMariaDB()
+  t.teardown(() => server.stop())
+  const admin = createPool({ uri: server.url, connectionLimit: 1 })
+  t.teardown(() => admin.end())
+  await admin.query('CREATE DATABASE IF NOT EXISTS url_test')
+  await roundTrip(t, `mysql://root@127.0.0.1:${server.port}/url_test?table=web_sessions`)
+  const [rows] = await admin.query('SELECT COUNT(*) AS n FROM url_test.web_sessions') as [Array<{ n: number }>, unknown]
+  t.equal(Number(rows[0].n), 1)
+  const [list] = await admin.query('SHOW PROCESSLIST') as [Array<{ db: string | null }>, unknown]
+  t.equal(list.filter(p => p.db === 'url_test').length, 0, 'no connection of the store is left open')
+})
+
+t.test('an unreachable server fails app.ready() with a clear, password-free error', async t => {
+  const cases = [
+    'mongodb://app:hunter22@127.0.0.1:1/app?serverSelectionTimeoutMS=300',
+    'redis://:hunter22@127.0.0.1:1',
+    'mysql://app:hunter22@127.0.0.1:1/app'
+  ]
+  for (const url of cases) {
+    const fastify = Fastify()
+    fastify.register(fastifyZodSession, { secret: SECRET, schema: Schema, store: url })
+    const err = await fastify.ready().then(() => null, (e: Error & { code?: string }) => e)
+    t.equal(err?.code, 'FST_SESSION_STORE_UNAVAILABLE', url)
+    t.match(err?.message, /open the store [a-z]+:\/\/[^ ]*:\*\*\*@127\.0\.0\.1:1/, url)
+    t.notMatch(err?.message, /hunter22/, url)
+    await fastify.close()
+  }
+})
+
+t.test('a driver that is not installed is named, with the command that installs it', async t => {
+  const fixture = join(import.meta.dirname, '..', 'fixtures', 'missing-driver.ts')
+  const run = async (hidden: string, url: string): Promise<{ code?: string, message?: string }> => {
+    const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, fixture, hidden, url])
+    return JSON.parse(stdout.trim().split('\n').pop()!)
+  }
+  t.match(await run('ioredis', 'redis://127.0.0.1:1'), { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /redis:\/\/ URLs need the ioredis package: npm install ioredis/ })
+  t.match(await run('mysql2/promise', 'mysql://root@127.0.0.1:1/x'), { message: /npm install mysql2\b/ })
+  t.match(await run('mongodb', 'mongodb://127.0.0.1:1/x'), { message: /npm install mongodb/ })
+  t.match(await run('memcache-client', 'memcached://127.0.0.1:1'), { message: /npm install memcache-client/ })
+})
