@@ -6,6 +6,7 @@ import { SessionCookie, addVaryCookie, type VerifiedCookie } from './cookie.js'
 import { SessionWriter } from './persist.js'
 import { callStore, detectNested, ensureId, expiryFor, freshState, resetState } from './state.js'
 import { Session, kState, type SessionState } from './session.js'
+import { sessionClassFor } from './session-accessors.js'
 import { describeIssues, type SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
 import { bindingMismatch } from './binding.js'
@@ -21,6 +22,7 @@ export class SessionManager {
   readonly cookie: SessionCookie
   readonly #opts: ResolvedOptions
   readonly #writer: SessionWriter
+  readonly #Session: typeof Session
 
   constructor (opts: ResolvedOptions) {
     this.#opts = opts
@@ -28,6 +30,7 @@ export class SessionManager {
     this.store = opts.store
     this.cookie = new SessionCookie(opts)
     this.#writer = new SessionWriter(opts, () => this.emptyData())
+    this.#Session = sessionClassFor(opts.schema)
   }
 
   /** a new session's data: {} through the schema (validated at startup to succeed) */
@@ -48,7 +51,7 @@ export class SessionManager {
     const inPath = this.cookie.inPath(request.url)
     const cookie = inPath ? this.cookie.read(request) : null
     const state = freshState(request, now, log, cookie === null ? this.emptyData() : NO_DATA)
-    const session = new Session(this, state)
+    const session = new this.#Session(this, state)
     if (cookie === null) {
       if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) log.debug('session cookie rejected (bad signature or format): fresh session')
       return session

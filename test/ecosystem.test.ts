@@ -1,0 +1,126 @@
+// Plugins written for @fastify/session, registered for real on top of this one.
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyCsrf from '@fastify/csrf-protection'
+import fastifyFlash from '@fastify/flash'
+import fastifyPassport from '@fastify/passport'
+import { Strategy as LocalStrategy } from 'passport-local'
+import { z } from 'zod'
+import fastifyZodSession, { MemoryStore } from '../lib/index.js'
+import { SECRET, sessionCookie } from './helpers/app.js'
+
+async function appWith (t: Test, schema: z.ZodObject, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
+  const store = new MemoryStore()
+  const app = Fastify()
+  await app.register(fastifyZodSession, { secret: SECRET, schema, store })
+  await setup(app)
+  await app.ready()
+  t.teardown(() => app.close())
+  return { app, store }
+}
+
+for (const sessionPlugin of ['@fastify/session', '@fastify/secure-session'] as const) {
+  t.test(`@fastify/csrf-protection with sessionPlugin '${sessionPlugin}'`, async t => {
+    const { app, store } = await appWith(t, z.object({ _csrf: z.string().optional() }), async app => {
+      await app.register(fastifyCsrf, { sessionPlugin })
+      app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf() }))
+      app.post('/submit', { preHandler: app.csrfProtection }, async () => ({ ok: true }))
+    })
+    const form = await app.inject({ url: '/form' })
+    const cookie = sessionCookie(form)!
+    const { token } = form.json()
+    t.ok(cookie, 'generating a token started a session')
+    const key = app.sessions.keyOf(cookie.split('=')[1].split('.')[0])
+    t.match((await store.get(key))?.data, { _csrf: /^[\w-]{16,}$/ }, 'the csrf secret is kept in the session store')
+    t.notMatch(form.headers['set-cookie'], /_csrf/, 'and never sent in a cookie')
+
+    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token } })).statusCode, 200, 'the right token passes')
+    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token + 'x' } })).statusCode, 403, 'a wrong token is refused')
+    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie } })).statusCode, 403, 'no token is refused')
+    const other = await app.inject({ url: '/form' })
+    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie: sessionCookie(other)!, 'x-csrf-token': token } })).statusCode, 403,
+      'a token from another session is refused')
+    const again = await app.inject({ url: '/form', headers: { cookie } })
+    t.equal(sessionCookie(again), undefined, 'a second token for the same session reuses its secret: no write, no new cookie')
+  })
+}
+
+t.test('@fastify/flash: a message survives one redirect and is read once', async t => {
+  const schema = z.object({ flash: z.record(z.string(), z.array(z.string())).optional() })
+  const { app } = await appWith(t, schema, async app => {
+    await app.register(fastifyFlash)
+    app.post('/save', async (request, reply) => {
+      request.flash('info', 'saved %d items', 3)
+      request.flash('warn', 'disk almost full')
+      return reply.redirect('/next')
+    })
+    app.get('/next', async (_request, reply) => ({ info: reply.flash('info'), warn: reply.flash('warn') }))
+    app.get('/all', async (_request, reply) => reply.flash())
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/save' }))!
+  t.same((await app.inject({ url: '/next', headers: { cookie } })).json(), { info: ['saved 3 items'], warn: ['disk almost full'] })
+  t.same((await app.inject({ url: '/next', headers: { cookie } })).json(), { info: [], warn: [] }, 'gone once read')
+  t.same((await app.inject({ url: '/all', headers: { cookie } })).json(), {})
+})
+
+t.test('@fastify/passport with a local strategy: login regenerates the session, logout ends it', async t => {
+  const users: Record<string, { id: string, name: string, password: string }> = { 1: { id: '1', name: 'ada', password: 'lovelace' } }
+  const schema = z.object({ passport: z.string().optional(), theme: z.string().optional() })
+  const { app, store } = await appWith(t, schema, async app => {
+    const passport = new fastifyPassport.Authenticator()
+    passport.use('local', new LocalStrategy((username, password, done) => {
+      const user = Object.values(users).find(u => u.name === username && u.password === password)
+      done(null, user ?? false)
+    }))
+    passport.registerUserSerializer(async (user: { id: string }) => user.id)
+    passport.registerUserDeserializer(async (id: string) => users[id] ?? null)
+    await app.register(passport.initialize())
+    await app.register(passport.secureSession())
+    app.post('/theme', async request => { request.session.set('theme', 'dark'); return 'ok' })
+    app.post('/login', { preValidation: passport.authenticate('local', { authInfo: false }) }, async request => ({ user: (request.user as { name: string }).name }))
+    app.get('/me', async request => ({ user: (request.user as { name: string } | undefined)?.name ?? null, theme: request.session.get('theme') ?? null }))
+    app.post('/logout', async request => { await request.logout(); return 'bye' })
+  })
+  const anonymous = sessionCookie(await app.inject({ method: 'POST', url: '/theme' }))!
+  const idOf = (cookie: string): string => app.sessions.keyOf(cookie.split('=')[1].split('.')[0])
+
+  const wrong = await app.inject({ method: 'POST', url: '/login', headers: { cookie: anonymous }, payload: { username: 'ada', password: 'nope' } })
+  t.equal(wrong.statusCode, 401, 'a wrong password is refused')
+
+  const login = await app.inject({ method: 'POST', url: '/login', headers: { cookie: anonymous }, payload: { username: 'ada', password: 'lovelace' } })
+  t.same(login.json(), { user: 'ada' })
+  const loggedIn = sessionCookie(login)!
+  t.not(loggedIn, anonymous, 'login regenerated the session id')
+  t.equal(await store.get(idOf(anonymous)), undefined, 'the pre-login session is gone from the store')
+  t.same((await app.inject({ url: '/me', headers: { cookie: loggedIn } })).json(), { user: 'ada', theme: null },
+    'passport clears the pre-login data on login (its clearSessionOnLogin default)')
+  t.same((await app.inject({ url: '/me', headers: { cookie: anonymous } })).json(), { user: null, theme: null }, 'the old cookie is not logged in')
+  t.match((await store.get(idOf(loggedIn)))?.data, { passport: '1' })
+
+  const logout = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: loggedIn } })
+  t.equal(logout.body, 'bye')
+  t.equal(await store.get(idOf(loggedIn)), undefined, 'the logged-in session is gone from the store')
+  t.same((await app.inject({ url: '/me', headers: { cookie: loggedIn } })).json(), { user: null, theme: null }, 'its cookie no longer logs anyone in')
+})
+
+t.test('@fastify/session-style properties for schema keys; Session members win a clash', async t => {
+  const schema = z.object({ cart: z.array(z.string()).default([]), note: z.string().optional(), id: z.string().optional() })
+  const { app } = await appWith(t, schema, async app => {
+    app.post('/props', async request => {
+      const session = request.session as unknown as Record<string, unknown>
+      const before = { cart: session.cart, note: session.note }
+      session.cart = ['apple']
+      session.note = 'hi'
+      t.throws(() => { session.note = 42 }, { code: 'FST_SESSION_INVALID_DATA' }, 'a property write is validated like set()')
+      return { before, idIsTheSessionId: session.id === request.session.sessionId }
+    })
+    app.post('/unset', async request => { (request.session as unknown as Record<string, unknown>).note = undefined; return request.session.has('note') })
+    app.get('/get', async request => ({ cart: request.session.get('cart'), note: request.session.get('note') ?? null }))
+  })
+  const res = await app.inject({ method: 'POST', url: '/props' })
+  t.same(res.json(), { before: { cart: [] }, idIsTheSessionId: true })
+  const cookie = sessionCookie(res)!
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: 'hi' })
+  t.equal((await app.inject({ method: 'POST', url: '/unset', headers: { cookie } })).body, 'false', 'assigning undefined unsets')
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: null })
+})
