@@ -1,10 +1,12 @@
 // The example app: `npm start`, then open http://localhost:3000
-// A server-rendered page with login, logout, a visit counter and a cart, on fastify-zod-session.
+// Server-rendered pages with login, logout, a visit counter, a cart and "your sessions" (every device
+// you are logged in on, with "log out everywhere"), on fastify-zod-session.
+// Sessions live in a folder (DirectoryStore) unless SESSION_STORE_URL names another store, e.g.
+//   SESSION_STORE_URL=redis://localhost:6379 npm start
 import Fastify from 'fastify'
 import { z } from 'zod'
 import { fileURLToPath } from 'node:url'
 import fastifyZodSession from 'fastify-zod-session'
-import { DirectoryStore } from 'fastify-zod-session/stores/directory'
 
 const SessionSchema = z.object({
   user: z.string().min(1).max(40).optional(),
@@ -21,8 +23,8 @@ export async function buildExampleApp (options = {}) {
   await app.register(fastifyZodSession, {
     secret: process.env.SESSION_SECRET ?? 'example-secret-change-me-it-must-be-32+-chars',
     schema: SessionSchema,
-    // sessions on disk: log in, restart the server, and you are still logged in
-    store: options.store ?? new DirectoryStore({ path: process.env.SESSION_DIR ?? fileURLToPath(new URL('.sessions', import.meta.url)) }),
+    // sessions on disk by default: log in, restart the server, and you are still logged in
+    store: options.store ?? process.env.SESSION_STORE_URL ?? `dir://${process.env.SESSION_DIR ?? fileURLToPath(new URL('.sessions', import.meta.url))}`,
     owner: (data) => data.user
   })
 
@@ -67,10 +69,28 @@ export async function buildExampleApp (options = {}) {
     return reply.redirect('/', 303)
   })
 
+  app.get('/sessions', async (request, reply) => {
+    const user = request.session.get('user')
+    if (user === undefined) return reply.redirect('/', 303)
+    let list
+    try {
+      list = await app.sessions.list(user)
+    } catch (err) {
+      if (err.code !== 'FST_SESSION_OWNER_UNSUPPORTED') throw err
+      list = null // e.g. memcached cannot list sessions
+    }
+    const flash = request.session.get('flash')
+    if (flash !== undefined) request.session.unset('flash')
+    reply.type('text/html; charset=utf-8')
+    return sessionsPage(user, list, app.sessions.keyOf(request.session.id), flash)
+  })
+
   app.post('/logout-everywhere', async (request, reply) => {
     const user = request.session.get('user')
-    if (user !== undefined) await app.sessions.revoke(user)
-    return reply.redirect('/', 303)
+    const others = request.body?.scope === 'others'
+    if (user !== undefined) await app.sessions.revoke(user, others ? { except: request.session } : undefined)
+    if (others) request.session.set('flash', 'Your other devices are logged out.')
+    return reply.redirect(others ? '/sessions' : '/', 303)
   })
 
   return app
@@ -78,26 +98,47 @@ export async function buildExampleApp (options = {}) {
 
 const escape = (s) => String(s).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 
+const layout = (title, body) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<style>body{font:16px system-ui;max-width:44rem;margin:2rem auto}form{display:inline}.flash{background:#ffd;padding:.5rem}
+table{border-collapse:collapse}td,th{padding:.25rem .6rem;text-align:left;border-bottom:1px solid #ddd}</style></head>
+<body>
+${body}
+</body></html>`
+
+const when = (ms) => ms === undefined || ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'
+
+function sessionsPage (user, list, current, flash) {
+  const rows = list === null
+    ? '<p>This store cannot list sessions.</p>'
+    : `<table id="sessions"><tr><th>device</th><th>signed in</th><th>last seen</th><th>from</th></tr>
+${list.map(s => `<tr class="session"><td>${escape(s.userAgent ?? 'unknown')}${s.id === current ? ' <strong class="current">(this device)</strong>' : ''}</td>
+<td>${when(s.createdAt)}</td><td>${when(s.lastAccessAt)}</td><td>${escape(s.lastAccessIp ?? s.ip ?? '—')}</td></tr>`).join('\n')}
+</table>`
+  return layout('Your sessions', `<h1>Your sessions, ${escape(user)}</h1>
+${flash ? `<p class="flash" id="flash">${escape(flash)}</p>` : ''}
+<p><a href="/">← back</a></p>
+${rows}
+<p><form method="post" action="/logout-everywhere"><input type="hidden" name="scope" value="others"><button id="logout-others">Log out my other devices</button></form>
+<form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form></p>`)
+}
+
 function page (session, flash) {
   const user = session.get('user')
   const cart = session.get('cart')
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fastify-zod-session example</title>
-<style>body{font:16px system-ui;max-width:40rem;margin:2rem auto}form{display:inline}.flash{background:#ffd;padding:.5rem}</style></head>
-<body>
-<h1>fastify-zod-session</h1>
+  return layout('fastify-zod-session example', `<h1>fastify-zod-session</h1>
 ${flash ? `<p class="flash" id="flash">${escape(flash)}</p>` : ''}
 <p id="visits">Visits this session: <strong>${session.get('visits')}</strong></p>
 ${user
   ? `<p id="user">Logged in as <strong>${escape(user)}</strong></p>
+<p><a href="/sessions" id="your-sessions">Your sessions</a></p>
 <form method="post" action="/logout"><button id="logout">Log out</button></form>
 <form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form>`
   : '<form method="post" action="/login"><input name="name" placeholder="Your name" id="name"> <button id="login">Log in</button></form>'}
 <h2>Cart</h2>
 <ul id="cart">${cart.map(l => `<li>${escape(l.item)} × ${l.qty}</li>`).join('') || '<li>empty</li>'}</ul>
 <form method="post" action="/cart"><input name="item" placeholder="Item" id="item"> <button id="add">Add</button></form>
-<form method="post" action="/cart/clear"><button>Empty the cart</button></form>
-</body></html>`
+<form method="post" action="/cart/clear"><button>Empty the cart</button></form>`)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

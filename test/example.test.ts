@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify'
 import { sessionCookie } from './helpers/app.js'
 import { tempDir } from './helpers/tmp.js'
 import { DirectoryStore } from '../stores/directory.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 t.test('the example app: login, counter, cart, logout', async t => {
   const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
@@ -37,4 +39,35 @@ t.test('the example app on DirectoryStore: a restart keeps you logged in', async
   const after: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: dir }) })
   t.teardown(() => after.close())
   t.match((await after.inject({ url: '/', headers: { cookie } })).body, /Logged in as <strong>Bea<\/strong>/)
+})
+
+t.test('the example app: "your sessions" lists every device and logs the others out', async t => {
+  const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
+  t.teardown(() => app.close())
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const login = async (agent: string): Promise<string> =>
+    sessionCookie(await app.inject({ method: 'POST', url: '/login', headers: { ...form, 'user-agent': agent }, payload: 'name=Cy' }))!
+  const laptop = await login('Laptop <b>')
+  const phone = await login('Phone')
+  const page = (await app.inject({ url: '/sessions', headers: { cookie: laptop } })).body
+  t.equal(page.match(/class="session"/g)?.length, 2, 'both devices are listed')
+  t.match(page, /Laptop &#60;b&#62; <strong class="current">\(this device\)<\/strong>/, 'the current one is marked, user agents are escaped')
+  t.equal((await app.inject({ url: '/sessions' })).statusCode, 303, 'logged-out visitors are sent home')
+
+  const out = await app.inject({ method: 'POST', url: '/logout-everywhere', headers: { ...form, cookie: laptop }, payload: 'scope=others' })
+  t.equal(out.headers.location, '/sessions')
+  t.match((await app.inject({ url: '/', headers: { cookie: laptop } })).body, /Logged in as/, 'this device stays logged in')
+  t.notMatch((await app.inject({ url: '/', headers: { cookie: phone } })).body, /Logged in as/, 'the other device is logged out')
+  await app.inject({ method: 'POST', url: '/logout-everywhere', headers: { ...form, cookie: laptop } })
+  t.notMatch((await app.inject({ url: '/', headers: { cookie: laptop } })).body, /Logged in as/, '"log out everywhere" ends this one too')
+})
+
+t.test('the example app takes any store by URL from SESSION_STORE_URL', async t => {
+  const dir = tempDir(t)
+  process.env.SESSION_STORE_URL = `file://${dir}/sessions.db`
+  t.teardown(() => { delete process.env.SESSION_STORE_URL })
+  const app: FastifyInstance = await buildExampleApp({ logger: false })
+  t.teardown(() => app.close())
+  await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Di' })
+  t.match(readFileSync(join(dir, 'sessions.db'), 'utf8'), /"user":"Di"/, 'the session went to the FileStore the URL names')
 })
