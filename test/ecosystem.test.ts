@@ -50,7 +50,7 @@ t.test('@fastify/flash: a message survives one redirect and is read once', async
   const { app } = await appWith(t, schema, async app => {
     await app.register(fastifyFlash)
     app.post('/save', async (request, reply) => {
-      request.flash('info', 'saved %d items', 3)
+      request.flash('info', 'saved %s items', '3')
       request.flash('warn', 'disk almost full')
       return reply.redirect('/next')
     })
