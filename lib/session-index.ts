@@ -131,6 +131,19 @@ export class SessionIndex {
     return ids
   }
 
+  /** live sessions under `prefix` and their count per owner; rotation pointers are not sessions */
+  stats (prefix = ''): { sessions: number, owners: Record<string, number> } {
+    const now = Date.now()
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    for (const [key, entry] of this.#entries) {
+      if (expired(entry, now) || !key.startsWith(prefix) || entry.meta.rotatedTo !== undefined) continue
+      sessions++
+      if (entry.meta.owner !== undefined) owners[entry.meta.owner] = (owners[entry.meta.owner] ?? 0) + 1
+    }
+    return { sessions, owners }
+  }
+
   /** every live session as [key, record], expired ones dropped on the way */
   liveRecords (): Array<[string, SessionRecord]> {
     this.prune()

@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join, resolve } from 'node:path'
-import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from '../lib/codec.js'
 import { KeyedLock, writeFileAtomic } from '../lib/atomic-file.js'
 import { warnOnce } from '../lib/warn-once.js'
@@ -149,16 +149,27 @@ export class DirectoryStore implements SessionStore {
     })
   }
 
-  /** Removes files whose mtime (= expiry) has passed, deciding from stat alone. */
-  async prune (): Promise<number> {
-    await this.ready()
-    const now = Date.now()
-    let removed = 0
+  /** ids of the session files in the folder */
+  async #ids (): Promise<string[]> {
+    const ids: string[] = []
     for (const name of await readdir(this.#dir)) {
       if (!name.endsWith(SUFFIX) || !name.startsWith(this.#prefix) || name.startsWith('.')) continue
       const id = name.slice(this.#prefix.length, -SUFFIX.length)
-      if (!ID_RE.test(id)) continue
-      const file = join(this.#dir, name)
+      if (ID_RE.test(id)) ids.push(id)
+    }
+    return ids
+  }
+
+  /** Removes files whose mtime (= expiry) has passed, deciding from stat alone. */
+  async prune (options?: PruneOptions): Promise<number> {
+    await this.ready()
+    const now = Date.now()
+    let removed = 0
+    const ids = await this.#ids()
+    let done = 0
+    for (const id of ids) {
+      options?.onProgress?.(done++, ids.length)
+      const file = this.#file(id)
       const info = await stat(file).catch(() => null)
       if (info === null || info.mtimeMs > now) continue
       // re-checked under the id's lock: a write may have just extended it
@@ -170,7 +181,22 @@ export class DirectoryStore implements SessionStore {
       })
       if (gone) removed++
     }
+    options?.onProgress?.(ids.length, ids.length)
     return removed
+  }
+
+  /** reads every live session file: the owner markers are only hints */
+  async stats (): Promise<SessionStats> {
+    await this.ready()
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    for (const id of await this.#ids()) {
+      const record = await this.#read(id).catch(() => undefined)
+      if (record === undefined || record.meta.rotatedTo !== undefined) continue
+      sessions++
+      if (record.meta.owner !== undefined) owners[record.meta.owner] = (owners[record.meta.owner] ?? 0) + 1
+    }
+    return { sessions, owners }
   }
 
   async listByOwner (owner: string): Promise<string[]> {

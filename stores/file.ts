@@ -1,7 +1,7 @@
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from '../lib/codec.js'
 import { SessionIndex } from '../lib/session-index.js'
 import { acquireLock } from '../lib/lock-file.js'
@@ -177,15 +177,22 @@ export class FileStore implements SessionStore {
   }
 
   /** Drops expired sessions and rewrites the file without them. */
-  async prune (): Promise<number> {
+  async prune (options?: PruneOptions): Promise<number> {
     await this.#ready()
+    const total = this.#index.size
     const removed = this.#index.prune()
     if (removed > 0) {
       this.#forceCompact = true
       this.#flushing ??= this.#flush()
       await this.#flushing
     }
+    options?.onProgress?.(total, total)
     return removed
+  }
+
+  async stats (): Promise<SessionStats> {
+    await this.#ready()
+    return this.#index.stats(this.#prefix)
   }
 
   async listByOwner (owner: string): Promise<string[]> {

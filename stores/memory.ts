@@ -1,4 +1,4 @@
-import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { SessionIndex } from '../lib/session-index.js'
 
 export interface MemoryStoreOptions {
@@ -52,8 +52,15 @@ export class MemoryStore implements SessionStore {
     this.#index.destroy(this.#prefix + id)
   }
 
-  async prune (): Promise<number> {
-    return this.#index.prune()
+  async prune (options?: PruneOptions): Promise<number> {
+    const total = this.#index.size
+    const removed = this.#index.prune()
+    options?.onProgress?.(total, total)
+    return removed
+  }
+
+  async stats (): Promise<SessionStats> {
+    return this.#index.stats(this.#prefix)
   }
 
   async listByOwner (owner: string): Promise<string[]> {

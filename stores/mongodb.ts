@@ -1,4 +1,4 @@
-import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { PruneOptions, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { destroyOwned } from '../lib/owned.js'
 
 /** A session as a MongoDB document. */
@@ -127,10 +127,24 @@ export class MongoStore implements SessionStore {
   }
 
   /** The TTL monitor removes expired documents by itself; this does it now. */
-  async prune (): Promise<number> {
+  async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
     const result = await this.#collection.deleteMany({ expires: { $lte: new Date() }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } })
+    options?.onProgress?.(result.deletedCount, result.deletedCount) // one server-side delete: no steps to report
     return result.deletedCount
+  }
+
+  async stats (): Promise<SessionStats> {
+    await this.ready()
+    const docs = await this.#collection.find(live(), { projection: { _id: 1, owner: 1, 'meta.rotatedTo': 1 } }).toArray() as Array<Partial<SessionDocument> & { _id: string }>
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    for (const doc of docs) {
+      if (!doc._id.startsWith(this.#prefix) || doc.meta?.rotatedTo !== undefined) continue
+      sessions++
+      if (doc.owner !== undefined && doc.owner !== null) owners[doc.owner] = (owners[doc.owner] ?? 0) + 1
+    }
+    return { sessions, owners }
   }
 
   async listByOwner (owner: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Pool, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
-import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { PruneOptions, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from '../lib/codec.js'
 import { warnOnce } from '../lib/warn-once.js'
 
@@ -14,6 +14,7 @@ export interface MySQLStoreOptions {
   prefix?: string
 }
 
+const PRUNE_BATCH = 5000
 const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
 /** The table the store uses; the README prints it for `createTable: false`. */
@@ -137,12 +138,39 @@ export class MySQLStore implements SessionStore {
     await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id])
   }
 
-  /** an index range delete on `expires` */
-  async prune (): Promise<number> {
+  /** index range deletes on `expires`, in batches so that a large prune holds no long lock */
+  async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
-    const [result] = await this.#pool.query<ResultSetHeader>(
-      `DELETE FROM ${this.#table} WHERE expires <= ? AND LEFT(id, ?) = ?`, [Date.now(), this.#prefix.length, this.#prefix])
-    return result.affectedRows
+    const now = Date.now()
+    const where = `WHERE expires <= ? AND LEFT(id, ?) = ?`
+    const params = [now, this.#prefix.length, this.#prefix]
+    let total = 0
+    if (options?.onProgress !== undefined) {
+      const [rows] = await this.#pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${this.#table} ${where}`, params)
+      total = Number(rows[0].n)
+      options.onProgress(0, total)
+    }
+    let removed = 0
+    for (;;) {
+      const [result] = await this.#pool.query<ResultSetHeader>(`DELETE FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH}`, params)
+      removed += result.affectedRows
+      options?.onProgress?.(Math.min(removed, total), Math.max(total, removed))
+      if (result.affectedRows < PRUNE_BATCH) return removed
+    }
+  }
+
+  async stats (): Promise<SessionStats> {
+    await this.ready()
+    const [rows] = await this.#pool.query<RowDataPacket[]>(
+      `SELECT owner, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? AND meta NOT LIKE '%"rotatedTo"%' GROUP BY owner`,
+      [Date.now(), this.#prefix.length, this.#prefix])
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    for (const row of rows) {
+      sessions += Number(row.n)
+      if (row.owner !== null) owners[row.owner] = Number(row.n)
+    }
+    return { sessions, owners }
   }
 
   async listByOwner (owner: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import type { SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from '../lib/codec.js'
 import { destroyOwned } from '../lib/owned.js'
 
@@ -56,6 +56,7 @@ interface ScriptClient {
   fzsOwnerExtend (key: string, member: string, expiresAt: string): Promise<number>
 }
 
+const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const ownerOf = (field: string | null | undefined): string | undefined => field === null || field === undefined || field === '' ? undefined : JSON.parse(field)
 
@@ -149,6 +150,34 @@ export class RedisStore implements SessionStore {
 
   async #extendOwner (owner: string, expiresAt: number | null): Promise<void> {
     await this.#scripts.fzsOwnerExtend(this.#ownerKey(owner), '', expiry(expiresAt))
+  }
+
+  /** SCANs every master for session hashes (never KEYS), reading each one's owner and pointer fields */
+  async stats (): Promise<SessionStats> {
+    const cluster = this.#client as Cluster
+    const nodes: Redis[] = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.#client as Redis]
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    const ownerKeys = `${this.#prefix}owner:`
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(this.#prefix)}*`, 'COUNT', 1000, 'TYPE', 'hash')
+        cursor = next
+        const pipeline = node.pipeline()
+        const sessionKeys = keys.filter(key => !key.startsWith(ownerKeys))
+        for (const key of sessionKeys) pipeline.hmget(key, '_c', 'm:owner', 'm:rotatedTo')
+        const results = sessionKeys.length === 0 ? [] : (await pipeline.exec()) ?? []
+        for (const [err, fields] of results) {
+          const [created, owner, rotatedTo] = (err === null ? fields : []) as Array<string | null>
+          if (created === null || created === undefined || rotatedTo !== null) continue
+          sessions++
+          const name = ownerOf(owner)
+          if (name !== undefined) owners[name] = (owners[name] ?? 0) + 1
+        }
+      } while (cursor !== '0')
+    }
+    return { sessions, owners }
   }
 
   async listByOwner (owner: string): Promise<string[]> {

@@ -36,6 +36,17 @@ export interface SessionPatch {
   meta?: Partial<SessionMeta>
 }
 
+export interface PruneOptions {
+  /** called as the prune goes: `done` of `total` sessions examined (the CLI draws a progress bar) */
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface SessionStats {
+  sessions: number
+  /** live sessions per owner; absent when the store cannot tell */
+  owners?: Record<string, number>
+}
+
 export interface SessionStore {
   /** undefined for missing AND expired */
   get (id: string): Promise<SessionRecord | undefined>
@@ -47,7 +58,9 @@ export interface SessionStore {
   /** idempotent */
   destroy (id: string): Promise<void>
   /** removes expired sessions, returns how many; for stores without native expiry */
-  prune? (): Promise<number>
+  prune? (options?: PruneOptions): Promise<number>
+  /** counts live sessions (rotation pointers excluded), and per owner where the store can; for operators */
+  stats? (): Promise<SessionStats>
   listByOwner? (owner: string): Promise<string[]>
   destroyByOwner? (owner: string, except?: string): Promise<number>
   /** opens or creates what the store needs; the plugin awaits it, so a bad store fails app.ready() */

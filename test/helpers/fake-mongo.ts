@@ -110,8 +110,22 @@ export class FakeSessionCollection implements SessionCollection {
   }
 
   find (filter: Doc, options: { projection: Record<string, 0 | 1> }): { toArray: () => Promise<Array<{ _id: string }>> } {
-    const keys = Object.keys(options.projection)
-    return { toArray: async () => this.#find(filter).map(doc => Object.fromEntries(['_id', ...keys].map(k => [k, structuredClone(doc[k])])) as { _id: string }) }
+    const keys = ['_id', ...Object.keys(options.projection)]
+    // inclusion projection, dotted paths included ('meta.rotatedTo' → { meta: { rotatedTo } }), as the server does
+    const project = (doc: Doc): Doc => {
+      const out: Doc = {}
+      for (const key of keys) {
+        const path = key.split('.')
+        let from: any = doc
+        for (const part of path) from = from?.[part]
+        if (from === undefined) continue
+        let to: Doc = out
+        for (const part of path.slice(0, -1)) to = (to[part] ??= {}) as Doc
+        to[path[path.length - 1]] = structuredClone(from)
+      }
+      return out
+    }
+    return { toArray: async () => this.#find(filter).map(doc => project(doc) as { _id: string }) }
   }
 
   async createIndex (spec: Record<string, 1 | -1>, options?: Doc): Promise<string> {

@@ -150,8 +150,13 @@ export function conformance (t: Test, options: ConformanceOptions): void {
       for (const id of live) await pruneStore.set(id, record({ live: true }))
       await pruneStore.set(uniqueId(), record({ forever: true }, { expiresAt: null }))
       for (const id of dead) await pruneStore.set(id, record({ live: false }, { expiresAt: Date.now() - 1 }))
-      t.equal(await pruneStore.prune!(), 3)
+      const progress: Array<[number, number]> = []
+      t.equal(await pruneStore.prune!({ onProgress: (done, total) => progress.push([done, total]) }), 3)
       for (const id of live) t.ok(await pruneStore.get(id))
+      t.ok(progress.length > 0, 'progress is reported')
+      t.ok(progress.every(([done, total], i) => done <= total && (i === 0 || done >= progress[i - 1][0])), 'progress only moves forward')
+      const [done, total] = progress[progress.length - 1]
+      t.ok(done === total && total >= 3, `the last report is complete (${done}/${total})`)
       t.equal(await pruneStore.prune!(), 0, 'nothing left to prune')
     })
   } else {
@@ -164,6 +169,17 @@ export function conformance (t: Test, options: ConformanceOptions): void {
   }
 
   if (options.ownerIndex !== false) {
+    t.test('stats: live sessions and their owners; expired ones and rotation pointers do not count', async t => {
+      const statsStore = await options.create({ prefix: `stats-${uniqueId()}:` })
+      t.teardown(async () => { await statsStore.close?.() })
+      for (let i = 0; i < 3; i++) await statsStore.set(uniqueId(), record({ a: i }, { meta: { owner: 'ann' } }))
+      await statsStore.set(uniqueId(), record({}, { meta: { owner: 'bob' } }))
+      await statsStore.set(uniqueId(), record({}, { expiresAt: null }))
+      await statsStore.set(uniqueId(), record({}, { meta: { owner: 'ann' }, expiresAt: Date.now() - 1000 }))
+      await statsStore.set(uniqueId(), record({}, { meta: { rotatedTo: 'elsewhere' }, expiresAt: Date.now() + 30_000 }))
+      t.same(await statsStore.stats!(), { sessions: 5, owners: { ann: 3, bob: 1 } })
+    })
+
     t.test('owner listing and destroyByOwner (with except)', async t => {
       const owner = `owner-${uniqueId()}`
       const ids = [uniqueId(), uniqueId(), uniqueId()]
