@@ -142,7 +142,7 @@ export class MySQLStore implements SessionStore {
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
     const now = Date.now()
-    const where = `WHERE expires <= ? AND LEFT(id, ?) = ?`
+    const where = 'WHERE expires <= ? AND LEFT(id, ?) = ?'
     const params = [now, this.#prefix.length, this.#prefix]
     let total = 0
     if (options?.onProgress !== undefined) {
