@@ -1,9 +1,10 @@
 // `npm run bench`: every contender in its own server process, autocannon in this one; warm-up, then
-// several measured rounds, medians reported. Options: --json, --rounds N, --duration S, --connections N,
-// --only a,b  --scenarios read,write,create
+// several measured rounds, medians reported. Options: --json, --out results.json (also write the JSON
+// there, for `npm run bench:chart`), --rounds N, --duration S, --connections N, --only a,b,
+// --scenarios read,write,create
 import { spawn, execFileSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
@@ -68,33 +69,41 @@ async function cookieFor (port) {
   return setCookie.map(c => c.split(';')[0]).join('; ')
 }
 
+// Per scenario, every contender's server runs at once and the measured rounds go round-robin over
+// them, so a slow minute on the machine hits every contender alike instead of one.
 const results = []
-for (const contender of only) {
-  for (const scenario of scenarios) {
-    const dir = mkdtempSync(join(tmpdir(), 'fzs-bench-'))
-    redisCli('flushall')
-    const { child, port } = await startServer(contender, dir)
-    try {
-      const headers = scenario === 'create' || contender === 'bare' ? {} : { cookie: await cookieFor(port) }
-      const path = `/${scenario}`
-      await load(port, path, headers, 2) // warm-up
-      const measured = []
-      for (let r = 0; r < rounds; r++) measured.push(await load(port, path, headers, duration))
-      const commandsPerRequest = contender.includes('redis') ? await redisCommandsPerRequest(port, path, headers) : null
+for (const scenario of scenarios) {
+  redisCli('flushall')
+  const servers = []
+  try {
+    for (const contender of only) {
+      const dir = mkdtempSync(join(tmpdir(), 'fzs-bench-'))
+      const server = await startServer(contender, dir)
+      const headers = scenario === 'create' || contender === 'bare' ? {} : { cookie: await cookieFor(server.port) }
+      servers.push({ contender, dir, headers, measured: [], ...server })
+    }
+    const path = `/${scenario}`
+    for (const s of servers) await load(s.port, path, s.headers, 2) // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const s of servers) s.measured.push(await load(s.port, path, s.headers, duration))
+    }
+    for (const { contender, child, port, headers, measured } of servers) {
       const row = {
         contender,
         scenario,
         reqPerSec: Math.round(median(measured.map(m => m.requests.average))),
         p50: median(measured.map(m => m.latency.p50)),
         p99: median(measured.map(m => m.latency.p99)),
-        errors: measured.reduce((s, m) => s + m.errors + m.timeouts, 0),
-        non2xx: measured.reduce((s, m) => s + m.non2xx, 0),
+        errors: measured.reduce((sum, m) => sum + m.errors + m.timeouts, 0),
+        non2xx: measured.reduce((sum, m) => sum + m.non2xx, 0),
         rssMB: Math.round(rss(child.pid) / 1048576),
-        redisCommandsPerRequest: commandsPerRequest
+        redisCommandsPerRequest: contender.includes('redis') ? await redisCommandsPerRequest(port, path, headers) : null
       }
       results.push(row)
       log(`${contender} ${scenario}: ${row.reqPerSec} req/s, p99 ${row.p99} ms${row.redisCommandsPerRequest === null ? '' : `, ${row.redisCommandsPerRequest} redis cmds/req`}`)
-    } finally {
+    }
+  } finally {
+    for (const { child, dir } of servers) {
       child.kill('SIGTERM')
       await new Promise(resolve => child.once('exit', resolve))
       rmSync(dir, { recursive: true, force: true })
@@ -106,8 +115,11 @@ redis.kill('SIGKILL')
 const find = (c, s) => results.find(r => r.contender === c && r.scenario === s)
 const ratio = (a, b) => (a && b ? Math.round((a.reqPerSec / b.reqPerSec) * 100) / 100 : null)
 
+const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rounds, duration, connections, results }
+const out = opt('out', null)
+if (out !== null) writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
 if (json) {
-  console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rounds, duration, connections, results }, null, 2))
+  console.log(JSON.stringify(report, null, 2))
 } else {
   console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; ${connections} connections, median of ${rounds} × ${duration} s after a 2 s warm-up\n`)
   console.log('| contender | scenario | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB | Redis cmds/req |')
