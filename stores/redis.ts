@@ -20,15 +20,15 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
+  // ARGV: expiresAt, n, then n field/value pairs (the last is _e), then fields to delete
   fzsSessionPatch: `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local old = redis.call('HGET', KEYS[1], 'm:owner')
+local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner')
+if not found[1] then return false end
 local n = tonumber(ARGV[2])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n)) end
-for i = 3 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-redis.call('HSET', KEYS[1], '_e', ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
+if #ARGV > 2 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * n)) end
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-return {old or ''}`,
+return {found[2] or ''}`,
   fzsSessionTouch: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], '_e', ARGV[1])
@@ -123,7 +123,9 @@ export class RedisStore implements SessionStore {
       else set.push(`d:${k}`, stringify(v))
     }
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
-    const result = await this.#scripts.fzsSessionPatch(this.#key(id), expiry(change.expiresAt), String(set.length / 2), ...set, ...unset)
+    const at = expiry(change.expiresAt)
+    set.push('_e', at)
+    const result = await this.#scripts.fzsSessionPatch(this.#key(id), at, String(set.length / 2), ...set, ...unset)
     if (result === null) return false
     const before = ownerOf(result[0])
     const after = change.meta !== undefined && 'owner' in change.meta ? change.meta.owner : before
