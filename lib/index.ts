@@ -7,5 +7,6 @@ export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
 export { Session } from './session.js'
 export type {
   SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
-  Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi
+  Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
+  SessionStats, PruneOptions
 } from '../types/index.js'

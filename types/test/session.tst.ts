@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
-import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type Session } from 'fastify-zod-session'
+import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session } from 'fastify-zod-session'
 import { RedisStore } from 'fastify-zod-session/stores/redis'
 import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
@@ -67,6 +67,18 @@ test('the schema option is typed against the registered schema', () => {
       return data.userId
     }
   })
+})
+
+test('store takes a SessionStore or a storage URL string, nothing else', () => {
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, store: 'redis://localhost:6379/0' })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, store: process.env.SESSION_STORE_URL ?? 'memory://' })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, store: 6379 })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, store: { get: async () => undefined } })
+})
+
+test('the optional operator methods of a store', () => {
+  expect(app.sessionStore.stats).type.toBe<(() => Promise<SessionStats>) | undefined>()
+  expect(new DirectoryStore({ path: '/tmp/s' }).prune).type.toBeCallableWith({ onProgress: (done: number, total: number) => { void done; void total } })
 })
 
 test('fastify decorations and exports', () => {
