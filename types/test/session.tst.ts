@@ -78,7 +78,7 @@ test('store takes a SessionStore or a storage URL string, nothing else', () => {
 
 test('the optional operator methods of a store', () => {
   expect(app.sessionStore.stats).type.toBe<(() => Promise<SessionStats>) | undefined>()
-  expect(new DirectoryStore({ path: '/tmp/s' }).prune).type.toBeCallableWith({ onProgress: (done: number, total: number) => { void done; void total } })
+  expect(new DirectoryStore({ path: '/tmp/s' }).prune).type.toBeCallableWith({ onProgress: (done: number, total: number) => done < total })
 })
 
 test('fastify decorations and exports', () => {
