@@ -31,12 +31,13 @@ function positive (value: string | undefined, name: string): number | undefined 
   return n
 }
 
-/** Hides the password in anything a driver reports. */
-function scrub (err: unknown, url: StoreUrl): Error {
+/** Hides the password in anything a driver reports: message and stack (loggers print both), and its causes. */
+export function scrub (err: unknown, url: StoreUrl, depth = 0): Error {
   const error = err instanceof Error ? err : new Error(String(err))
-  if (url.password !== undefined && url.password !== '' && error.message.includes(url.password)) {
-    error.message = error.message.split(url.password).join('***')
-  }
+  const hide = (text: string): string => url.secrets.reduce((t, secret) => t.split(secret).join('***'), text)
+  error.message = hide(error.message)
+  if (typeof error.stack === 'string') error.stack = hide(error.stack)
+  if (error.cause instanceof Error && depth < 5) scrub(error.cause, url, depth + 1)
   return error
 }
 

@@ -12,6 +12,8 @@ export interface StoreUrl {
   hosts: Array<{ host: string, port: number }>
   username?: string
   password?: string
+  /** the password as written in the URL and decoded: what error messages must never show */
+  secrets: string[]
   /** redis db number, mysql/mongodb database name */
   database?: string
   tls: boolean
@@ -112,9 +114,12 @@ export function parseStoreUrl (url: string): StoreUrl {
   const spec = SCHEMES[scheme]
   if (spec === undefined) throw new StoreUrlError('scheme', `${JSON.stringify(scheme + '://')} is not supported (schemes: ${STORE_SCHEMES.join(', ')})`)
   const { ours, rest } = queryParams(query, spec.params, scheme)
-  const result: StoreUrl = { kind: spec.kind, redacted: redactUrl(url), hosts: [], tls: spec.tls ?? false, params: ours }
+  const result: StoreUrl = { kind: spec.kind, redacted: redactUrl(url), hosts: [], tls: spec.tls ?? false, params: ours, secrets: [] }
   if (user !== undefined && user !== '') result.username = decode(user, 'username')
-  if (password !== undefined) result.password = decode(password, 'password')
+  if (password !== undefined) {
+    result.password = decode(password, 'password')
+    result.secrets = [...new Set([password, result.password])].filter(s => s !== '')
+  }
 
   switch (spec.kind) {
     case 'memory':

@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import { z } from 'zod'
 import fastifyZodSession from '../lib/index.js'
 import { parseStoreUrl, redactUrl, StoreUrlError } from '../lib/store-url.js'
+import { scrub } from '../lib/open-store.js'
 import { SECRET } from './helpers/app.js'
 
 const parts = (url: string): Record<string, unknown> => {
@@ -92,4 +93,16 @@ t.test('a store that is neither an object nor a string is refused', async t => {
   app.register(fastifyZodSession, { secret: SECRET, schema: z.object({}), store: 42 as never })
   await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /SessionStore object or a storage URL/ })
   await app.close()
+})
+
+t.test('a driver error is scrubbed of the password, raw and decoded, in message, stack and cause', async t => {
+  const url = parseStoreUrl('mongodb://app:p%40ss-w0rd@db/app')
+  t.same(url.secrets, ['p%40ss-w0rd', 'p@ss-w0rd'])
+  const cause = new Error('auth failed for p@ss-w0rd')
+  const err = scrub(new Error('cannot reach mongodb://app:p%40ss-w0rd@db/app', { cause }), url)
+  t.equal(err.message, 'cannot reach mongodb://app:***@db/app')
+  t.notMatch(err.stack, /p%40ss-w0rd|p@ss-w0rd/)
+  t.equal((err.cause as Error).message, 'auth failed for ***')
+  t.notMatch((err.cause as Error).stack, /p@ss-w0rd/)
+  t.same(parseStoreUrl('redis://cache').secrets, [], 'nothing to hide without a password')
 })
