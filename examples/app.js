@@ -5,7 +5,7 @@
 //   SESSION_STORE_URL=redis://localhost:6379 npm start
 import Fastify from 'fastify'
 import { z } from 'zod'
-import { fileURLToPath } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import fastifyZodSession from 'fastify-zod-session'
 
 const SessionSchema = z.object({
@@ -24,7 +24,9 @@ export async function buildExampleApp (options = {}) {
     secret: process.env.SESSION_SECRET ?? 'example-secret-change-me-it-must-be-32+-chars',
     schema: SessionSchema,
     // sessions on disk by default: log in, restart the server, and you are still logged in
-    store: options.store ?? process.env.SESSION_STORE_URL ?? `dir://${process.env.SESSION_DIR ?? fileURLToPath(new URL('.sessions', import.meta.url))}`,
+    // (a file URL's pathname is percent-encoded, so spaces, '%', '?' or '#' in the folder are safe)
+    store: options.store ?? process.env.SESSION_STORE_URL ??
+      `dir://${(process.env.SESSION_DIR ? pathToFileURL(process.env.SESSION_DIR) : new URL('.sessions', import.meta.url)).pathname}`,
     owner: (data) => data.user
   })
 
@@ -141,7 +143,7 @@ ${user
 <form method="post" action="/cart/clear"><button>Empty the cart</button></form>`)
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const app = await buildExampleApp()
   await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? 'localhost' })
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { sessionCookie } from './helpers/app.js'
 import { tempDir } from './helpers/tmp.js'
 import { DirectoryStore } from '../stores/directory.js'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 t.test('the example app: login, counter, cart, logout', async t => {
@@ -70,4 +70,14 @@ t.test('the example app takes any store by URL from SESSION_STORE_URL', async t 
   t.teardown(() => app.close())
   await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Di' })
   t.match(readFileSync(join(dir, 'sessions.db'), 'utf8'), /"user":"Di"/, 'the session went to the FileStore the URL names')
+})
+
+t.test('the example app stores sessions under SESSION_DIR even with URL-special characters in the path', async t => {
+  const dir = join(tempDir(t), 'odd # dir ? 100%')
+  process.env.SESSION_DIR = dir
+  t.teardown(() => { delete process.env.SESSION_DIR })
+  const app: FastifyInstance = await buildExampleApp({ logger: false })
+  t.teardown(() => app.close())
+  await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Eve' })
+  t.ok(readdirSync(dir).some(name => name.endsWith('.session')), 'the session file is in the folder, not a mangled one')
 })
