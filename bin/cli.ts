@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The operator CLI: `npx fastify-zod-session <command> --store <url>`.
 import { parseArgs } from 'node:util'
-import { openStoreUrl } from '../lib/open-store.js'
-import { redactUrl } from '../lib/store-url.js'
+import { openStoreUrl } from '../stores/url/open.js'
+import { redactUrl } from '../stores/url/parse.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { progressBar } from './progress.js'
 

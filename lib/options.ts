@@ -4,7 +4,7 @@ import { toMs } from './duration.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues } from './schema.js'
-import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from './store-url.js'
+import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
 
 /** Options after validation: durations in ms, defaults applied. */
 export interface ResolvedOptions<Store = SessionStore> {

@@ -1,24 +1,40 @@
-import type { SessionStore, SessionMeta } from '../types/index.js'
+import type { SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
-import type { SessionState } from './session.js'
+import type { SessionLoader } from './load.js'
 import { errorCodes } from './errors.js'
 import { describeIssues, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
-import { callStore, detectNested, ensureId, expiryFor, resetState } from './state.js'
+import { expiryAt } from './expiry.js'
+import { hashSecret, newSecret } from './cookie.js'
+import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
 
-interface LoadedState extends SessionState { key: string }
+/** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
+const CLOCK_SKEW = 5_000
+/** conditional writes retried after a concurrent write changed the version */
+const MAX_ATTEMPTS = 25
+/** bounds on the secrets a record keeps */
+const MAX_CURRENT = 8
+const MAX_REPLACED = 32
 
-/** Decides and does the least store work that persists a session: nothing, touch, patch or set. */
+type Data = Record<string, unknown>
+
+/**
+ * Decides and does the least store work that persists a session: nothing, touch, patch, rotate or
+ * set. A session's record never moves; writes never create a record they did not load (a session
+ * destroyed meanwhile stays destroyed), and a secret goes out in a cookie only when it is current.
+ */
 export class SessionWriter {
   readonly #opts: ResolvedOptions
   readonly #store: SessionStore
   readonly #schema: SessionSchema
-  readonly #emptyData: () => Record<string, unknown>
+  readonly #loader: SessionLoader
+  readonly #emptyData: () => Data
   readonly #perKey: boolean
 
-  constructor (opts: ResolvedOptions, emptyData: () => Record<string, unknown>) {
+  constructor (opts: ResolvedOptions, loader: SessionLoader, emptyData: () => Data) {
     this.#opts = opts
     this.#store = opts.store
     this.#schema = opts.schema
+    this.#loader = loader
     this.#emptyData = emptyData
     this.#perKey = validatesPerKey(opts.schema)
   }
@@ -27,109 +43,182 @@ export class SessionWriter {
   persist (state: SessionState, now = Date.now()): Promise<void> | undefined {
     if (state.anonymous) return undefined
     detectNested(state)
-    const writes = state.changed.size > 0 || state.unset.size > 0 || state.full || state.metaChanged
-    if (state.isNew && !writes && !this.#opts.saveUninitialized) return undefined
-    if (!state.isNew && !writes && !state.rotationDue) {
-      return state.touchDue ? this.#touch(state as LoadedState, now) : undefined
+    const writes = hasWrites(state)
+    if (!state.stored) {
+      if (!writes && !this.#opts.saveUninitialized && state.previousId === null) return undefined
+      return this.#create(state, now)
     }
-    return this.#save(state, now)
+    const rotate = this.#rotationDue(state, now)
+    if (!writes && !state.touchDue && !rotate && !state.replacedSecret && !state.sendCookie) return undefined
+    return this.#update(state, writes, rotate, now)
   }
 
-  async #save (state: SessionState, now: number): Promise<void> {
-    const data = this.#validated(state)
-    if (state.isNew) {
-      state.meta = { ...state.meta, ip: state.ip, userAgent: state.userAgent }
-      if (this.#opts.absoluteTimeout !== null) state.meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
-    }
-    const expiresAt = expiryFor(this.#opts, state, now)
+  #rotationDue (state: SessionState, now: number): boolean {
+    if (this.#opts.rotationInterval === null || state.auth === null) return false
+    return state.replacedSecret || (state.auth.rotateAt ?? 0) <= now + CLOCK_SKEW
+  }
+
+  async #create (state: SessionState, now: number): Promise<void> {
+    const data = this.#validated(state, state.data)
+    const id = ensureId(state)
+    const secret = state.secret as string
     const owner = this.#opts.owner?.(data) ?? undefined
-    const meta = { ...state.meta, lastAccessAt: now, lastAccessIp: state.ip, owner: owner === null ? undefined : owner }
-    if (state.isNew || state.full || state.rotationDue) {
-      await this.#writeWhole(state, data, expiresAt, meta, now)
-    } else {
-      const set: Record<string, unknown> = {}
-      for (const k of state.changed) {
-        if (Object.hasOwn(data, k)) set[k] = data[k]
-        else state.unset.add(k)
-      }
-      // only the meta that changed: fewer fields to write (a Redis patch went from ~8 meta fields to 1)
-      const delta: Partial<SessionMeta> = state.metaChanged ? meta : { lastAccessAt: now }
-      if (!state.metaChanged) {
-        if (meta.lastAccessIp !== state.meta.lastAccessIp) delta.lastAccessIp = meta.lastAccessIp
-        if (meta.owner !== state.meta.owner) delta.owner = meta.owner
-      }
-      const found = await callStore('save the session', () => this.#store.patch(state.key as string, { set, unset: [...state.unset], expiresAt, meta: delta }))
-      if (!found) {
-        // destroyed or expired by someone else meanwhile: never resurrect it
-        state.log.debug({ session: state.key?.slice(0, 12) }, 'session vanished before save: not recreated')
-        resetState(state, this.#emptyData())
-        state.clearCookie = true
+    const meta: SessionMeta = { ...state.meta, ip: state.ip, userAgent: state.userAgent, lastAccessAt: now, lastAccessIp: state.ip }
+    if (owner !== undefined && owner !== null) meta.owner = owner
+    if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
+    const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
+    const record: SessionRecord = { data, createdAt: state.createdAt, expiresAt: expiryAt(this.#opts, meta, now), version: 0, auth: initialAuth(secret, rotateAt), meta }
+    await callStore('save the session', () => this.#store.set(id, record))
+    const previous = state.previousId
+    if (previous !== null) {
+      state.previousId = null
+      await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
+    }
+    saved(state, { meta, expiresAt: record.expiresAt, version: 0, auth: record.auth })
+    state.sendCookie = true
+    state.clearCookie = false
+  }
+
+  async #update (state: SessionState, writes: boolean, rotate: boolean, now: number): Promise<void> {
+    const id = state.id as string
+    const extend = state.touchDue || state.metaChanged
+    const expiresAt = extend ? expiryAt(this.#opts, state.meta, now) : undefined
+    if (writes) {
+      if (!await this.#patch(state, expiresAt, now)) {
+        // destroyed, revoked or regenerated by another request meanwhile: never bring it back, and
+        // never clear the cookie (the browser may hold a newer one by now)
+        state.log.debug({ session: id }, 'session vanished before save: not recreated')
+        startOver(state, this.#emptyData(), now)
         return
       }
-      if (state.touchDue) state.sendCookie = true
+    } else if (state.touchDue) {
+      if (!await callStore('touch the session', () => this.#store.touch(id, expiresAt as number | null))) {
+        state.log.debug({ session: id }, 'session vanished before touch')
+        startOver(state, this.#emptyData(), now)
+        return
+      }
+      state.expiresAt = expiresAt as number | null
+      state.touchDue = false
     }
-    Object.assign(state, { meta, expiresAt, isNew: false, full: false, metaChanged: false, rotationDue: false, touchDue: false })
-    state.changed.clear()
-    state.unset.clear()
+    if (extend) state.sendCookie = true
+    if (rotate) await this.#rotate(state, now)
+    else if (state.replacedSecret) state.stale = true
+  }
+
+  /** The patch of this request's changes; false when the record is gone. Whole-data rules hold for the merged record. */
+  async #patch (state: SessionState, expiresAt: number | null | undefined, now: number): Promise<boolean> {
+    const id = state.id as string
+    const conditional = state.replaced || !this.#perKey || this.#opts.maxDataBytes !== null
+    let data = this.#validated(state, state.data)
+    let version = state.version
+    for (let attempt = 1; ; attempt++) {
+      const meta = this.#metaDelta(state, data, now)
+      const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
+      if (expiresAt !== undefined) change.expiresAt = expiresAt
+      if (conditional) change.ifVersion = version
+      const result = await callStore('save the session', () => this.#store.patch(id, change))
+      if (result === 'missing') return false
+      if (result === 'ok') {
+        state.data = data
+        saved(state, { meta: { ...state.meta, ...meta }, expiresAt: expiresAt === undefined ? state.expiresAt : expiresAt, version: conditional ? version + 1 : -1 })
+        return true
+      }
+      if (attempt >= MAX_ATTEMPTS) throw new errorCodes.FST_SESSION_CONFLICT(attempt)
+      // another request wrote meanwhile: put this request's changes on top of what is stored now
+      const record = this.#loader.usable(await callStore('reload the session', () => this.#store.get(id)), state.log)
+      const stored = record === undefined ? undefined : this.#loader.parseStored(record.data, state.log, id)
+      if (record === undefined || stored === undefined) return false
+      data = this.#validated(state, this.#merge(state, stored.value), true)
+      state.storedKeys = Object.keys(record.data)
+      version = record.version
+      await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
+    }
+  }
+
+  /** this request's changes on top of `stored` (the whole data when it replaced it) */
+  #merge (state: SessionState, stored: Data): Data {
+    if (state.replaced) return state.data
+    const merged = stored
+    for (const key of state.changed) if (Object.hasOwn(state.data, key)) merged[key] = state.data[key]
+    for (const key of state.unset) delete merged[key]
+    return merged
+  }
+
+  #dataDelta (state: SessionState, data: Data): { set: Data, unset: string[] } {
+    const set: Data = {}
+    const unset: string[] = [...state.unset]
+    const keys = state.replaced ? Object.keys(data) : [...state.changed]
+    for (const key of keys) {
+      if (Object.hasOwn(data, key) && data[key] !== undefined) set[key] = data[key]
+      else unset.push(key)
+    }
+    if (state.replaced) for (const key of state.storedKeys) if (!Object.hasOwn(data, key)) unset.push(key)
+    return { set, unset }
+  }
+
+  /** only the meta that changed: fewer fields to write (a Redis patch writes 1 meta field, not ~8) */
+  #metaDelta (state: SessionState, data: Data, now: number): Partial<SessionMeta> {
+    const owner = this.#opts.owner?.(data) ?? undefined
+    const delta: Partial<SessionMeta> = state.metaChanged ? { ...state.meta, lastAccessAt: now } : { lastAccessAt: now }
+    if (state.ip !== state.meta.lastAccessIp) delta.lastAccessIp = state.ip
+    if (owner !== state.meta.owner) delta.owner = owner ?? undefined
+    return delta
   }
 
   /**
-   * The data to persist, validated. The data a request starts from is always valid (parsed when
-   * loaded, or the schema's empty data), so for an object schema with no object-level checks only
-   * the changed keys are validated again; any other schema parses the data whole.
+   * A new secret, conditioned on the auth this request read. Due: every current secret is replaced
+   * and works for rotationGrace more. A replaced secret (its client missed the rotation response):
+   * a new current secret is added beside the others. The loser of a race writes nothing and, its
+   * secret being possibly replaced, sends no cookie.
    */
-  #validated (state: SessionState): Record<string, unknown> {
-    const partial = this.#perKey
-    const result = partial ? this.#validateChanged(state) : this.#schema.safeParse(state.data)
-    if (!result.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(result.error))
+  async #rotate (state: SessionState, now: number): Promise<void> {
+    const read = state.auth as SessionAuth
+    const secret = newSecret()
+    const fresh = hashSecret(secret)
+    const inGrace = read.replaced.filter(([, until]) => until > now)
+    const due = (read.rotateAt ?? 0) <= now + CLOCK_SKEW
+    const auth: SessionAuth = due
+      ? {
+          current: [fresh],
+          replaced: [...read.current.map((hash): [string, number] => [hash, now + this.#opts.rotationGrace]), ...inGrace].slice(0, MAX_REPLACED),
+          rotateAt: now + (this.#opts.rotationInterval as number)
+        }
+      : { current: [fresh, ...read.current].slice(0, MAX_CURRENT), replaced: inGrace, ...(read.rotateAt === undefined ? {} : { rotateAt: read.rotateAt }) }
+    const rotated = await callStore('rotate the session secret', () => this.#store.rotate(state.id as string, read.current[0], auth))
+    if (rotated) {
+      Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
+    } else {
+      state.stale = true
+    }
+  }
+
+  /**
+   * The data to persist, validated. Data a request starts from is always valid (parsed when loaded,
+   * or the schema's empty data), so for an object schema with no object-level checks only the changed
+   * keys are validated again; any other schema, or merged data, parses whole.
+   */
+  #validated (state: SessionState, data: Data, whole = false): Data {
+    let result: Data = data
+    if (this.#perKey && !whole && !state.replaced) {
+      for (const key of state.changed) {
+        if (!Object.hasOwn(data, key)) continue
+        const checked = validateKey(this.#schema, data, key, data[key])
+        if (!checked.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(checked.why)
+        data[key] = checked.value
+      }
+    } else {
+      const parsed = this.#schema.safeParse(data)
+      if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))
+      result = parsed.data
+    }
     const limit = this.#opts.maxDataBytes
     if (limit !== null) {
-      const bytes = Buffer.byteLength(JSON.stringify(result.data))
+      const bytes = Buffer.byteLength(JSON.stringify(result))
       if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(bytes, limit)
     }
-    if (result.data === state.data) return state.data
+    if (result === data) return data
     // keep the live object (and any proxy over it) but with the parsed values
-    for (const k of Object.keys(state.data)) if (!Object.hasOwn(result.data, k)) delete state.data[k]
-    return Object.assign(state.data, result.data)
-  }
-
-  #validateChanged (state: SessionState): { success: true, data: Record<string, unknown> } {
-    for (const key of state.changed) {
-      if (!Object.hasOwn(state.data, key)) continue
-      const result = validateKey(this.#schema, state.data, key, state.data[key])
-      if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
-      state.data[key] = result.value
-    }
-    return { success: true, data: state.data }
-  }
-
-  async #writeWhole (state: SessionState, data: Record<string, unknown>, expiresAt: number | null, meta: SessionMeta, now: number): Promise<void> {
-    const rotateFrom = state.rotationDue ? state.key : null
-    if (state.isNew || state.rotationDue) {
-      if (state.rotationDue) state.id = null
-      ensureId(state)
-      meta.rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
-      state.sendCookie = true
-    }
-    const key = state.key as string
-    await callStore('save the session', () => this.#store.set(key, { data, createdAt: state.createdAt, expiresAt, meta }))
-    if (state.metaChanged) state.sendCookie = true
-    if (rotateFrom !== null) {
-      // the old id keeps resolving to the new session for rotationGrace, then dies
-      const pointer = { data: {}, createdAt: state.createdAt, expiresAt: now + this.#opts.rotationGrace, meta: { rotatedTo: key } }
-      try {
-        await this.#store.set(rotateFrom, pointer)
-      } catch (err) {
-        state.log.warn({ err, session: key.slice(0, 12) }, 'could not leave the rotation pointer: the old id lives until it expires')
-      }
-    }
-  }
-
-  async #touch (state: LoadedState, now: number): Promise<void> {
-    const expiresAt = expiryFor(this.#opts, state, now)
-    await callStore('touch the session', () => this.#store.touch(state.key, expiresAt))
-    state.expiresAt = expiresAt
-    state.touchDue = false
-    state.sendCookie = true
+    for (const k of Object.keys(data)) if (!Object.hasOwn(result, k)) delete data[k]
+    return Object.assign(data, result)
   }
 }

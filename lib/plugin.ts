@@ -1,13 +1,33 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
-import type { FastifyZodSessionOptions } from '../types/index.js'
+import type { FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
+import type { Session } from './session.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
-import { openStoreUrl, type OpenedStore } from './open-store.js'
-import { isStoreUrl } from './store-url.js'
+import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
+import { isStoreUrl } from '../stores/url/parse.js'
 import { storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import { createSessionsApi } from './sessions-api.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session<SessionData>
+  }
+  interface FastifyInstance {
+    sessionStore: SessionStore
+    sessions: SessionsApi
+  }
+}
+
+/**
+ * `done` throws when the reply was already sent by someone else (a hook that sent without returning
+ * the reply, as @fastify/passport's redirects do): nothing may escape a promise chain as an unhandled
+ * rejection, which would end the process.
+ */
+function lateDone (request: FastifyRequest): (err: unknown) => void {
+  return err => { request.log.warn({ err }, 'session hook finished after the reply was sent') }
+}
 
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
@@ -41,7 +61,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
       done()
       return
     }
-    loaded.then(session => { request.session = session as never; done() }, done)
+    loaded.then(session => { request.session = session as never; done() }, done).catch(lateDone(request))
   })
   fastify.addHook('onSend', (request, reply, payload, done) => {
     let pending: Promise<void> | undefined
@@ -52,7 +72,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
       return
     }
     if (pending === undefined) done(null, payload)
-    else pending.then(() => { done(null, payload) }, done)
+    else pending.then(() => { done(null, payload) }, done).catch(lateDone(request))
   })
 
   const store = opts.store

@@ -1,46 +1,14 @@
-import type { FastifyBaseLogger } from 'fastify'
-import type { SessionMeta } from '../types/index.js'
+import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { validateKey } from './schema.js'
 import type { SessionManager } from './manager.js'
-import { ensureId } from './state.js'
+import { ensureId, markChanged, markCleared, markUnset, snapshot, type SessionState } from './state.js'
 
 type Callback = (err?: Error | null) => void
 
-/** Everything the manager needs to load and persist a session; not part of the public API. */
-export interface SessionState {
-  /** the cookie id; created lazily for new sessions */
-  id: string | null
-  /** the store key: a hash of the id (for a session reached through a rotation pointer, the new one's) */
-  key: string | null
-  /** store key the cookie id hashes to, when it differs from key (grace window after rotation) */
-  cookieKey: string | null
-  isNew: boolean
-  createdAt: number
-  expiresAt: number | null
-  meta: SessionMeta
-  data: Record<string, unknown>
-  changed: Set<string>
-  unset: Set<string>
-  /** JSON of object values at the moment they were handed out, to detect nested mutation */
-  snapshots: Map<string, string> | null
-  /** write the whole record with set() rather than patch() */
-  full: boolean
-  /** meta changed by refresh(): persist it even with no data change */
-  metaChanged: boolean
-  rotationDue: boolean
-  touchDue: boolean
-  /** a Set-Cookie is owed: new id, refreshed expiry, or a re-signed cookie */
-  sendCookie: boolean
-  clearCookie: boolean
-  /** store unreachable on load: this session is never saved */
-  anonymous: boolean
-  /** a valid session cookie came with the request (Vary: Cookie) */
-  read: boolean
-  log: FastifyBaseLogger
-  ip: string
-  userAgent: string | undefined
-}
+async function attempt (work: () => void): Promise<void> { work() }
+
+export type { SessionState }
 
 export const kState = Symbol('fastify-zod-session.state')
 export const kManager = Symbol('fastify-zod-session.manager')
@@ -49,10 +17,11 @@ function isObject (value: unknown): value is object {
   return value !== null && typeof value === 'object'
 }
 
-function withCallback (promise: Promise<void>, callback?: Callback): Promise<void> | undefined {
+function withCallback (promise: Promise<void>, callback?: Callback): Promise<void> {
   if (typeof callback !== 'function') return promise
   promise.then(() => callback(), callback)
-  return undefined
+  // the callback form reports errors through the callback; the returned promise must not reject unhandled
+  return promise.catch(() => {})
 }
 
 /** request.session: the typed session data and its lifecycle. */
@@ -60,6 +29,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   /** @internal */ [kState]: SessionState
   /** @internal */ [kManager]: SessionManager
   #proxy: D | null = null
+  #proxyTarget: Record<string, unknown> | null = null
 
   /** @internal */
   constructor (manager: SessionManager, state: SessionState) {
@@ -67,7 +37,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     this[kState] = state
   }
 
-  /** the session id (the cookie's unsigned value) */
+  /** the session id: a lookup key, stable across secret rotation; not a credential (the cookie's secret is) */
   get id (): string {
     return ensureId(this[kState])
   }
@@ -77,7 +47,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     return this.id
   }
 
-  get isNew (): boolean { return this[kState].isNew }
+  get isNew (): boolean { return !this[kState].stored }
   get createdAt (): Date { return new Date(this[kState].createdAt) }
   get expiresAt (): Date | null {
     const at = this[kState].expiresAt
@@ -103,16 +73,14 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     const result = validateKey(this[kManager].schema, state.data, key, value)
     if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
     state.data[key] = result.value
-    this.#markChanged(key)
+    markChanged(state, key)
   }
 
   unset<K extends keyof D & string> (key: K): void {
     const state = this[kState]
     if (!Object.hasOwn(state.data, key)) return
     delete state.data[key]
-    state.changed.delete(key)
-    state.snapshots?.delete(key)
-    state.unset.add(key)
+    markUnset(state, key)
   }
 
   has<K extends keyof D & string> (key: K): boolean {
@@ -121,15 +89,17 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
 
   /** the data as a live object: assignments, deletions and nested mutations are all saved */
   get data (): D {
-    if (this.#proxy !== null) return this.#proxy
+    const target = this[kState].data
+    if (this.#proxy !== null && this.#proxyTarget === target) return this.#proxy
     const session = this
-    this.#proxy = new Proxy(this[kState].data, {
+    this.#proxyTarget = target
+    this.#proxy = new Proxy(target, {
       get (target, key, receiver) {
         return typeof key === 'string' && Object.hasOwn(target, key) ? session.#expose(key) : Reflect.get(target, key, receiver)
       },
       set (target, key, value) {
         target[key as string] = value
-        if (typeof key === 'string') session.#markChanged(key)
+        if (typeof key === 'string') markChanged(session[kState], key)
         return true
       },
       deleteProperty (_target, key) {
@@ -142,67 +112,51 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
 
   /** removes every key (defaults of the schema come back) */
   clear (): void {
-    const state = this[kState]
-    state.data = this[kManager].emptyData()
-    this.#proxy = null
-    state.changed.clear()
-    state.unset.clear()
-    state.snapshots = null
-    state.full = true
+    markCleared(this[kState], this[kManager].emptyData())
   }
 
   /**
-   * A new id for the same data; the old id is dead at once. Call it on login (session fixation).
-   * With an array (as @fastify/session), only those keys are kept.
+   * Call it on login (session fixation): a new id and secret, a new creation time (the absolute
+   * timeout counts from here), and empty data (the schema's defaults) or only the listed keys.
+   * The old session is deleted when the response is sent, unless it is a server error.
    */
-  regenerate (keep?: string[] | Callback, callback?: Callback): Promise<void> | undefined {
+  regenerate (keep?: ReadonlyArray<keyof D & string> | Callback, callback?: Callback): Promise<void> {
     if (typeof keep === 'function') return this.regenerate(undefined, keep)
-    const promise = this[kManager].regenerate(this[kState], keep).then(() => { this.#proxy = null })
-    return withCallback(promise, callback)
+    return withCallback(attempt(() => this[kManager].regenerate(this[kState], keep)), callback)
   }
 
-  /** deletes the session from the store and clears the cookie; later writes start a new session */
-  destroy (callback?: Callback): Promise<void> | undefined {
-    const promise = this[kManager].destroy(this[kState]).then(() => { this.#proxy = null })
-    return withCallback(promise, callback)
+  /** deletes the session from the store now and clears the cookie; later writes start a new session */
+  destroy (callback?: Callback): Promise<void> {
+    return withCallback(this[kManager].destroy(this[kState]), callback)
   }
 
-  /** sets this session's own idle timeout (persisted with it), optionally with a new id */
-  async refresh (options: { idleTimeout?: number | string | null, regenerate?: boolean } = {}): Promise<void> {
-    this[kManager].refresh(this[kState], options.idleTimeout)
-    if (options.regenerate === true) await this.regenerate()
+  /**
+   * Gives this session its own idle timeout ("remember me"), persisted with it; with `regenerate`,
+   * also a new id and secret, the data and deadlines kept.
+   */
+  async refresh (options: { idleTimeout?: Duration | null, regenerate?: boolean } = {}): Promise<void> {
+    this[kManager].refresh(this[kState], options.idleTimeout, options.regenerate === true)
   }
 
   /** persists now what onSend would persist */
-  save (callback?: Callback): Promise<void> | undefined {
+  save (callback?: Callback): Promise<void> {
     return withCallback(this[kManager].persist(this[kState]), callback)
   }
 
   /** reads the session again from the store, dropping unsaved changes */
-  reload (callback?: Callback): Promise<void> | undefined {
-    const promise = this[kManager].reload(this[kState]).then(() => { this.#proxy = null })
-    return withCallback(promise, callback)
+  reload (callback?: Callback): Promise<void> {
+    return withCallback(this[kManager].reload(this[kState]), callback)
   }
 
   /** extends the expiry on this response even if touchAfter has not passed */
   touch (): void {
-    this[kState].touchDue = true
+    this[kState].touchDue = this[kState].stored
   }
 
   #expose (key: string): unknown {
     const state = this[kState]
     const value = state.data[key]
-    if (isObject(value) && !state.changed.has(key)) {
-      state.snapshots ??= new Map()
-      if (!state.snapshots.has(key)) state.snapshots.set(key, JSON.stringify(value))
-    }
+    if (isObject(value)) snapshot(state, key, value)
     return value
-  }
-
-  #markChanged (key: string): void {
-    const state = this[kState]
-    state.changed.add(key)
-    state.unset.delete(key)
-    state.snapshots?.delete(key)
   }
 }

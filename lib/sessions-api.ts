@@ -1,6 +1,5 @@
 import type { SessionInfo, SessionsApi, SessionStore } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
-import { storeKey } from './cookie.js'
 
 /** fastify.sessions: per-owner listing and "log out everywhere", and pruning on demand. */
 export function createSessionsApi (store: SessionStore, ownerConfigured: boolean): SessionsApi {
@@ -30,7 +29,7 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
 
     async revoke (owner, options = {}): Promise<number> {
       requireOwners()
-      const except = options.except === undefined ? undefined : storeKey(typeof options.except === 'string' ? options.except : options.except.id)
+      const except = options.except === undefined ? undefined : typeof options.except === 'string' ? options.except : options.except.id
       try {
         return await store.destroyByOwner!(owner, except)
       } catch (err) {
@@ -45,8 +44,6 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
       } catch (err) {
         throw storeError('prune sessions', err)
       }
-    },
-
-    keyOf: storeKey
+    }
   }
 }

@@ -1,17 +1,66 @@
+// The per-request session state and its named transitions. Loading, persisting and request.session
+// ask this module to change the state; none of them flips its flags directly.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { ResolvedOptions } from './options.js'
-import type { SessionState } from './session.js'
-import { newId, storeKey } from './cookie.js'
+import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
+import { hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
 
-// Helpers over a session's state shared by loading and persisting.
+export interface SessionState {
+  /** the lookup id; made lazily for new sessions */
+  id: string | null
+  /** the secret this request's cookie carries, or the new one it will hand out */
+  secret: string | null
+  /** a record for `id` is in the store (loaded, or saved by this request) */
+  stored: boolean
+  /** the record this session was regenerated from: deleted once the response is below 500 */
+  previousId: string | null
+  /** the auth as read (or as this request wrote it); null for a new session */
+  auth: SessionAuth | null
+  /** the request's secret is a replaced one (in its grace window): it is given a current one */
+  replacedSecret: boolean
+  /** the request's secret may have been replaced meanwhile: it must not go out in a cookie */
+  stale: boolean
+  /** the version read or written; -1 when unknown (an unconditional patch was applied) */
+  version: number
+  /** data keys the stored record had when read (what replacing the whole data must remove) */
+  storedKeys: string[]
+  createdAt: number
+  expiresAt: number | null
+  meta: SessionMeta
+  data: Record<string, unknown>
+  changed: Set<string>
+  unset: Set<string>
+  /** JSON of object values handed out by get() or data, to detect nested mutation */
+  snapshots: Map<string, string> | null
+  /** the whole data is replaced (clear(), regenerate, a migrated record) */
+  replaced: boolean
+  /** meta changed by refresh(): persist it even with no data change */
+  metaChanged: boolean
+  touchDue: boolean
+  /** a Set-Cookie is owed: new session, new secret, refreshed expiry, or a re-signed cookie */
+  sendCookie: boolean
+  /** this request deleted the session: clear its cookie (unless a new one is sent) */
+  clearCookie: boolean
+  /** store unreachable on load: this session is never saved */
+  anonymous: boolean
+  /** a valid session cookie came with the request (Vary: Cookie) */
+  read: boolean
+  log: FastifyBaseLogger
+  ip: string
+  userAgent: string | undefined
+}
 
-export function freshState (request: FastifyRequest, now: number, log: FastifyBaseLogger, data: Record<string, unknown>): SessionState {
+export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>): SessionState {
   return {
     id: null,
-    key: null,
-    cookieKey: null,
-    isNew: true,
+    secret: null,
+    stored: false,
+    previousId: null,
+    auth: null,
+    replacedSecret: false,
+    stale: false,
+    version: 0,
+    storedKeys: [],
     createdAt: now,
     expiresAt: null,
     meta: {},
@@ -19,35 +68,70 @@ export function freshState (request: FastifyRequest, now: number, log: FastifyBa
     changed: new Set(),
     unset: new Set(),
     snapshots: null,
-    full: false,
+    replaced: false,
     metaChanged: false,
-    rotationDue: false,
     touchDue: false,
     sendCookie: false,
     clearCookie: false,
     anonymous: false,
     read: false,
+    log: request.log,
     ip: request.ip,
-    userAgent: request.headers['user-agent'],
-    log
+    userAgent: request.headers['user-agent']
   }
 }
 
-/** Turns the state into a new, empty, unsaved session (after destroy, or when the stored one vanished). */
-export function resetState (state: SessionState, data: Record<string, unknown>): void {
+export interface Adopted {
+  id: string
+  secret: string
+  record: SessionRecord
+  data: Record<string, unknown>
+  /** the data was migrated on load: persist it whole */
+  migrated: boolean
+  replacedSecret: boolean
+  touchDue: boolean
+}
+
+/** The request's cookie opened a stored session. */
+export function adopt (state: SessionState, loaded: Adopted): void {
+  const { record } = loaded
+  Object.assign(state, {
+    id: loaded.id,
+    secret: loaded.secret,
+    stored: true,
+    auth: record.auth,
+    replacedSecret: loaded.replacedSecret,
+    version: record.version,
+    storedKeys: Object.keys(record.data),
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    meta: record.meta,
+    data: loaded.data,
+    replaced: loaded.migrated,
+    touchDue: loaded.touchDue,
+    sendCookie: false
+  })
+}
+
+/** A new, empty, unsaved session: after destroy(), or when the stored one vanished. */
+export function startOver (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
   Object.assign(state, {
     id: null,
-    key: null,
-    cookieKey: null,
-    isNew: true,
-    createdAt: Date.now(),
+    secret: null,
+    stored: false,
+    previousId: null,
+    auth: null,
+    replacedSecret: false,
+    stale: false,
+    version: 0,
+    storedKeys: [],
+    createdAt: now,
     expiresAt: null,
     meta: {},
     data,
     snapshots: null,
-    full: false,
+    replaced: false,
     metaChanged: false,
-    rotationDue: false,
     touchDue: false,
     sendCookie: false
   })
@@ -55,22 +139,59 @@ export function resetState (state: SessionState, data: Record<string, unknown>):
   state.unset.clear()
 }
 
+/** regenerate(): a new id and secret and a new creation time; the stored record is deleted on send. */
+export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
+  const previousId = state.stored ? state.id : state.previousId
+  startOver(state, data, now)
+  state.previousId = previousId
+  state.replaced = true
+  ensureId(state)
+}
+
 /** Ids are made lazily: a request that never saves never pays for one. */
 export function ensureId (state: SessionState): string {
   if (state.id === null) {
     state.id = newId()
-    state.key = storeKey(state.id)
+    state.secret = newSecret()
   }
   return state.id
 }
 
-/** The sliding idle deadline (per-session or global), capped by the absolute one. */
-export function expiryFor (opts: ResolvedOptions, state: SessionState, now: number): number | null {
-  const idle = state.meta.idleTimeout !== undefined ? state.meta.idleTimeout : opts.idleTimeout
-  const absolute = state.meta.absoluteExpiresAt ?? null
-  const sliding = idle === null ? null : now + idle
-  if (absolute === null) return sliding
-  return sliding === null ? absolute : Math.min(sliding, absolute)
+/** The auth of a session created now. */
+export function initialAuth (secret: string, rotateAt: number | undefined): SessionAuth {
+  return rotateAt === undefined ? { current: [hashSecret(secret)], replaced: [] } : { current: [hashSecret(secret)], replaced: [], rotateAt }
+}
+
+export function hasWrites (state: SessionState): boolean {
+  return state.changed.size > 0 || state.unset.size > 0 || state.replaced || state.metaChanged
+}
+
+export function markChanged (state: SessionState, key: string): void {
+  state.changed.add(key)
+  state.unset.delete(key)
+  state.snapshots?.delete(key)
+}
+
+export function markUnset (state: SessionState, key: string): void {
+  state.changed.delete(key)
+  state.snapshots?.delete(key)
+  state.unset.add(key)
+}
+
+/** clear(): the whole data is replaced by the schema's defaults. */
+export function markCleared (state: SessionState, data: Record<string, unknown>): void {
+  state.data = data
+  state.changed.clear()
+  state.unset.clear()
+  state.snapshots = null
+  state.replaced = true
+}
+
+/** An object value handed out: remember its JSON to see nested mutations later. */
+export function snapshot (state: SessionState, key: string, value: object): void {
+  if (state.changed.has(key)) return
+  state.snapshots ??= new Map()
+  if (!state.snapshots.has(key)) state.snapshots.set(key, JSON.stringify(value))
 }
 
 /** Finds nested mutations of values handed out by get() or data (plain JSON: a changed Date shows in its ISO text). */
@@ -79,7 +200,27 @@ export function detectNested (state: SessionState): void {
   for (const [key, json] of state.snapshots) {
     if (!state.changed.has(key) && JSON.stringify(state.data[key]) !== json) state.changed.add(key)
   }
+}
+
+/**
+ * The data was persisted: nothing is pending, and every object value that was handed out or written
+ * is snapshotted again, so a nested mutation made after save() is still seen.
+ */
+export function saved (state: SessionState, fields: Partial<Pick<SessionState, 'meta' | 'expiresAt' | 'version' | 'auth'>>): void {
+  const watched = new Set([...(state.snapshots?.keys() ?? []), ...state.changed])
+  Object.assign(state, fields)
+  state.stored = true
+  state.replaced = false
+  state.metaChanged = false
+  state.touchDue = false
+  state.storedKeys = Object.keys(state.data)
+  state.changed.clear()
+  state.unset.clear()
   state.snapshots = null
+  for (const key of watched) {
+    const value = state.data[key]
+    if (value !== null && typeof value === 'object') snapshot(state, key, value)
+  }
 }
 
 /** Runs a store operation, wrapping its failure once as FST_SESSION_STORE_UNAVAILABLE. */

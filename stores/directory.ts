@@ -1,11 +1,12 @@
 import { mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join, resolve } from 'node:path'
-import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { parse, stringify } from '../lib/codec.js'
-import { KeyedLock, writeFileAtomic } from '../lib/atomic-file.js'
-import { warnOnce } from '../lib/warn-once.js'
-import { destroyOwned } from '../lib/owned.js'
+import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { KeyedLock, writeFileAtomic } from './kit/atomic-file.js'
+import { warnOnce } from './kit/warn-once.js'
+import { destroyOwned } from './kit/owned.js'
+import { applyPatch, applyRotate, isLive, usableRecord } from './kit/record.js'
 
 export interface DirectoryStoreOptions {
   /** the folder; created when missing */
@@ -72,20 +73,21 @@ export class DirectoryStore implements SessionStore {
     try {
       text = await readFile(file, 'utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw err
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return undefined
+      // a directory or a symlink loop where a session file should be: corrupt, not an outage
+      if (code !== 'EISDIR' && code !== 'ELOOP') throw err
+      text = ''
     }
-    let record: SessionRecord
+    let record: SessionRecord | undefined | null = null
     try {
-      record = parse(text)
-      if (record === null || typeof record !== 'object' || typeof record.data !== 'object' || record.data === null) throw new Error('not a session record')
-      record.meta ??= {}
-    } catch (err) {
-      warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing (${(err as Error).message})`)
+      record = usableRecord(parse(text))
+    } catch {}
+    if (record === null || record === undefined) {
+      warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing`)
       return undefined
     }
-    if (record.expiresAt !== null && record.expiresAt <= Date.now()) return undefined
-    return record
+    return isLive(record) ? record : undefined
   }
 
   async #write (id: string, record: SessionRecord): Promise<void> {
@@ -116,36 +118,44 @@ export class DirectoryStore implements SessionStore {
     })
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     return this.#lock.run(id, async () => {
       const record = await this.#read(id)
-      if (record === undefined) return false
-      Object.assign(record.data, change.set)
-      for (const key of change.unset) delete record.data[key]
-      const before = record.meta.owner
-      if (change.meta !== undefined) record.meta = { ...record.meta, ...change.meta }
-      record.expiresAt = change.expiresAt
+      const before = record?.meta.owner
+      const result = applyPatch(record, change)
+      if (result !== 'ok' || record === undefined) return result
       await this.#write(id, record)
       await this.#index(id, before, record.meta.owner)
+      return result
+    })
+  }
+
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    return this.#lock.run(id, async () => {
+      const record = await this.#read(id)
+      if (!applyRotate(record, from, auth) || record === undefined) return false
+      await this.#write(id, record)
       return true
     })
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
-    await this.#lock.run(id, async () => {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
+    return this.#lock.run(id, async () => {
       const record = await this.#read(id)
-      if (record === undefined) return
+      if (record === undefined) return false
       record.expiresAt = expiresAt
       await this.#write(id, record)
+      return true
     })
   }
 
-  async destroy (id: string): Promise<void> {
+  async destroy (id: string): Promise<boolean> {
     const file = this.#file(id)
-    await this.#lock.run(id, async () => {
+    return this.#lock.run(id, async () => {
       const record = await this.#read(id).catch(() => undefined)
       await unlink(file).catch(err => { if (err.code !== 'ENOENT') throw err })
       if (record?.meta.owner !== undefined) await this.#index(id, record.meta.owner, undefined)
+      return record !== undefined
     })
   }
 
@@ -192,7 +202,7 @@ export class DirectoryStore implements SessionStore {
     let sessions = 0
     for (const id of await this.#ids()) {
       const record = await this.#read(id).catch(() => undefined)
-      if (record === undefined || record.meta.rotatedTo !== undefined) continue
+      if (record === undefined) continue
       sessions++
       if (record.meta.owner !== undefined) owners[record.meta.owner] = (owners[record.meta.owner] ?? 0) + 1
     }

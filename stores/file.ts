@@ -1,11 +1,11 @@
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { parse, stringify } from '../lib/codec.js'
-import { SessionIndex } from '../lib/session-index.js'
-import { acquireLock } from '../lib/lock-file.js'
-import { destroyOwned } from '../lib/owned.js'
+import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { SessionIndex } from './kit/session-index.js'
+import { acquireLock } from './kit/lock-file.js'
+import { destroyOwned } from './kit/owned.js'
 
 export interface FileStoreOptions {
   /** the file holding every session (a journal); `<path>.lock` marks the process that owns it */
@@ -20,6 +20,7 @@ export interface FileStoreOptions {
 type Line =
   | { s: string, r: SessionRecord }
   | { p: string, c: SessionPatch }
+  | { r: string, f: string, a: SessionAuth }
   | { t: string, e: number | null }
   | { d: string }
 
@@ -87,6 +88,7 @@ export class FileStore implements SessionStore {
   #replay (line: Line): void {
     if ('s' in line) this.#index.set(line.s, line.r)
     else if ('p' in line) this.#index.patch(line.p, line.c)
+    else if ('r' in line) this.#index.rotate(line.r, line.f, line.a)
     else if ('t' in line) this.#index.touch(line.t, line.e)
     else if ('d' in line) this.#index.destroy(line.d)
     else throw new Error('unknown journal line')
@@ -158,22 +160,35 @@ export class FileStore implements SessionStore {
     await this.#append({ s: this.#prefix + id, r: copy })
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     await this.#ready()
     const copy = parse(stringify(change)) as SessionPatch
-    if (!this.#index.patch(this.#prefix + id, copy)) return false
-    await this.#append({ p: this.#prefix + id, c: copy })
+    const result = this.#index.patch(this.#prefix + id, copy)
+    // the journal holds what was applied: replaying it needs no condition
+    delete copy.ifVersion
+    if (result === 'ok') await this.#append({ p: this.#prefix + id, c: copy })
+    return result
+  }
+
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    await this.#ready()
+    if (!this.#index.rotate(this.#prefix + id, from, auth)) return false
+    await this.#append({ r: this.#prefix + id, f: from, a: auth })
     return true
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.#ready()
-    if (this.#index.touch(this.#prefix + id, expiresAt)) await this.#append({ t: this.#prefix + id, e: expiresAt })
+    if (!this.#index.touch(this.#prefix + id, expiresAt)) return false
+    await this.#append({ t: this.#prefix + id, e: expiresAt })
+    return true
   }
 
-  async destroy (id: string): Promise<void> {
+  async destroy (id: string): Promise<boolean> {
     await this.#ready()
-    if (this.#index.destroy(this.#prefix + id)) await this.#append({ d: this.#prefix + id })
+    const removed = this.#index.destroy(this.#prefix + id)
+    if (removed) await this.#append({ d: this.#prefix + id })
+    return removed
   }
 
   /** Drops expired sessions and rewrites the file without them. */

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { MemcacheClient, MemcacheClientOptions } from 'memcache-client'
-import type { SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
-import { parse, stringify } from '../lib/codec.js'
+import type { PatchResult, SessionAuth, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { applyPatch, applyRotate, isLive, usableRecord } from './kit/record.js'
+import { warnOnce } from './kit/warn-once.js'
 
 export interface MemcachedStoreOptions {
   /** 'host:port' of each server; the store creates one client per server, spreads keys over them and closes them */
@@ -42,6 +44,7 @@ export class MemcachedStore implements SessionStore {
   readonly #owned: boolean
   readonly #prefix: string
   readonly #retries: number
+  readonly #corrupt = new Set<string>()
   #loading: Promise<typeof import('memcache-client')> | null = null
 
   constructor (options: MemcachedStoreOptions) {
@@ -95,18 +98,17 @@ export class MemcachedStore implements SessionStore {
     const key = this.#key(id)
     const found = await (await this.#client(key)).get<string>(key)
     if (found === undefined) return undefined
-    const record = this.#decode(found.value)
-    if (record === undefined || (record.expiresAt !== null && record.expiresAt <= Date.now())) return undefined
-    return record
+    const record = this.#decode(key, found.value)
+    return record !== undefined && isLive(record) ? record : undefined
   }
 
-  #decode (value: unknown): SessionRecord | undefined {
+  #decode (key: string, value: unknown): SessionRecord | undefined {
+    let record: SessionRecord | null | undefined = null
     try {
-      const record = parse(String(value)) as SessionRecord
-      return record !== null && typeof record === 'object' && typeof record.data === 'object' && record.data !== null ? record : undefined
-    } catch {
-      return undefined
-    }
+      record = usableRecord(parse(String(value)))
+    } catch {}
+    if (record === null || record === undefined) warnOnce(this.#corrupt, key, `MemcachedStore: corrupt session ${key.slice(0, 24)}… treated as missing`)
+    return record ?? undefined
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
@@ -120,21 +122,20 @@ export class MemcachedStore implements SessionStore {
     await client.set(key, stringify(record), { lifetime })
   }
 
-  /** gets, change, cas; again on a conflict, up to casRetries times */
-  async #update (id: string, change: (record: SessionRecord) => void): Promise<boolean> {
+  /** gets, change, cas; again on a conflict, up to casRetries times. `change` answers whether to write. */
+  async #update<T> (id: string, change: (record: SessionRecord | undefined) => { write: boolean, result: T }): Promise<T> {
     const key = this.#key(id)
     const client = await this.#client(key)
     for (let attempt = 0; attempt < this.#retries; attempt++) {
       const found = await client.gets<string>(key)
-      if (found === undefined) return false
-      const record = this.#decode(found.value)
-      if (record === undefined || (record.expiresAt !== null && record.expiresAt <= Date.now())) return false
-      change(record)
+      const record = found === undefined ? undefined : this.#decode(key, found.value)
+      const { write, result } = change(record !== undefined && isLive(record) ? record : undefined)
+      if (!write || found === undefined || record === undefined) return result
       const lifetime = exptime(record.expiresAt)
       try {
         if (lifetime === -1) await client.delete(key)
         else await client.cas(key, stringify(record), { casUniq: found.casUniq, lifetime })
-        return true
+        return result
       } catch (err) {
         if (!conflict(err)) throw err
         await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)))
@@ -143,22 +144,33 @@ export class MemcachedStore implements SessionStore {
     throw new Error(`MemcachedStore: ${this.#retries} gets/cas attempts on one session all conflicted`)
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     return this.#update(id, record => {
-      Object.assign(record.data, change.set)
-      for (const k of change.unset) delete record.data[k]
-      if (change.meta !== undefined) record.meta = { ...record.meta, ...change.meta }
-      record.expiresAt = change.expiresAt
+      const result = applyPatch(record, change)
+      return { write: result === 'ok', result }
     })
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
-    await this.#update(id, record => { record.expiresAt = expiresAt })
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    return this.#update(id, record => {
+      const done = applyRotate(record, from, auth)
+      return { write: done, result: done }
+    })
   }
 
-  async destroy (id: string): Promise<void> {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
+    return this.#update(id, record => {
+      if (record !== undefined) record.expiresAt = expiresAt
+      return { write: record !== undefined, result: record !== undefined }
+    })
+  }
+
+  async destroy (id: string): Promise<boolean> {
     const key = this.#key(id)
-    await (await this.#client(key)).delete(key).catch(err => { if (!notFound(err)) throw err })
+    return (await this.#client(key)).delete(key).then(() => true, err => {
+      if (!notFound(err)) throw err
+      return false
+    })
   }
 
   async close (): Promise<void> {

@@ -1,5 +1,5 @@
-import type { PruneOptions, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { SessionIndex } from '../lib/session-index.js'
+import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { SessionIndex } from './kit/session-index.js'
 
 export interface MemoryStoreOptions {
   /** most sessions kept; the least recently used is evicted beyond it (default 10,000) */
@@ -40,16 +40,20 @@ export class MemoryStore implements SessionStore {
     this.#index.set(this.#prefix + id, record)
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     return this.#index.patch(this.#prefix + id, change)
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
-    this.#index.touch(this.#prefix + id, expiresAt)
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    return this.#index.rotate(this.#prefix + id, from, auth)
   }
 
-  async destroy (id: string): Promise<void> {
-    this.#index.destroy(this.#prefix + id)
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
+    return this.#index.touch(this.#prefix + id, expiresAt)
+  }
+
+  async destroy (id: string): Promise<boolean> {
+    return this.#index.destroy(this.#prefix + id)
   }
 
   async prune (options?: PruneOptions): Promise<number> {
@@ -71,8 +75,7 @@ export class MemoryStore implements SessionStore {
     let removed = 0
     for (const id of this.#index.listByOwner(owner, this.#prefix)) {
       if (id === except) continue
-      this.#index.destroy(this.#prefix + id)
-      removed++
+      if (this.#index.destroy(this.#prefix + id)) removed++
     }
     return removed
   }

@@ -1,5 +1,7 @@
-import type { PruneOptions, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { destroyOwned } from '../lib/owned.js'
+import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { destroyOwned } from './kit/owned.js'
+import { usableRecord } from './kit/record.js'
+import { warnOnce } from './kit/warn-once.js'
 
 /** A session as a MongoDB document. */
 export interface SessionDocument {
@@ -8,6 +10,8 @@ export interface SessionDocument {
   createdAt: number
   /** a Date so that the TTL index can expire it; null = never */
   expires: Date | null
+  version: number
+  auth: SessionAuth
   meta: SessionMeta
   owner?: string
 }
@@ -22,7 +26,7 @@ export interface SessionCollection {
   findOne (filter: Filter): Promise<SessionDocument | null>
   replaceOne (filter: Filter, doc: Omit<SessionDocument, '_id'>, options: { upsert: true }): Promise<unknown>
   updateOne (filter: Filter, update: Record<string, Record<string, unknown>>): Promise<{ matchedCount: number }>
-  deleteOne (filter: Filter): Promise<unknown>
+  deleteOne (filter: Filter): Promise<{ deletedCount: number }>
   deleteMany (filter: Filter): Promise<{ deletedCount: number }>
   find (filter: Filter, options: { projection: Record<string, 0 | 1> }): { toArray (): Promise<Array<{ _id: string }>> }
   createIndex (spec: Record<string, 1 | -1>, options?: { expireAfterSeconds?: number, name?: string }): Promise<string>
@@ -50,6 +54,7 @@ function checkKey (key: string): string {
 export class MongoStore implements SessionStore {
   readonly #collection: SessionCollection
   readonly #prefix: string
+  readonly #corrupt = new Set<string>()
   #ready: Promise<void> | null = null
 
   constructor (options: MongoStoreOptions) {
@@ -76,8 +81,11 @@ export class MongoStore implements SessionStore {
   async get (id: string): Promise<SessionRecord | undefined> {
     await this.ready()
     const doc = await this.#collection.findOne({ _id: this.#prefix + id, ...live() })
-    if (doc === null || doc.data === null || typeof doc.data !== 'object') return undefined
-    return { data: doc.data, createdAt: doc.createdAt, expiresAt: doc.expires === null || doc.expires === undefined ? null : doc.expires.getTime(), meta: doc.meta ?? {} }
+    if (doc === null) return undefined
+    const expires = doc.expires instanceof Date ? doc.expires.getTime() : doc.expires
+    const record = usableRecord({ data: doc.data, createdAt: doc.createdAt, expiresAt: expires, version: doc.version, auth: doc.auth, meta: doc.meta })
+    if (record === null) warnOnce(this.#corrupt, doc._id, `MongoStore: corrupt session document ${doc._id.slice(0, 16)}… treated as missing`)
+    return record ?? undefined
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
@@ -87,17 +95,22 @@ export class MongoStore implements SessionStore {
       data: record.data,
       createdAt: record.createdAt,
       expires: record.expiresAt === null ? null : new Date(record.expiresAt),
+      version: record.version,
+      auth: record.auth,
       meta: record.meta
     }
     if (record.meta.owner !== undefined) doc.owner = record.meta.owner
     await this.#collection.replaceOne({ _id: this.#prefix + id }, doc, { upsert: true })
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  /** one filtered update ($set/$unset on data.<key>, $inc on version); a second read only to tell a conflict from a miss */
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     await this.ready()
-    const $set: Record<string, unknown> = { expires: change.expiresAt === null ? null : new Date(change.expiresAt) }
+    const $set: Record<string, unknown> = {}
+    if (change.expiresAt !== undefined) $set.expires = change.expiresAt === null ? null : new Date(change.expiresAt)
     const $unset: Record<string, ''> = {}
-    for (const [key, value] of Object.entries(change.set)) {
+    for (const key of Object.keys(change.set)) {
+      const value = change.set[key]
       if (value === undefined) $unset[`data.${checkKey(key)}`] = ''
       else $set[`data.${checkKey(key)}`] = value
     }
@@ -110,20 +123,35 @@ export class MongoStore implements SessionStore {
       if (change.meta.owner === undefined) $unset.owner = ''
       else $set.owner = change.meta.owner
     }
-    const update: Record<string, Record<string, unknown>> = { $set }
+    const update: Record<string, Record<string, unknown>> = { $inc: { version: 1 } }
+    if (Object.keys($set).length > 0) update.$set = $set
     if (Object.keys($unset).length > 0) update.$unset = $unset
-    const result = await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, update)
+    const filter: Filter = { _id: this.#prefix + id, ...live() }
+    if (change.ifVersion !== undefined) filter.version = change.ifVersion
+    const result = await this.#collection.updateOne(filter, update)
+    if (result.matchedCount === 1) return 'ok'
+    if (change.ifVersion === undefined) return 'missing'
+    return await this.#collection.findOne({ _id: this.#prefix + id, ...live() }) === null ? 'missing' : 'conflict'
+  }
+
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    await this.ready()
+    const result = await this.#collection.updateOne({ _id: this.#prefix + id, 'auth.current.0': from, ...live() }, { $set: { auth } })
     return result.matchedCount === 1
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, { $set: { expires: expiresAt === null ? null : new Date(expiresAt) } })
+    const result = await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, { $set: { expires: expiresAt === null ? null : new Date(expiresAt) } })
+    return result.matchedCount === 1
   }
 
-  async destroy (id: string): Promise<void> {
+  async destroy (id: string): Promise<boolean> {
     await this.ready()
-    await this.#collection.deleteOne({ _id: this.#prefix + id })
+    const { deletedCount } = await this.#collection.deleteOne({ _id: this.#prefix + id, ...live() })
+    if (deletedCount === 1) return true
+    await this.#collection.deleteOne({ _id: this.#prefix + id }) // an expired leftover the TTL monitor has not reached
+    return false
   }
 
   /** The TTL monitor removes expired documents by itself; this does it now. */
@@ -136,11 +164,11 @@ export class MongoStore implements SessionStore {
 
   async stats (): Promise<SessionStats> {
     await this.ready()
-    const docs = await this.#collection.find(live(), { projection: { _id: 1, owner: 1, 'meta.rotatedTo': 1 } }).toArray() as Array<Partial<SessionDocument> & { _id: string }>
+    const docs = await this.#collection.find(live(), { projection: { _id: 1, owner: 1 } }).toArray() as Array<Partial<SessionDocument> & { _id: string }>
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const doc of docs) {
-      if (!doc._id.startsWith(this.#prefix) || doc.meta?.rotatedTo !== undefined) continue
+      if (!doc._id.startsWith(this.#prefix)) continue
       sessions++
       if (doc.owner !== undefined && doc.owner !== null) owners[doc.owner] = (owners[doc.owner] ?? 0) + 1
     }

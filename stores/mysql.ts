@@ -1,7 +1,8 @@
 import type { Pool, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
-import type { PruneOptions, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { parse, stringify } from '../lib/codec.js'
-import { warnOnce } from '../lib/warn-once.js'
+import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { warnOnce } from './kit/warn-once.js'
+import { applyPatch, usableRecord } from './kit/record.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -23,6 +24,9 @@ export function sessionsTableDDL (table = 'sessions'): string {
   id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   data LONGTEXT NOT NULL,
   meta TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  secret VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  version BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
   expires BIGINT NULL,
   owner VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
@@ -37,7 +41,10 @@ function quote (table: string): string {
   return table.split('.').map(part => `\`${part}\``).join('.')
 }
 
-interface Row extends RowDataPacket { id: string, data: string, meta: string, created_at: number | string, expires: number | string | null }
+interface Row extends RowDataPacket { id: string, data: string, meta: string, auth: string, version: number | string, created_at: number | string, expires: number | string | null }
+
+const COLUMNS = 'id, data, meta, auth, version, created_at, expires'
+const LIVE = '(expires IS NULL OR expires > ?)'
 
 /**
  * Sessions in MySQL or MariaDB: one row per session, expiry enforced on read and pruned by an
@@ -67,59 +74,60 @@ export class MySQLStore implements SessionStore {
   ready (): Promise<void> {
     this.#ready ??= (async () => {
       if (this.#create) await this.#pool.query(sessionsTableDDL(this.#tableName))
-      else await this.#pool.query(`SELECT 1 FROM ${this.#table} LIMIT 0`)
+      try {
+        await this.#pool.query(`SELECT ${COLUMNS}, secret, owner FROM ${this.#table} LIMIT 0`)
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
+        throw new Error(`MySQLStore: ${this.#tableName} was made by fastify-zod-session 0.1 and lacks the columns of store contract v2; 0.1 sessions cannot be read, so drop it (DROP TABLE ${this.#table}) and let the store create it, or give a new \`table\``, { cause: err })
+      }
     })().catch(err => { this.#ready = null; throw err })
     return this.#ready
   }
 
   #decode (row: Row): SessionRecord | undefined {
+    let record: SessionRecord | null | undefined = null
     try {
-      const data = parse(row.data)
-      const meta = JSON.parse(row.meta) as SessionMeta
-      if (data === null || typeof data !== 'object' || meta === null || typeof meta !== 'object') throw new Error('not an object')
-      return { data, createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), meta }
-    } catch (err) {
-      warnOnce(this.#corrupt, row.id, `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing (${(err as Error).message})`)
+      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: JSON.parse(row.auth), meta: JSON.parse(row.meta) })
+    } catch {}
+    if (record === null || record === undefined) {
+      warnOnce(this.#corrupt, row.id, `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing`)
       return undefined
     }
+    return record
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {
     await this.ready()
-    const [rows] = await this.#pool.query<Row[]>(
-      `SELECT id, data, meta, created_at, expires FROM ${this.#table} WHERE id = ? AND (expires IS NULL OR expires > ?)`,
-      [this.#prefix + id, Date.now()])
+    const [rows] = await this.#pool.query<Row[]>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
     return rows.length === 0 ? undefined : this.#decode(rows[0])
   }
 
   async set (id: string, r: SessionRecord): Promise<void> {
     await this.ready()
     await this.#pool.query(
-      `INSERT INTO ${this.#table} (id, data, meta, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE data = VALUES(data), meta = VALUES(meta), created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner)`,
-      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), r.createdAt, r.expiresAt, r.meta.owner ?? null])
+      `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE data = VALUES(data), meta = VALUES(meta), auth = VALUES(auth), secret = VALUES(secret), version = VALUES(version),
+       created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner)`,
+      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, r.meta.owner ?? null])
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  /** a transaction: SELECT … FOR UPDATE, the merge, one UPDATE */
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     await this.ready()
     const conn = await this.#pool.getConnection()
     try {
       await conn.beginTransaction()
-      const [rows] = await conn.query<Row[]>(
-        `SELECT id, data, meta, created_at, expires FROM ${this.#table} WHERE id = ? AND (expires IS NULL OR expires > ?) FOR UPDATE`,
-        [this.#prefix + id, Date.now()])
+      const [rows] = await conn.query<Row[]>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE} FOR UPDATE`, [this.#prefix + id, Date.now()])
       const record = rows.length === 0 ? undefined : this.#decode(rows[0])
-      if (record === undefined) {
+      const result = applyPatch(record, change)
+      if (result !== 'ok' || record === undefined) {
         await conn.rollback()
-        return false
+        return result
       }
-      Object.assign(record.data, change.set)
-      for (const k of change.unset) delete record.data[k]
-      const meta = change.meta === undefined ? record.meta : { ...record.meta, ...change.meta }
-      await conn.query(`UPDATE ${this.#table} SET data = ?, meta = ?, expires = ?, owner = ? WHERE id = ?`,
-        [stringify(record.data), JSON.stringify(meta), change.expiresAt, meta.owner ?? null, this.#prefix + id])
+      await conn.query(`UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
+        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, record.meta.owner ?? null, this.#prefix + id])
       await conn.commit()
-      return true
+      return 'ok'
     } catch (err) {
       await conn.rollback().catch(() => {})
       throw err
@@ -128,14 +136,26 @@ export class MySQLStore implements SessionStore {
     }
   }
 
-  async touch (id: string, expiresAt: number | null): Promise<void> {
+  /** one UPDATE conditioned on the current secret hash */
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     await this.ready()
-    await this.#pool.query(`UPDATE ${this.#table} SET expires = ? WHERE id = ? AND (expires IS NULL OR expires > ?)`, [expiresAt, this.#prefix + id, Date.now()])
+    const [result] = await this.#pool.query<ResultSetHeader>(`UPDATE ${this.#table} SET auth = ?, secret = ? WHERE id = ? AND secret = ? AND ${LIVE}`,
+      [JSON.stringify(auth), auth.current[0], this.#prefix + id, from, Date.now()])
+    return result.affectedRows === 1
   }
 
-  async destroy (id: string): Promise<void> {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id])
+    const [result] = await this.#pool.query<ResultSetHeader>(`UPDATE ${this.#table} SET expires = ? WHERE id = ? AND ${LIVE}`, [expiresAt, this.#prefix + id, Date.now()])
+    return result.affectedRows === 1
+  }
+
+  async destroy (id: string): Promise<boolean> {
+    await this.ready()
+    const [result] = await this.#pool.query<ResultSetHeader>(`DELETE FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
+    if (result.affectedRows > 0) return true
+    await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id]) // an expired leftover
+    return false
   }
 
   /** index range deletes on `expires`, in batches so that a large prune holds no long lock */
@@ -162,7 +182,7 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#pool.query<RowDataPacket[]>(
-      `SELECT owner, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? AND meta NOT LIKE '%"rotatedTo"%' GROUP BY owner`,
+      `SELECT owner, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
       [Date.now(), this.#prefix.length, this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0

@@ -1,7 +1,9 @@
 import type { Cluster, Redis } from 'ioredis'
-import type { SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
-import { parse, stringify } from '../lib/codec.js'
-import { destroyOwned } from '../lib/owned.js'
+import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { destroyOwned } from './kit/owned.js'
+import { dataObject, usableRecord } from './kit/record.js'
+import { warnOnce } from './kit/warn-once.js'
 
 export interface RedisStoreOptions {
   /** an ioredis `Redis` or `Cluster`; the store never closes it */
@@ -11,8 +13,9 @@ export interface RedisStoreOptions {
 }
 
 // One hash per session: `d:<key>` per top-level data key, `m:<name>` per meta field, `_c` createdAt,
-// `_e` expiresAt ('' = never), with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe);
-// the owner index (a set per owner) is kept by separate single-key commands.
+// `_e` expiresAt ('' = never), `_v` version, `_k` the newest current secret hash and `_a` the whole auth as
+// JSON, with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
+// per owner) is kept by separate single-key commands.
 const SCRIPTS = {
   fzsSessionSet: `
 local old = redis.call('HGET', KEYS[1], 'm:owner')
@@ -20,15 +23,23 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
-  // ARGV: expiresAt, n, then n field/value pairs (the last is _e), then fields to delete
+  // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), n, then n field/value pairs, then fields to delete.
+  // Answers false when missing, else {owner, 1 applied | 0 version conflict}.
   fzsSessionPatch: `
-local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner')
+local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v')
 if not found[1] then return false end
-local n = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
-if #ARGV > 2 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * n)) end
-if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-return {found[2] or ''}`,
+if ARGV[2] ~= '' and found[3] ~= ARGV[2] then return {found[2] or '', 0} end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+if #ARGV > 3 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 4 + 2 * n)) end
+redis.call('HINCRBY', KEYS[1], '_v', 1)
+if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return {found[2] or '', 1}`,
+  // ARGV: the expected current secret hash, the new one, the new auth JSON
+  fzsSessionRotate: `
+if redis.call('HGET', KEYS[1], '_k') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], '_k', ARGV[2], '_a', ARGV[3])
+return 1`,
   fzsSessionTouch: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], '_e', ARGV[1])
@@ -42,22 +53,25 @@ if ARGV[2] == '' then redis.call('PERSIST', KEYS[1])
 elseif exists then redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
 else redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return 1`,
+  // answers {1 when a session was there, its owner}
   fzsSessionDestroy: `
-local old = redis.call('HGET', KEYS[1], 'm:owner')
+local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner')
 redis.call('DEL', KEYS[1])
-return old`
+return {found[1] and 1 or 0, found[2] or ''}`
 } as const
 
 interface ScriptClient {
   fzsSessionSet (key: string, expiresAt: string, ...fields: string[]): Promise<string | null>
-  fzsSessionPatch (key: string, expiresAt: string, count: string, ...fields: string[]): Promise<[string] | null>
+  fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, count: string, ...fields: string[]): Promise<[string, number] | null>
+  fzsSessionRotate (key: string, from: string, current: string, auth: string): Promise<number>
   fzsSessionTouch (key: string, expiresAt: string): Promise<[string] | null>
-  fzsSessionDestroy (key: string): Promise<string | null>
+  fzsSessionDestroy (key: string): Promise<[number, string]>
   fzsOwnerExtend (key: string, member: string, expiresAt: string): Promise<number>
 }
 
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
+const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
 const ownerOf = (field: string | null | undefined): string | undefined => field === null || field === undefined || field === '' ? undefined : JSON.parse(field)
 
 function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[]): void {
@@ -72,6 +86,7 @@ export class RedisStore implements SessionStore {
   readonly #client: Redis | Cluster
   readonly #scripts: ScriptClient
   readonly #prefix: string
+  readonly #corrupt = new Set<string>()
 
   constructor (options: RedisStoreOptions) {
     const client = options?.client
@@ -94,55 +109,93 @@ export class RedisStore implements SessionStore {
 
   /** one round trip: HGETALL */
   async get (id: string): Promise<SessionRecord | undefined> {
-    const hash = await this.#client.hgetall(this.#key(id))
+    const key = this.#key(id)
+    let hash: Record<string, string>
+    try {
+      hash = await this.#client.hgetall(key)
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      this.#reportCorrupt(key, 'not a hash')
+      return undefined
+    }
     if (hash._c === undefined) return undefined
     const expiresAt = hash._e === undefined || hash._e === '' ? null : Number(hash._e)
     if (expiresAt !== null && expiresAt <= Date.now()) return undefined
-    const data: Record<string, unknown> = {}
-    const meta: Record<string, unknown> = {}
-    for (const field in hash) {
-      if (field.startsWith('d:')) data[field.slice(2)] = parse(hash[field])
-      else if (field.startsWith('m:')) meta[field.slice(2)] = JSON.parse(hash[field])
-    }
-    return { data, createdAt: Number(hash._c), expiresAt, meta }
+    let record: SessionRecord | null | undefined = null
+    try {
+      const data = dataObject()
+      const meta: Record<string, unknown> = {}
+      for (const field of Object.keys(hash)) {
+        if (field.startsWith('d:')) data[field.slice(2)] = parse(hash[field])
+        else if (field.startsWith('m:')) meta[field.slice(2)] = JSON.parse(hash[field])
+      }
+      record = usableRecord({ data, createdAt: Number(hash._c), expiresAt, version: Number(hash._v), auth: JSON.parse(hash._a), meta })
+    } catch {}
+    if (record === null || record === undefined) this.#reportCorrupt(key, 'a field is not valid JSON, or a field is missing')
+    return record ?? undefined
+  }
+
+  #reportCorrupt (key: string, why: string): void {
+    warnOnce(this.#corrupt, key, `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt)]
-    for (const [k, v] of Object.entries(record.data)) if (v !== undefined) fields.push(`d:${k}`, stringify(v))
+    const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_k', record.auth.current[0], '_a', JSON.stringify(record.auth)]
+    for (const k of Object.keys(record.data)) if (record.data[k] !== undefined) fields.push(`d:${k}`, stringify(record.data[k]))
     metaFields(record.meta, fields, [])
     const old = await this.#scripts.fzsSessionSet(this.#key(id), expiry(record.expiresAt), ...fields)
     await this.#reindex(id, ownerOf(old), record.meta.owner, record.expiresAt)
   }
 
-  async patch (id: string, change: SessionPatch): Promise<boolean> {
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     const set: string[] = []
     const unset = change.unset.map(k => `d:${k}`)
-    for (const [k, v] of Object.entries(change.set)) {
+    for (const k of Object.keys(change.set)) {
+      const v = change.set[k]
       if (v === undefined) unset.push(`d:${k}`)
       else set.push(`d:${k}`, stringify(v))
     }
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
-    const at = expiry(change.expiresAt)
-    set.push('_e', at)
-    const result = await this.#scripts.fzsSessionPatch(this.#key(id), at, String(set.length / 2), ...set, ...unset)
-    if (result === null) return false
+    const at = change.expiresAt === undefined ? '-' : expiry(change.expiresAt)
+    if (change.expiresAt !== undefined) set.push('_e', at)
+    let result: [string, number] | null
+    try {
+      result = await this.#scripts.fzsSessionPatch(this.#key(id), at, change.ifVersion === undefined ? '' : String(change.ifVersion), String(set.length / 2), ...set, ...unset)
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      return 'missing'
+    }
+    if (result === null) return 'missing'
+    if (result[1] === 0) return 'conflict'
     const before = ownerOf(result[0])
     const after = change.meta !== undefined && 'owner' in change.meta ? change.meta.owner : before
-    await this.#reindex(id, before, after, change.expiresAt)
-    return true
+    if (before !== after || (after !== undefined && change.expiresAt !== undefined)) await this.#reindex(id, before, after, change.expiresAt ?? null)
+    return 'ok'
+  }
+
+  /** one command: a script comparing `_k` */
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    try {
+      return await this.#scripts.fzsSessionRotate(this.#key(id), from, auth.current[0], JSON.stringify(auth)) === 1
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      return false
+    }
   }
 
   /** one command (a script); a second only to extend an owner index */
-  async touch (id: string, expiresAt: number | null): Promise<void> {
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
     const result = await this.#scripts.fzsSessionTouch(this.#key(id), expiry(expiresAt))
     const owner = result === null ? undefined : ownerOf(result[0])
     if (owner !== undefined) await this.#extendOwner(owner, expiresAt)
+    return result !== null
   }
 
-  async destroy (id: string): Promise<void> {
-    const old = ownerOf(await this.#scripts.fzsSessionDestroy(this.#key(id)))
+  async destroy (id: string): Promise<boolean> {
+    const [existed, owner] = await this.#scripts.fzsSessionDestroy(this.#key(id))
+    const old = ownerOf(owner)
     if (old !== undefined) await this.#client.srem(this.#ownerKey(old), id)
+    return existed === 1
   }
 
   async #reindex (id: string, before: string | undefined, after: string | undefined, expiresAt: number | null): Promise<void> {
@@ -168,11 +221,11 @@ export class RedisStore implements SessionStore {
         cursor = next
         const pipeline = node.pipeline()
         const sessionKeys = keys.filter(key => !key.startsWith(ownerKeys))
-        for (const key of sessionKeys) pipeline.hmget(key, '_c', 'm:owner', 'm:rotatedTo')
+        for (const key of sessionKeys) pipeline.hmget(key, '_c', 'm:owner')
         const results = sessionKeys.length === 0 ? [] : (await pipeline.exec()) ?? []
         for (const [err, fields] of results) {
-          const [created, owner, rotatedTo] = (err === null ? fields : []) as Array<string | null>
-          if (created === null || created === undefined || rotatedTo !== null) continue
+          const [created, owner] = (err === null ? fields : []) as Array<string | null>
+          if (created === null || created === undefined) continue
           sessions++
           const name = ownerOf(owner)
           if (name !== undefined) owners[name] = (owners[name] ?? 0) + 1

@@ -3,8 +3,8 @@ import fc from 'fast-check'
 import Fastify from 'fastify'
 import { z } from 'zod'
 import fastifyZodSession from '../lib/index.js'
-import { parseStoreUrl, redactUrl, StoreUrlError } from '../lib/store-url.js'
-import { scrub } from '../lib/open-store.js'
+import { parseStoreUrl, redactUrl, StoreUrlError } from '../stores/url/parse.js'
+import { scrub } from '../stores/url/open.js'
 import { SECRET } from './helpers/app.js'
 
 const parts = (url: string): Record<string, unknown> => {

@@ -1,7 +1,9 @@
 import type { z } from 'zod'
-import type { Session } from '../lib/session.js'
 
-/** What a store keeps for one session. Stores receive it keyed by a hash of the cookie id. */
+/**
+ * What a store keeps for one session (store contract v2). A session's record never moves: rotation
+ * replaces secret hashes inside it, and the data stays where it is.
+ */
 export interface SessionRecord {
   /** The session data; JSON-safe apart from Dates, which every store round-trips. */
   data: Record<string, unknown>
@@ -9,7 +11,24 @@ export interface SessionRecord {
   createdAt: number
   /** ms since epoch; the store's TTL; null = never expires */
   expiresAt: number | null
+  /** the data's revision: 0 when created, +1 for every applied patch */
+  version: number
+  /** hashes of the secrets that open the session; never a usable secret */
+  auth: SessionAuth
   meta: SessionMeta
+}
+
+/** The secrets of one session, as SHA-256 hashes (base64url): a store dump holds no usable cookie. */
+export interface SessionAuth {
+  /**
+   * hashes of the current secrets, newest first. Every change of auth puts a fresh hash at [0], so
+   * `current[0]` identifies the auth's revision: rotate() is conditioned on it.
+   */
+  current: string[]
+  /** hashes of recently replaced secrets, each with the ms (since epoch) until which it still works */
+  replaced: Array<[hash: string, until: number]>
+  /** ms since epoch when the secret is next due for rotation; absent = never */
+  rotateAt?: number
 }
 
 export interface SessionMeta {
@@ -20,21 +39,27 @@ export interface SessionMeta {
   lastAccessAt?: number
   lastAccessIp?: string
   owner?: string
-  /** store key of the session this one was rotated into (a grace-window pointer) */
-  rotatedTo?: string
-  /** ms since epoch when the id is next due for rotation */
-  rotateAt?: number
   absoluteExpiresAt?: number
   /** per-session idle timeout in ms, set by refresh() */
   idleTimeout?: number | null
 }
 
+/** A per-key change of one record. */
 export interface SessionPatch {
+  /** top-level data keys to write (a value of undefined removes the key) */
   set: Record<string, unknown>
+  /** top-level data keys to remove */
   unset: string[]
-  expiresAt: number | null
+  /** the new expiry; absent = leave the expiry as it is */
+  expiresAt?: number | null
+  /** meta fields to merge (a value of undefined removes the field) */
   meta?: Partial<SessionMeta>
+  /** apply only when the record's version is this one (else 'conflict', nothing written) */
+  ifVersion?: number
 }
+
+/** What patch() did: applied, found no live record, or found the record at another version. */
+export type PatchResult = 'ok' | 'missing' | 'conflict'
 
 export interface PruneOptions {
   /** called as the prune goes: `done` of `total` sessions examined (the CLI draws a progress bar) */
@@ -47,24 +72,46 @@ export interface SessionStats {
   owners?: Record<string, number>
 }
 
+/**
+ * Store contract v2. `id` is the session's lookup id (random, 128 bits, not a credential: the
+ * secret is checked against `auth` by the plugin). Every method is atomic for ONE id in its backend,
+ * and every rule below is checked by the conformance suite (`fastify-zod-session/testing`).
+ *
+ * Expired means `expiresAt !== null && expiresAt <= Date.now()`; an expired record behaves exactly
+ * like a missing one in every method (a store may delete it lazily or let its backend's TTL do it).
+ * Records handed in and out are copies: changing one never changes what is stored.
+ */
 export interface SessionStore {
-  /** undefined for missing AND expired */
+  /** The live record, or undefined when missing or expired. */
   get (id: string): Promise<SessionRecord | undefined>
-  /** upsert */
+  /** Writes the whole record (upsert): creation, and operators' tools. The owner index follows it. */
   set (id: string, record: SessionRecord): Promise<void>
-  /** atomic per-key merge of top-level data keys; false when the session is missing */
-  patch (id: string, change: SessionPatch): Promise<boolean>
-  touch (id: string, expiresAt: number | null): Promise<void>
-  /** idempotent */
-  destroy (id: string): Promise<void>
+  /**
+   * Merges `change` into a live record and adds 1 to its version, atomically: two patches of
+   * different keys both survive. 'missing' when there is no live record (nothing is created);
+   * 'conflict' when `ifVersion` is given and differs from the record's version (nothing is written).
+   */
+  patch (id: string, change: SessionPatch): Promise<PatchResult>
+  /**
+   * Replaces `auth` only when the live record's `auth.current[0]` is `from`: true when it did.
+   * The loser of two concurrent rotations gets false and writes nothing. Data, version, expiry untouched.
+   */
+  rotate (id: string, from: string, auth: SessionAuth): Promise<boolean>
+  /** Sets the expiry of a live record (null = never): true when it did; a missing one stays missing. */
+  touch (id: string, expiresAt: number | null): Promise<boolean>
+  /** Deletes the record; true when a live one was there. Idempotent. */
+  destroy (id: string): Promise<boolean>
   /** removes expired sessions, returns how many; for stores without native expiry */
   prune? (options?: PruneOptions): Promise<number>
-  /** counts live sessions (rotation pointers excluded), and per owner where the store can; for operators */
+  /** counts live sessions, and per owner where the store can; for operators */
   stats? (): Promise<SessionStats>
+  /** ids of the live sessions whose `meta.owner` is `owner` */
   listByOwner? (owner: string): Promise<string[]>
+  /** destroys every live session of `owner` except the id `except`; returns how many */
   destroyByOwner? (owner: string, except?: string): Promise<number>
   /** opens or creates what the store needs; the plugin awaits it, so a bad store fails app.ready() */
   ready? (): Promise<void>
+  /** releases what the store opened itself; never a client it was given */
   close? (): Promise<void>
 }
 
@@ -86,11 +133,14 @@ export type SessionData = z.output<RegisteredSchema>
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`
 
 export interface SessionCookieOptions {
+  /** @default '/' */
   path?: string
   domain?: string
+  /** @default true */
   httpOnly?: boolean
+  /** @default 'lax' */
   sameSite?: 'lax' | 'strict' | 'none' | boolean
-  /** 'auto' = Secure when the request came over https (honours trustProxy) */
+  /** 'auto' = Secure when the request came over https (honours trustProxy) @default 'auto' */
   secure?: boolean | 'auto'
   partitioned?: boolean
 }
@@ -98,6 +148,7 @@ export interface SessionCookieOptions {
 export interface BindOptions {
   ip?: true | 'subnet'
   userAgent?: true
+  /** @default 'destroy' */
   onMismatch?: 'destroy' | 'log'
 }
 
@@ -110,27 +161,39 @@ export interface FastifyZodSessionOptions {
   /**
    * a SessionStore, or a storage URL (memory://, file://, dir://, redis://, rediss://, redis+cluster://,
    * mysql://, mongodb://, mongodb+srv://, memcached://): the plugin then creates the client and closes it
+   * @default new MemoryStore()
    */
   store?: SessionStore | string
+  /** @default 'session_id' */
   cookieName?: string
   cookie?: SessionCookieOptions
+  /** sliding expiry; null = none @default '15m' */
   idleTimeout?: Duration | null
+  /** hard limit from creation (login), never extended; null = none @default '12h' */
   absoluteTimeout?: Duration | null
+  /** how often the cookie's secret is replaced; null = off @default '4m' */
   rotationInterval?: Duration | null
+  /** how long a replaced secret keeps working @default '30s' */
   rotationGrace?: Duration
+  /** an unmodified session's expiry is extended at most this often (clamped to a quarter of the idle timeout) @default '1m' */
   touchAfter?: Duration
+  /** @default false */
   saveUninitialized?: boolean
+  /** @default off */
   bind?: BindOptions
+  /** @default 'reset' */
   onInvalidData?: 'reset' | 'error' | MigrateFunction
+  /** @default 'fail' */
   onStoreError?: 'fail' | 'anonymous'
+  /** @default '10m' */
   pruneInterval?: Duration | null
   /** derives the owner (e.g. a user id) of a session from its data, for fastify.sessions */
   owner?: (data: SessionData) => string | undefined | null
-  /** largest serialized session data accepted at save, in bytes (default 64 KiB); null = no limit */
+  /** largest serialized session data accepted at save, in bytes; null = no limit @default 65536 */
   maxDataBytes?: number | null
 }
 
-/** One session as fastify.sessions.list() reports it; `id` is the store key (a hash), never the cookie id. */
+/** One session as fastify.sessions.list() reports it; `id` is the session id (not a credential). */
 export interface SessionInfo {
   id: string
   createdAt: number
@@ -143,20 +206,8 @@ export interface SessionInfo {
 
 export interface SessionsApi {
   list (owner: string): Promise<SessionInfo[]>
-  /** destroys every session of `owner`, except the one with cookie id (or Session) `except`; returns the count */
+  /** destroys every session of `owner`, except the one with id (or the Session) `except`; returns the count */
   revoke (owner: string, options?: { except?: string | { id: string } }): Promise<number>
   /** removes expired sessions now, returns how many */
   prune (): Promise<number>
-  /** the store key (hash) of a cookie id */
-  keyOf (id: string): string
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    session: Session<SessionData>
-  }
-  interface FastifyInstance {
-    sessionStore: SessionStore
-    sessions: SessionsApi
-  }
 }

@@ -35,10 +35,16 @@ function matchValue (value: unknown, condition: unknown): boolean {
   return equal(value, condition)
 }
 
+function getPath (doc: Doc, path: string): unknown {
+  let value: unknown = doc
+  for (const part of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Doc)[part] : undefined
+  return value
+}
+
 export function matches (doc: Doc, filter: Doc): boolean {
   return Object.entries(filter).every(([key, condition]) => key === '$or'
     ? (condition as Doc[]).some(sub => matches(doc, sub))
-    : matchValue(doc[key], condition))
+    : matchValue(getPath(doc, key), condition))
 }
 
 function setPath (doc: Doc, path: string, value: unknown): void {
@@ -84,7 +90,7 @@ export class FakeSessionCollection implements SessionCollection {
   }
 
   async updateOne (filter: Doc, update: Record<string, Doc>): Promise<{ matchedCount: number }> {
-    for (const op of Object.keys(update)) if (op !== '$set' && op !== '$unset') throw new Error(`fake-mongo: ${op} not supported`)
+    for (const op of Object.keys(update)) if (op !== '$set' && op !== '$unset' && op !== '$inc') throw new Error(`fake-mongo: ${op} not supported`)
     for (const [op, fields] of Object.entries(update)) if (Object.keys(fields).length === 0) throw new Error(`'${op}' is empty. You must specify a field like so: {${op}: {<field>: ...}}`)
     const setPaths = Object.keys(update.$set ?? {})
     for (const path of Object.keys(update.$unset ?? {})) {
@@ -94,6 +100,11 @@ export class FakeSessionCollection implements SessionCollection {
     if (doc === undefined) return { matchedCount: 0 }
     for (const [path, value] of Object.entries(update.$set ?? {})) setPath(doc, path, structuredClone(value))
     for (const path of Object.keys(update.$unset ?? {})) unsetPath(doc, path)
+    for (const [path, by] of Object.entries(update.$inc ?? {})) {
+      const current = getPath(doc, path)
+      if (current !== undefined && typeof current !== 'number') throw new Error(`Cannot apply $inc to a value of non-numeric type. {_id: "${String(doc._id)}"} has the field '${path}' of non-numeric type`)
+      setPath(doc, path, (current ?? 0) + (by as number))
+    }
     return { matchedCount: 1 }
   }
 

@@ -1,19 +1,41 @@
-import type { SessionMeta, SessionPatch, SessionRecord } from '../types/index.js'
+import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { parse, stringify } from './codec.js'
+import { dataObject, mergeMeta } from './record.js'
 
 interface Entry {
-  /** data serialized through the codec: hands out copies and keeps Dates */
-  data: string
+  /** each top-level data key serialized through the codec: hands out copies, keeps Dates, and a patch
+   * re-serializes only the keys it changes */
+  data: Map<string, string>
   createdAt: number
   expiresAt: number | null
+  version: number
+  auth: SessionAuth
   meta: SessionMeta
 }
 
+function encode (data: Record<string, unknown>): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const k of Object.keys(data)) if (data[k] !== undefined) out.set(k, stringify(data[k]))
+  return out
+}
+
+function decode (data: Map<string, string>): Record<string, unknown> {
+  const out = dataObject()
+  for (const [k, v] of data) out[k] = parse(v)
+  return out
+}
+
+const copyAuth = (auth: SessionAuth): SessionAuth => ({ ...auth, current: [...auth.current], replaced: auth.replaced.map(([h, u]) => [h, u]) })
 const expired = (entry: Entry, now: number): boolean => entry.expiresAt !== null && entry.expiresAt <= now
+
+function toRecord (entry: Entry): SessionRecord {
+  return { data: decode(entry.data), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
+}
 
 /**
  * Sessions in a Map with an owner index: MemoryStore's storage and FileStore's in-memory state.
  * Bounded by maxEntries with least-recently-used eviction. Returns copies, never references.
+ * Every method is synchronous, so each is atomic in its process.
  */
 export class SessionIndex {
   readonly #entries = new Map<string, Entry>()
@@ -73,24 +95,37 @@ export class SessionIndex {
       this.#entries.delete(key)
       this.#entries.set(key, entry)
     }
-    return { data: parse(entry.data), createdAt: entry.createdAt, expiresAt: entry.expiresAt, meta: { ...entry.meta } }
+    return toRecord(entry)
   }
 
   set (key: string, record: SessionRecord): void {
     const previous = this.#entries.get(key)
-    const entry = { data: stringify(record.data), createdAt: record.createdAt, expiresAt: record.expiresAt, meta: { ...record.meta } }
+    const entry = { data: encode(record.data), createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta } }
     this.#store(key, entry, previous?.meta.owner)
   }
 
-  /** merges top-level keys; false when the session is missing or expired */
-  patch (key: string, change: SessionPatch): boolean {
+  /** the store contract's patch: per-key merge, version check and bump */
+  patch (key: string, change: SessionPatch): PatchResult {
     const entry = this.#live(key)
-    if (entry === undefined) return false
-    const data = parse(entry.data)
-    Object.assign(data, change.set)
-    for (const k of change.unset) delete data[k]
-    const meta = change.meta === undefined ? entry.meta : { ...entry.meta, ...change.meta }
-    this.#store(key, { data: stringify(data), createdAt: entry.createdAt, expiresAt: change.expiresAt, meta }, entry.meta.owner)
+    if (entry === undefined) return 'missing'
+    if (change.ifVersion !== undefined && change.ifVersion !== entry.version) return 'conflict'
+    const data = new Map(entry.data)
+    for (const k of Object.keys(change.set)) {
+      const value = change.set[k]
+      if (value === undefined) data.delete(k)
+      else data.set(k, stringify(value))
+    }
+    for (const k of change.unset) data.delete(k)
+    const meta = mergeMeta(entry.meta, change.meta)
+    const expiresAt = change.expiresAt === undefined ? entry.expiresAt : change.expiresAt
+    this.#store(key, { data, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)
+    return 'ok'
+  }
+
+  rotate (key: string, from: string, auth: SessionAuth): boolean {
+    const entry = this.#live(key)
+    if (entry === undefined || entry.auth.current[0] !== from) return false
+    entry.auth = copyAuth(auth)
     return true
   }
 
@@ -101,11 +136,12 @@ export class SessionIndex {
     return true
   }
 
+  /** true when a live session was removed */
   destroy (key: string): boolean {
     const entry = this.#entries.get(key)
     if (entry === undefined) return false
     this.#remove(key, entry)
-    return true
+    return !expired(entry, Date.now())
   }
 
   prune (): number {
@@ -131,13 +167,13 @@ export class SessionIndex {
     return ids
   }
 
-  /** live sessions under `prefix` and their count per owner; rotation pointers are not sessions */
+  /** live sessions under `prefix` and their count per owner */
   stats (prefix = ''): { sessions: number, owners: Record<string, number> } {
     const now = Date.now()
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const [key, entry] of this.#entries) {
-      if (expired(entry, now) || !key.startsWith(prefix) || entry.meta.rotatedTo !== undefined) continue
+      if (expired(entry, now) || !key.startsWith(prefix)) continue
       sessions++
       if (entry.meta.owner !== undefined) owners[entry.meta.owner] = (owners[entry.meta.owner] ?? 0) + 1
     }
@@ -147,7 +183,7 @@ export class SessionIndex {
   /** every live session as [key, record], expired ones dropped on the way */
   liveRecords (): Array<[string, SessionRecord]> {
     this.prune()
-    return [...this.#entries].map(([key, e]) => [key, { data: parse(e.data), createdAt: e.createdAt, expiresAt: e.expiresAt, meta: e.meta }])
+    return [...this.#entries].map(([key, e]) => [key, toRecord(e)])
   }
 
   clear (): void {

@@ -1,8 +1,8 @@
 // Creates a store (and the client it needs) from a storage URL. Drivers are optional dependencies of
 // the user's app: each is imported only when its scheme is used, and a missing one names its package.
 import { resolve } from 'node:path'
-import type { SessionStore } from '../types/index.js'
-import { parseStoreUrl, type StoreUrl } from './store-url.js'
+import type { SessionStore } from '../../types/index.js'
+import { parseStoreUrl, type StoreUrl } from './parse.js'
 
 export interface OpenedStore {
   store: SessionStore
@@ -61,20 +61,20 @@ type Opener = (url: StoreUrl) => Promise<{ store: SessionStore, client?: () => P
 
 const openers: Record<StoreUrl['kind'], Opener> = {
   async memory (url) {
-    const { MemoryStore } = await import('../stores/memory.js')
+    const { MemoryStore } = await import('../memory.js')
     return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries, 'maxEntries'), prefix: url.params.prefix }) }
   },
   async file (url) {
-    const { FileStore } = await import('../stores/file.js')
+    const { FileStore } = await import('../file.js')
     return { store: new FileStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync), compactAfter: positive(url.params.compactAfter, 'compactAfter') }) }
   },
   async dir (url) {
-    const { DirectoryStore } = await import('../stores/directory.js')
+    const { DirectoryStore } = await import('../directory.js')
     return { store: new DirectoryStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync) }) }
   },
   async redis (url) {
     const { Redis } = await driver<typeof import('ioredis')>('ioredis', 'redis://')
-    const { RedisStore } = await import('../stores/redis.js')
+    const { RedisStore } = await import('../redis.js')
     const { host, port } = url.hosts[0]
     const client = new Redis({
       host,
@@ -93,7 +93,7 @@ const openers: Record<StoreUrl['kind'], Opener> = {
   },
   async 'redis-cluster' (url) {
     const { Cluster } = await driver<typeof import('ioredis')>('ioredis', 'redis+cluster://')
-    const { RedisStore } = await import('../stores/redis.js')
+    const { RedisStore } = await import('../redis.js')
     const client = new Cluster(url.hosts, {
       lazyConnect: true,
       enableAutoPipelining: true,
@@ -105,7 +105,7 @@ const openers: Record<StoreUrl['kind'], Opener> = {
   },
   async mysql (url) {
     const mysql = await driver<typeof import('mysql2/promise')>('mysql2/promise', 'mysql://')
-    const { MySQLStore } = await import('../stores/mysql.js')
+    const { MySQLStore } = await import('../mysql.js')
     const pool = mysql.createPool({
       host: url.hosts[0].host,
       port: url.hosts[0].port,
@@ -120,7 +120,7 @@ const openers: Record<StoreUrl['kind'], Opener> = {
   },
   async mongodb (url) {
     const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')
-    const { MongoStore } = await import('../stores/mongodb.js')
+    const { MongoStore } = await import('../mongodb.js')
     const client = new MongoClient(url.driverUrl!, { serverSelectionTimeoutMS: 5000 })
     try {
       await client.connect()
@@ -134,7 +134,7 @@ const openers: Record<StoreUrl['kind'], Opener> = {
     }
   },
   async memcached (url) {
-    const { MemcachedStore } = await import('../stores/memcached.js')
+    const { MemcachedStore } = await import('../memcached.js')
     await driver('memcache-client', 'memcached://')
     return { store: new MemcachedStore({ servers: url.hosts.map(h => `${h.host}:${h.port}`), prefix: url.params.prefix }) }
   }

@@ -1,0 +1,123 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { SessionAuth, SessionRecord, SessionStore } from '../types/index.js'
+import type { ResolvedOptions } from './options.js'
+import type { VerifiedCookie } from './cookie.js'
+import { errorCodes, storeError } from './errors.js'
+import { describeIssues, type SessionSchema } from './schema.js'
+import { bindingMismatch } from './binding.js'
+import { extensionDue } from './expiry.js'
+import { adopt, type SessionState } from './state.js'
+import { usableRecord } from '../stores/kit/record.js'
+
+function sameHash (a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+}
+
+/** 'current', 'replaced' (still in its grace window) or null: the secret does not open this session. */
+export function secretStatus (auth: SessionAuth, hash: string, now: number): 'current' | 'replaced' | null {
+  let status: 'current' | 'replaced' | null = null
+  // every entry is compared, so the time taken does not say which one matched
+  for (const current of auth.current) if (sameHash(current, hash)) status = 'current'
+  for (const [replaced, until] of auth.replaced) if (until > now && sameHash(replaced, hash) && status === null) status = 'replaced'
+  return status
+}
+
+/** Reads and checks a stored session: one store read, then secret, deadlines, binding and schema. */
+export class SessionLoader {
+  readonly #opts: ResolvedOptions
+  readonly #store: SessionStore
+  readonly #schema: SessionSchema
+
+  constructor (opts: ResolvedOptions) {
+    this.#opts = opts
+    this.#store = opts.store
+    this.#schema = opts.schema
+  }
+
+  /** Fills the state from the store; false when the session is unusable (a fresh one follows). */
+  async open (state: SessionState, cookie: VerifiedCookie, now: number): Promise<boolean> {
+    const log = state.log
+    state.read = true
+    let record: SessionRecord | undefined
+    try {
+      record = this.usable(await this.#store.get(cookie.id), log)
+    } catch (err) {
+      if (this.#opts.onStoreError === 'anonymous') {
+        log.warn({ err }, 'session store unavailable: serving an unsaved anonymous session')
+        state.anonymous = true
+        return false
+      }
+      throw storeError('load the session', err)
+    }
+    const session = cookie.id
+    if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
+      log.debug({ session }, 'session unknown or expired: fresh session')
+      return false
+    }
+    const status = secretStatus(record.auth, cookie.hash, now)
+    if (status === null) {
+      log.debug({ session }, 'session secret not current nor in its grace window: fresh session')
+      return false
+    }
+    if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
+      log.debug({ session }, 'session past its absolute timeout: fresh session')
+      await this.#destroyQuietly(log, cookie.id)
+      return false
+    }
+    const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
+    if (mismatch !== null) {
+      log.warn({ session, mismatch }, 'session binding mismatch')
+      if (this.#opts.bind?.onMismatch === 'destroy') {
+        await this.#destroyQuietly(log, cookie.id)
+        return false
+      }
+    }
+    const data = this.parseStored(record.data, log, session)
+    if (data === undefined) return false
+    adopt(state, {
+      id: cookie.id,
+      secret: cookie.secret,
+      record,
+      data: data.value,
+      migrated: data.migrated,
+      replacedSecret: status === 'replaced',
+      // a re-signed cookie goes out only after a store write has shown the session is still there
+      touchDue: cookie.renew || extensionDue(this.#opts, record.meta, record.expiresAt, now)
+    })
+    return true
+  }
+
+  /** the record a store answered, or undefined (a malformed one is logged and treated as missing) */
+  usable (value: unknown, log: FastifyBaseLogger): SessionRecord | undefined {
+    const record = usableRecord(value)
+    if (record === null) log.warn('the store returned a malformed session record: fresh session')
+    return record ?? undefined
+  }
+
+  /** stored data through the schema, with the onInvalidData policy; undefined = start over */
+  parseStored (stored: unknown, log: FastifyBaseLogger, session: string): { value: Record<string, unknown>, migrated: boolean } | undefined {
+    const result = this.#schema.safeParse(stored)
+    if (result.success) return { value: result.data, migrated: false }
+    const policy = this.#opts.onInvalidData
+    const why = describeIssues(result.error)
+    if (policy === 'error') throw new errorCodes.FST_SESSION_INVALID_STORED_DATA(why)
+    if (typeof policy === 'function') {
+      const migrated = this.#schema.safeParse(policy(stored, result.error as never))
+      if (migrated.success) {
+        log.info({ session }, 'stored session data migrated to the current schema')
+        return { value: migrated.data, migrated: true }
+      }
+    }
+    log.warn({ session, why }, 'stored session data failed the schema: fresh session')
+    return undefined
+  }
+
+  async #destroyQuietly (log: FastifyBaseLogger, id: string): Promise<void> {
+    try {
+      await this.#store.destroy(id)
+    } catch (err) {
+      log.warn({ err }, 'could not destroy an invalid session')
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// The record rules every store shares, written once: what counts as live, how a patch and a
+// rotation apply, and the one corrupt-record policy (anything malformed is treated as missing).
+import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
+
+const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
+const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt'] as const
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/** A record is live until its expiry (null = never). */
+export function isLive (record: { expiresAt: number | null }, now = Date.now()): boolean {
+  return record.expiresAt === null || record.expiresAt > now
+}
+
+/** A data object immune to prototype keys: `__proto__` is an ordinary key of it. */
+export function dataObject (): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>
+}
+
+/** Copies the own enumerable keys of `from` into a prototype-free object. */
+export function toDataObject (from: Record<string, unknown>): Record<string, unknown> {
+  const data = dataObject()
+  for (const key of Object.keys(from)) data[key] = from[key]
+  return data
+}
+
+function usableAuth (value: unknown): SessionAuth | null {
+  if (!isObject(value) || !Array.isArray(value.current) || !Array.isArray(value.replaced)) return null
+  if (value.current.length === 0 || !value.current.every(hash => typeof hash === 'string')) return null
+  const replaced: Array<[string, number]> = []
+  for (const entry of value.replaced) {
+    if (Array.isArray(entry) && typeof entry[0] === 'string' && isTime(entry[1])) replaced.push([entry[0], entry[1]])
+  }
+  const auth: SessionAuth = { current: [...value.current as string[]], replaced }
+  if (isTime(value.rotateAt)) auth.rotateAt = value.rotateAt
+  return auth
+}
+
+/**
+ * What a store read back, checked before anyone trusts it: a corrupt row, a 0.1 record, or one
+ * written by something else gives `null` (treat as missing and report once), never a crash.
+ * Meta fields of the wrong type are dropped. `undefined`/`null` in give `undefined` out.
+ */
+export function usableRecord (value: unknown): SessionRecord | undefined | null {
+  if (value === undefined || value === null) return undefined
+  if (!isObject(value) || !isObject(value.data) || !isTime(value.createdAt) || !isTime(value.version)) return null
+  if (value.expiresAt !== null && !isTime(value.expiresAt)) return null
+  const auth = usableAuth(value.auth)
+  if (auth === null) return null
+  const meta: SessionMeta = {}
+  if (isObject(value.meta)) {
+    for (const k of STRING_META) if (typeof value.meta[k] === 'string') meta[k] = value.meta[k] as string
+    for (const k of NUMBER_META) if (isTime(value.meta[k])) meta[k] = value.meta[k] as number
+    const idle = value.meta.idleTimeout
+    if (idle === null || (isTime(idle) && idle > 0)) meta.idleTimeout = idle
+  }
+  return { data: toDataObject(value.data), createdAt: value.createdAt, expiresAt: value.expiresAt as number | null, version: value.version, auth, meta }
+}
+
+/** Merges meta, removing fields set to undefined. */
+export function mergeMeta (meta: SessionMeta, change: Partial<SessionMeta> | undefined): SessionMeta {
+  if (change === undefined) return meta
+  const merged: Record<string, unknown> = { ...meta }
+  for (const [k, v] of Object.entries(change)) {
+    if (v === undefined) delete merged[k]
+    else merged[k] = v
+  }
+  return merged as SessionMeta
+}
+
+/**
+ * Applies a patch to a record read under the store's lock (or in its cas loop), in place.
+ * Returns what the store must answer; the record is changed only for 'ok'.
+ */
+export function applyPatch (record: SessionRecord | undefined, change: SessionPatch, now = Date.now()): PatchResult {
+  if (record === undefined || !isLive(record, now)) return 'missing'
+  if (change.ifVersion !== undefined && record.version !== change.ifVersion) return 'conflict'
+  for (const key of Object.keys(change.set)) {
+    const value = change.set[key]
+    if (value === undefined) delete record.data[key]
+    else record.data[key] = value
+  }
+  for (const key of change.unset) delete record.data[key]
+  record.meta = mergeMeta(record.meta, change.meta)
+  if (change.expiresAt !== undefined) record.expiresAt = change.expiresAt
+  record.version++
+  return 'ok'
+}
+
+/** Replaces the auth of a live record whose current secret hash is `from`, in place. */
+export function applyRotate (record: SessionRecord | undefined, from: string, auth: SessionAuth, now = Date.now()): boolean {
+  if (record === undefined || !isLive(record, now) || record.auth.current[0] !== from) return false
+  record.auth = { current: [...auth.current], replaced: auth.replaced.map(([hash, until]) => [hash, until]), ...(auth.rotateAt === undefined ? {} : { rotateAt: auth.rotateAt }) }
+  return true
+}
+
+/** Memoizes an async opener; a failed attempt is forgotten so that ready() can be retried. */
+export function once (open: () => Promise<void>): () => Promise<void> {
+  let opening: Promise<void> | null = null
+  return () => {
+    opening ??= open().catch(err => { opening = null; throw err })
+    return opening
+  }
+}
