@@ -1,0 +1,5 @@
+// fastify-zod-session/testing: the store contract's conformance suite and the lifecycle race suite,
+// for people who write their own store. Framework-free: each case throws on failure.
+//   for (const c of storeConformance({ create })) test(c.name, c.run)   // node:test, tap, vitest…
+export { storeConformance, record, same, type ConformanceOptions, type TestCase } from './conformance.js'
+export { lifecycleRaces, type RaceOptions } from './races.js'

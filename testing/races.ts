@@ -1,0 +1,389 @@
+// The lifecycle invariants as gated race tests through the plugin, for any store: a handler waits on
+// a gate the test opens, so requests overlap exactly where the test says (no sleeps).
+import assert from 'node:assert/strict'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import fastifyZodSession, { type FastifyZodSessionOptions } from '../lib/index.js'
+import type { SessionStore } from '../types/index.js'
+import type { TestCase } from './conformance.js'
+
+export interface RaceOptions {
+  /** a store for one case; closed after it */
+  create: () => Promise<SessionStore>
+  /** the store lists sessions by owner (fastify.sessions.revoke); default true */
+  ownerIndex?: boolean
+}
+
+const SECRET = 'race-suite-secret-race-suite-secret-0123456789'
+const Schema = z.object({
+  userId: z.string().optional(),
+  a: z.string().optional(),
+  b: z.string().optional(),
+  c: z.string().optional(),
+  note: z.string().optional(),
+  cart: z.array(z.string()).default([])
+}).catchall(z.string())
+
+interface Gate { entered: Promise<void>, open: () => void }
+
+/** A gated app: `/w/:gate/:key/:value` waits for the named gate after loading, then sets the key. */
+class RaceApp {
+  readonly gates = new Map<string, { enter: () => void, wait: Promise<void> }>()
+  app!: FastifyInstance
+
+  gate (name: string): Gate {
+    let enter!: () => void
+    let open!: () => void
+    const entered = new Promise<void>(resolve => { enter = resolve })
+    const wait = new Promise<void>(resolve => { open = resolve })
+    this.gates.set(name, { enter, wait })
+    return { entered, open }
+  }
+
+  async #hold (name: string): Promise<void> {
+    const gate = this.gates.get(name)
+    if (gate === undefined) return
+    gate.enter()
+    await gate.wait
+  }
+
+  async start (store: SessionStore, options: Partial<FastifyZodSessionOptions> = {}, schema: z.ZodType = Schema): Promise<this> {
+    const app = Fastify()
+    await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store, pruneInterval: null, owner: (d: { userId?: string }) => d.userId, ...options })
+    app.post('/login/:user', async request => {
+      await request.session.regenerate()
+      request.session.set('userId', (request.params as { user: string }).user)
+      return { ok: true }
+    })
+    app.post('/w/:gate/:key/:value', async request => {
+      const { gate, key, value } = request.params as Record<string, string>
+      await this.#hold(gate)
+      request.session.set(key as never, value as never)
+      return { ok: true }
+    })
+    app.get('/r/:gate', async request => {
+      await this.#hold((request.params as { gate: string }).gate)
+      return { userId: request.session.get('userId') ?? null }
+    })
+    app.post('/clear/:gate', async request => {
+      await this.#hold((request.params as { gate: string }).gate)
+      request.session.clear()
+      return { ok: true }
+    })
+    app.post('/logout', async request => {
+      await request.session.destroy()
+      return { ok: true }
+    })
+    app.post('/revoke/:user', async request => {
+      const removed = await app.sessions.revoke((request.params as { user: string }).user, { except: request.session })
+      return { removed }
+    })
+    app.post('/refresh/:seconds', async request => {
+      await request.session.refresh({ idleTimeout: Number((request.params as { seconds: string }).seconds) })
+      return { ok: true }
+    })
+    app.post('/regenerate-keep', async request => {
+      await request.session.regenerate(['cart'])
+      return { ok: true }
+    })
+    app.post('/regenerate-then-fail', async (request, reply) => {
+      await request.session.regenerate()
+      request.session.set('userId', 'mallory')
+      return reply.code(500).send({ error: 'user database down' })
+    })
+    app.post('/save-then-mutate', async request => {
+      request.session.data.cart.push('first')
+      await request.session.save()
+      request.session.data.cart.push('after-save')
+      return { ok: true }
+    })
+    app.get('/read', async request => ({ ...request.session.data, isNew: request.session.isNew, id: request.session.id, createdAt: request.session.createdAt.getTime() }))
+    await app.ready()
+    this.app = app
+    return this
+  }
+
+  async send (method: 'GET' | 'POST', url: string, cookie?: string): Promise<{ status: number, cookie: string | undefined, setCookie: string[], body: any }> {
+    const res = await this.app.inject({ method, url, headers: cookie === undefined ? {} : { cookie } })
+    const header = res.headers['set-cookie']
+    const setCookie = header === undefined ? [] : Array.isArray(header) ? header : [header]
+    const session = setCookie.find(c => c.startsWith('session_id='))
+    const value = session?.split(';')[0]
+    return { status: res.statusCode, cookie: value === 'session_id=' ? undefined : value, setCookie, body: res.json() }
+  }
+
+  async userOf (cookie: string): Promise<string | null> {
+    return (await this.send('GET', '/r/none', cookie)).body.userId
+  }
+
+  async login (user: string): Promise<string> {
+    const res = await this.send('POST', `/login/${user}`)
+    assert.ok(res.cookie, 'login sets a cookie')
+    return res.cookie
+  }
+}
+
+const idOf = (cookie: string): string => decodeURIComponent(cookie.split('=')[1]).slice(0, 22)
+
+/** Date.now frozen at the real time and moved only by the test (stores with native TTLs agree within minutes) */
+function clock (): { advance: (ms: number) => void, restore: () => void } {
+  const real = Date.now
+  let now = real()
+  Date.now = () => now
+  return { advance: ms => { now += ms }, restore: () => { Date.now = real } }
+}
+
+export function lifecycleRaces (options: RaceOptions): TestCase[] {
+  const cases: TestCase[] = []
+  const race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>): void => {
+    cases.push({
+      name,
+      run: async () => {
+        const store = await options.create()
+        const r = new RaceApp()
+        try {
+          await body(store, r)
+        } finally {
+          await r.app?.close()
+          await store.close?.()
+        }
+      }
+    })
+  }
+
+  race('1. a request that loaded before destroy() neither revives the session nor clears a newer cookie', async (store, r) => {
+    await r.start(store, { rotationInterval: '1s' }) // always due: the late request would rotate
+    const cookie = await r.login('alice')
+    const late = r.gate('late')
+    const pending = r.send('POST', '/w/late/a/late-write', cookie)
+    await late.entered
+    assert.equal((await r.send('POST', '/logout', cookie)).setCookie.some(c => c.startsWith('session_id=;')), true, 'logout clears the cookie')
+    const relogin = await r.login('alice')
+    late.open()
+    const res = await pending
+    assert.equal(res.status, 200)
+    assert.deepEqual(res.setCookie, [], 'no Set-Cookie: neither a new session nor a cleared one')
+    assert.equal(await store.get(idOf(cookie)), undefined, 'the old record stays gone')
+    assert.equal(await r.userOf(cookie), null, 'the old cookie is dead')
+    assert.equal(await r.userOf(relogin), 'alice', 'the newer login is untouched')
+    assert.equal((await store.get(idOf(relogin)))?.data.a, undefined, 'the late write went nowhere')
+  })
+
+  if (options.ownerIndex !== false) {
+    race('1. sessions.revoke() is final for requests in flight, rotation due or not', async (store, r) => {
+      await r.start(store, { rotationInterval: '1s' })
+      const victim = await r.login('bob')
+      const thief = r.gate('thief')
+      const pending = r.send('POST', '/w/thief/note/stolen', victim)
+      await thief.entered
+      const admin = await r.login('root')
+      await r.app.sessions.revoke('bob')
+      thief.open()
+      const res = await pending
+      assert.deepEqual(res.setCookie, [], 'no cookie for a revoked session')
+      assert.equal(await r.userOf(victim), null)
+      assert.equal(await store.get(idOf(victim)), undefined)
+      assert.equal(await r.userOf(admin), 'root')
+    })
+  }
+
+  race('1. regenerate() (login) racing requests of the old session: the pre-login id stays dead', async (store, r) => {
+    await r.start(store, { rotationInterval: '1s' })
+    const anonymous = (await r.send('POST', '/w/none/note/hello')).cookie as string
+    const late = r.gate('late')
+    const lateClear = r.gate('lateClear')
+    const pending = r.send('POST', '/w/late/a/x', anonymous)
+    const pendingClear = r.send('POST', '/clear/lateClear', anonymous)
+    await Promise.all([late.entered, lateClear.entered])
+    const login = await r.send('POST', '/login/carol', anonymous)
+    late.open()
+    lateClear.open()
+    const [res, cleared] = await Promise.all([pending, pendingClear])
+    assert.deepEqual(res.setCookie, [], 'the late writer sends no cookie')
+    assert.deepEqual(cleared.setCookie, [], 'the late clear() sends no cookie')
+    assert.equal(await store.get(idOf(anonymous)), undefined, 'the pre-login record is gone')
+    assert.equal(await r.userOf(anonymous), null)
+    assert.equal(await r.userOf(login.cookie as string), 'carol')
+  })
+
+  race('2. concurrent requests changing different keys all persist in one record, rotation due or not', async (store, r) => {
+    await r.start(store, { rotationInterval: '1s', maxDataBytes: null })
+    const cookie = await r.login('dave')
+    const keys = ['a', 'b', 'c', 'k1', 'k2']
+    const gates = keys.map(k => r.gate(k))
+    const pending = keys.map(k => r.send('POST', `/w/${k}/${k}/v-${k}`, cookie))
+    await Promise.all(gates.map(g => g.entered))
+    for (const g of gates) g.open()
+    const responses = await Promise.all(pending)
+    assert.ok(responses.every(res => res.status === 200))
+    const record = await store.get(idOf(cookie))
+    for (const k of keys) assert.equal(record?.data[k], `v-${k}`, `${k} persisted`)
+    for (const res of [{ cookie }, ...responses]) if (res.cookie !== undefined) assert.equal(await r.userOf(res.cookie), 'dave', 'every cookie handed out works')
+    const ids = new Set(responses.map(res => res.cookie).filter(c => c !== undefined).map(c => idOf(c as string)))
+    assert.ok(ids.size <= 1 && (ids.size === 0 || ids.has(idOf(cookie))), 'one record: the id never changes')
+  })
+
+  race('5. object-level refinements and maxDataBytes hold for the data as stored after concurrent writes', async (store, r) => {
+    const Refined = Schema.refine(d => !(d.a !== undefined && d.b !== undefined), 'a and b exclude each other')
+    await r.start(store, { rotationInterval: null, maxDataBytes: 200 }, Refined)
+    const cookie = await r.login('erin')
+    const ga = r.gate('ga')
+    const gb = r.gate('gb')
+    const pa = r.send('POST', '/w/ga/a/1', cookie)
+    const pb = r.send('POST', '/w/gb/b/2', cookie)
+    await Promise.all([ga.entered, gb.entered])
+    ga.open()
+    gb.open()
+    const results = await Promise.all([pa, pb])
+    assert.equal(results.filter(res => res.status === 200).length, 1, 'one write lands, the other is refused')
+    assert.ok(Refined.safeParse((await store.get(idOf(cookie)))?.data).success, 'the stored data passes the schema')
+    const big = 'x'.repeat(90) // one fits in 200 bytes beside the rest, two do not
+    const g1 = r.gate('g1')
+    const g2 = r.gate('g2')
+    const p1 = r.send('POST', `/w/g1/k1/${big}`, cookie)
+    const p2 = r.send('POST', `/w/g2/k2/${big}`, cookie)
+    await Promise.all([g1.entered, g2.entered])
+    g1.open()
+    g2.open()
+    const sized = await Promise.all([p1, p2])
+    assert.deepEqual(sized.map(res => res.status).sort(), [200, 500], 'one write lands, the other is refused as too large')
+    const stored = (await store.get(idOf(cookie)))?.data
+    assert.ok(Buffer.byteLength(JSON.stringify(stored)) <= 200, 'maxDataBytes holds for the merged record')
+  })
+
+  race('3+4. a rotation racing other requests: one record, every handed-out secret works, replaced ones die exactly after rotationGrace', async (store, r) => {
+    const time = clock()
+    try {
+      await r.start(store, { rotationInterval: '10m', rotationGrace: '30s', touchAfter: '1m' })
+      const cookie = await r.login('frank')
+      time.advance(10 * 60_000 + 1)
+      const g1 = r.gate('g1')
+      const g2 = r.gate('g2')
+      const p1 = r.send('GET', '/r/g1', cookie)
+      const p2 = r.send('GET', '/r/g2', cookie)
+      await Promise.all([g1.entered, g2.entered])
+      g1.open()
+      g2.open()
+      const [res1, res2] = await Promise.all([p1, p2])
+      const issued = [res1.cookie, res2.cookie].filter(c => c !== undefined) as string[]
+      assert.equal(issued.length, 1, 'exactly one rotation wins; the loser sends no cookie')
+      const rotated = issued[0]
+      assert.equal(idOf(rotated), idOf(cookie), 'the record did not move')
+      assert.equal(await r.userOf(rotated), 'frank')
+      // a client whose rotation response was lost comes back with the replaced secret within grace
+      time.advance(20_000)
+      const lost = await r.send('GET', '/r/none', cookie)
+      assert.equal(lost.body.userId, 'frank', 'in grace: still logged in')
+      assert.ok(lost.cookie, 'and given a current secret')
+      assert.equal(await r.userOf(rotated), 'frank', 'the winner\'s secret stays current beside it')
+      time.advance(10_000 - 1)
+      assert.equal(await r.userOf(cookie), 'frank', '1 ms before the end of grace')
+      time.advance(1)
+      assert.equal(await r.userOf(cookie), null, 'rotationGrace after it was replaced, the old secret is dead')
+      assert.equal(await r.userOf(lost.cookie as string), 'frank', 'the reissued secret lives on')
+      assert.equal(await r.userOf(rotated), 'frank')
+    } finally {
+      time.restore()
+    }
+  })
+
+  for (const variant of [
+    { name: 'reads, rotation off', options: { rotationInterval: null }, write: false },
+    { name: 'writes, rotation off', options: { rotationInterval: null }, write: true },
+    { name: 'reads, rotation on, touchAfter above the idle timeout', options: { touchAfter: '20m' }, write: false },
+    { name: 'writes, rotation on, touchAfter equal to the idle timeout', options: { touchAfter: '10m' }, write: true }
+  ]) {
+    race(`6. a user active more often than idleTimeout is never logged out (${variant.name})`, async (store, r) => {
+      const time = clock()
+      try {
+        await r.start(store, { idleTimeout: '10m', absoluteTimeout: null, rotationGrace: '30s', ...variant.options } as never)
+        let cookie = await r.login('gina')
+        let cookieExpires = Date.now() + 10 * 60_000
+        for (let i = 0; i < 12; i++) {
+          time.advance(10 * 60_000 - 1000)
+          assert.ok(Date.now() < cookieExpires, `the browser still holds the cookie at request ${i}`)
+          const res = variant.write ? await r.send('POST', `/w/none/note/n${i}`, cookie) : await r.send('GET', '/r/none', cookie)
+          assert.equal(res.status, 200)
+          if (!variant.write) assert.equal(res.body.userId, 'gina', `still logged in at request ${i}`)
+          else assert.equal(await r.userOf(cookie), 'gina', `still logged in after request ${i}`)
+          if (res.cookie !== undefined) {
+            cookie = res.cookie
+            const maxAge = Number(/Max-Age=(\d+)/i.exec(res.setCookie.join(';'))?.[1])
+            cookieExpires = Date.now() + maxAge * 1000
+          }
+        }
+      } finally {
+        time.restore()
+      }
+    })
+  }
+
+  race('6. refresh({ idleTimeout }) at or below touchAfter: an active reader stays logged in', async (store, r) => {
+    const time = clock()
+    try {
+      await r.start(store, { idleTimeout: '1h', touchAfter: '5m', rotationInterval: null })
+      const cookie = await r.login('hank')
+      assert.equal((await r.send('POST', '/refresh/240', cookie)).status, 200)
+      for (let i = 0; i < 10; i++) {
+        time.advance(4 * 60_000 - 1000)
+        assert.equal(await r.userOf(cookie), 'hank', `still logged in at ${i}`)
+      }
+      time.advance(5 * 60_000)
+      assert.equal(await r.userOf(cookie), null, 'idle past the refreshed timeout (and its slack): logged out')
+    } finally {
+      time.restore()
+    }
+  })
+
+  race('7. regenerate(): new id, schema defaults or the listed keys, new createdAt; the old record goes only below 500', async (store, r) => {
+    const time = clock()
+    try {
+      await r.start(store, { rotationInterval: null })
+      const first = (await r.send('POST', '/w/none/note/keep-me-not')).cookie as string
+      await store.set(idOf(first), { ...(await store.get(idOf(first)))!, data: { cart: ['book'], note: 'n', userId: 'ivy' } })
+      const before = (await r.send('GET', '/read', first)).body
+      time.advance(60_000)
+      const kept = await r.send('POST', '/regenerate-keep', first)
+      const after = (await r.send('GET', '/read', kept.cookie)).body
+      assert.notEqual(after.id, before.id, 'a new id')
+      assert.deepEqual(after.cart, ['book'], 'the listed key is kept')
+      assert.equal(after.userId, undefined, 'other keys are gone')
+      assert.ok(after.createdAt > before.createdAt, 'a new createdAt')
+      assert.equal(await store.get(idOf(first)), undefined, 'the old record is deleted')
+      const failed = await r.send('POST', '/regenerate-then-fail', kept.cookie)
+      assert.equal(failed.status, 500)
+      assert.deepEqual(failed.setCookie, [], 'a 5xx sends no cookie')
+      assert.deepEqual((await r.send('GET', '/read', kept.cookie)).body.cart, ['book'], 'and deletes nothing')
+    } finally {
+      time.restore()
+    }
+  })
+
+  if (options.ownerIndex !== false) {
+    race('8. revoke(owner, { except: request.session }) keeps the caller, also inside a grace window', async (store, r) => {
+      const time = clock()
+      try {
+        await r.start(store, { rotationInterval: '10m', rotationGrace: '30s' })
+        const here = await r.login('jack')
+        const elsewhere = await r.login('jack')
+        time.advance(10 * 60_000 + 1)
+        await r.send('GET', '/r/none', here) // rotates: `here` is now a replaced secret in grace
+        const res = await r.send('POST', '/revoke/jack', here)
+        assert.equal(res.body.removed, 1)
+        assert.equal(await r.userOf(elsewhere), null)
+        assert.equal(await r.userOf(res.cookie ?? here), 'jack', 'the caller stays logged in')
+      } finally {
+        time.restore()
+      }
+    })
+  }
+
+  race('9. nested mutations made after save() are saved', async (store, r) => {
+    await r.start(store, { rotationInterval: null })
+    const cookie = (await r.send('POST', '/w/none/note/x')).cookie as string
+    await r.send('POST', '/save-then-mutate', cookie)
+    assert.deepEqual((await store.get(idOf(cookie)))?.data.cart, ['first', 'after-save'])
+  })
+
+  return cases
+}
