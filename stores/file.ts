@@ -19,10 +19,17 @@ export interface FileStoreOptions {
 
 type Line =
   | { s: string, r: SessionRecord }
-  | { p: string, c: SessionPatch }
+  | { p: string, c: SessionPatch, mu?: string[] }
   | { r: string, f: string, a: SessionAuth }
   | { t: string, e: number | null }
   | { d: string }
+
+function withMetaRemovals (change: SessionPatch, removed: string[] | undefined): SessionPatch {
+  if (removed === undefined || removed.length === 0) return change
+  const meta: Record<string, unknown> = { ...change.meta }
+  for (const key of removed) meta[key] = undefined
+  return { ...change, meta }
+}
 
 /**
  * All sessions in one file: an in-memory index over an append-only journal of JSON lines, so the
@@ -87,7 +94,7 @@ export class FileStore implements SessionStore {
 
   #replay (line: Line): void {
     if ('s' in line) this.#index.set(line.s, line.r)
-    else if ('p' in line) this.#index.patch(line.p, line.c)
+    else if ('p' in line) this.#index.patch(line.p, withMetaRemovals(line.c, line.mu))
     else if ('r' in line) this.#index.rotate(line.r, line.f, line.a)
     else if ('t' in line) this.#index.touch(line.t, line.e)
     else if ('d' in line) this.#index.destroy(line.d)
@@ -163,10 +170,12 @@ export class FileStore implements SessionStore {
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     await this.#ready()
     const copy = parse(stringify(change)) as SessionPatch
-    const result = this.#index.patch(this.#prefix + id, copy)
+    // JSON drops undefined: meta fields being removed travel as a list
+    const mu = Object.keys(change.meta ?? {}).filter(k => change.meta?.[k as keyof typeof change.meta] === undefined)
+    const result = this.#index.patch(this.#prefix + id, withMetaRemovals(copy, mu))
     // the journal holds what was applied: replaying it needs no condition
     delete copy.ifVersion
-    if (result === 'ok') await this.#append({ p: this.#prefix + id, c: copy })
+    if (result === 'ok') await this.#append(mu.length > 0 ? { p: this.#prefix + id, c: copy, mu } : { p: this.#prefix + id, c: copy })
     return result
   }
 

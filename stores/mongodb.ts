@@ -114,7 +114,10 @@ export class MongoStore implements SessionStore {
       if (value === undefined) $unset[`data.${checkKey(key)}`] = ''
       else $set[`data.${checkKey(key)}`] = value
     }
-    for (const key of change.unset) $unset[`data.${checkKey(key)}`] = ''
+    for (const key of change.unset) {
+      $unset[`data.${checkKey(key)}`] = ''
+      delete $set[`data.${key}`] // unset wins, as in every store
+    }
     for (const [name, value] of Object.entries(change.meta ?? {})) {
       if (value === undefined) $unset[`meta.${name}`] = ''
       else $set[`meta.${name}`] = value

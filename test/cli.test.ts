@@ -22,7 +22,7 @@ async function cli (...args: string[]): Promise<Run> {
 }
 
 const record = (owner: string | undefined, expiresIn = 600_000): SessionRecord =>
-  ({ data: { user: owner ?? null, n: 1 }, createdAt: Date.now(), expiresAt: Date.now() + expiresIn, meta: owner === undefined ? {} : { owner, ip: '10.0.0.1' } })
+  ({ data: { user: owner ?? null, n: 1 }, createdAt: Date.now(), expiresAt: Date.now() + expiresIn, version: 0, auth: { current: ['h'], replaced: [] }, meta: owner === undefined ? {} : { owner, ip: '10.0.0.1' } })
 
 async function fill (store: SessionStore): Promise<void> {
   await store.set('AnnLaptopKey0000000000000000000000000000000', record('ann'))

@@ -1,7 +1,7 @@
-import type { SessionPatch, SessionRecord, SessionStore } from '../../types/index.js'
+import type { PatchResult, SessionAuth, SessionPatch, SessionRecord, SessionStore } from '../../types/index.js'
 import { MemoryStore } from '../../stores/memory.js'
 
-type Op = 'get' | 'set' | 'patch' | 'touch' | 'destroy'
+type Op = 'get' | 'set' | 'patch' | 'rotate' | 'touch' | 'destroy'
 
 /** Wraps a real store and records every call, to prove how much work a request caused. */
 export class CountingStore implements SessionStore {
@@ -29,9 +29,10 @@ export class CountingStore implements SessionStore {
 
   async get (id: string): Promise<SessionRecord | undefined> { this.#record('get', id); return this.inner.get(id) }
   async set (id: string, record: SessionRecord): Promise<void> { this.#record('set', id, record); return this.inner.set(id, record) }
-  async patch (id: string, change: SessionPatch): Promise<boolean> { this.#record('patch', id, change); return this.inner.patch(id, change) }
-  async touch (id: string, expiresAt: number | null): Promise<void> { this.#record('touch', id, expiresAt); return this.inner.touch(id, expiresAt) }
-  async destroy (id: string): Promise<void> { this.#record('destroy', id); return this.inner.destroy(id) }
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> { this.#record('patch', id, change); return this.inner.patch(id, change) }
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> { this.#record('rotate', id, auth); return this.inner.rotate(id, from, auth) }
+  async touch (id: string, expiresAt: number | null): Promise<boolean> { this.#record('touch', id, expiresAt); return this.inner.touch(id, expiresAt) }
+  async destroy (id: string): Promise<boolean> { this.#record('destroy', id); return this.inner.destroy(id) }
   async prune (): Promise<number> { return this.inner.prune!() }
   async listByOwner (owner: string): Promise<string[]> { return this.inner.listByOwner!(owner) }
   async destroyByOwner (owner: string, except?: string): Promise<number> { return this.inner.destroyByOwner!(owner, except) }

@@ -22,7 +22,7 @@ t.test('conformance with fsync', async t => {
   conformance(t, { create: async ({ prefix }) => new DirectoryStore({ path: join(dir, prefix), fsync: true }), prune: true })
 })
 
-const rec = (expiresAt: number | null, data: Record<string, unknown> = { a: 1 }) => ({ data, createdAt: Date.now(), expiresAt, meta: {} })
+const rec = (expiresAt: number | null, data: Record<string, unknown> = { a: 1 }) => ({ data, createdAt: Date.now(), expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
 
 t.test('one file per session, named from the key, mtime = expiry', async t => {
   const dir = tempDir(t)
@@ -56,7 +56,7 @@ t.test('corrupt files are treated as missing and reported once', async t => {
     writeFileSync(join(dir, `${id}.session`), content)
     t.equal(await store.get(id), undefined, id)
     t.equal(await store.get(id), undefined, `${id} again`)
-    t.equal(await store.patch(id, { set: { a: 2 }, unset: [], expiresAt: null }), false)
+    t.equal(await store.patch(id, { set: { a: 2 }, unset: [], expiresAt: null }), 'missing')
   }
   await new Promise(resolve => setImmediate(resolve))
   t.equal(warnings.filter(w => w.includes('corrupt session file')).length, 4, 'one warning per file')

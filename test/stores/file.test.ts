@@ -9,7 +9,7 @@ import { crashLoop, startWriter } from '../helpers/crash-loop.js'
 // npm run test:stress runs the crash loop 50 times: give the file time for it
 if (process.env.FZS_CRASH_ROUNDS !== undefined) t.setTimeout(900_000)
 
-const rec = (data: Record<string, unknown>, expiresAt: number | null = Date.now() + 60_000) => ({ data, createdAt: Date.now(), expiresAt, meta: {} })
+const rec = (data: Record<string, unknown>, expiresAt: number | null = Date.now() + 60_000) => ({ data, createdAt: Date.now(), expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
 
 t.test('conformance', async t => {
   const dir = tempDir(t)
@@ -83,7 +83,7 @@ t.test('a torn last line is skipped, not fatal, and new writes start clean', asy
 
 t.test('a corrupt line in the middle is skipped and reported', async t => {
   const path = join(tempDir(t), 'sessions.jsonl')
-  writeFileSync(path, '{"s":"a","r":{"data":{"v":1},"createdAt":1,"expiresAt":null,"meta":{}}}\nnot json\n{"zz":1}\n{"s":"b","r":{"data":{"v":2},"createdAt":1,"expiresAt":null,"meta":{}}}\n')
+  writeFileSync(path, '{"s":"a","r":{"data":{"v":1},"createdAt":1,"expiresAt":null,"version":0,"auth":{"current":["h"],"replaced":[]},"meta":{}}}\nnot json\n{"zz":1}\n{"s":"b","r":{"data":{"v":2},"createdAt":1,"expiresAt":null,"version":0,"auth":{"current":["h"],"replaced":[]},"meta":{}}}\n')
   const warnings: string[] = []
   const onWarning = (w: Error): void => { warnings.push(w.message) }
   process.on('warning', onWarning)

@@ -29,7 +29,7 @@ t.test('conformance on two memcached servers at once', async t => {
 t.test('keys are spread over both servers', async t => {
   const store = new MemcachedStore({ servers: [hostPort(one.url), hostPort(two.url)], prefix: 'spread:' })
   t.teardown(() => store.close())
-  for (let i = 0; i < 40; i++) await store.set(`k${i}`, { data: { i }, createdAt: 1, expiresAt: null, meta: {} })
+  for (let i = 0; i < 40; i++) await store.set(`k${i}`, { data: { i }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   const counts = []
   for (const server of [one, two]) {
     const client = new MemcacheClient({ server: hostPort(server.url) })
@@ -52,7 +52,7 @@ t.test('TTLs over 30 days are sent as absolute Unix timestamps', async t => {
   const store = new MemcachedStore({ servers: [hostPort(one.url)], prefix: 'ttl:' })
   t.teardown(() => store.close())
   const expiresAt = Date.now() + 60 * 86_400_000
-  await store.set('long', { data: { a: 1 }, createdAt: 1, expiresAt, meta: {} })
+  await store.set('long', { data: { a: 1 }, createdAt: 1, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   t.same((await store.get('long'))?.data, { a: 1 }, 'a 60-day session is stored, not instantly expired')
 })
 
@@ -70,7 +70,7 @@ t.test('an injected client is used and never closed', async t => {
   const client = new MemcacheClient({ server: hostPort(one.url) })
   t.teardown(() => client.shutdown())
   const store = new MemcachedStore({ client, prefix: 'own:' })
-  await store.set('a', { data: { v: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  await store.set('a', { data: { v: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   await store.close()
   t.same((await store.get('a'))?.data, { v: 1 })
 })

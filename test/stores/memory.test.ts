@@ -7,7 +7,7 @@ t.test('conformance', async t => {
   conformance(t, { create: async ({ prefix }) => new MemoryStore({ prefix }), prune: true })
 })
 
-const rec = (expiresAt: number | null = Date.now() + 60_000) => ({ data: {}, createdAt: Date.now(), expiresAt, meta: {} })
+const rec = (expiresAt: number | null = Date.now() + 60_000) => ({ data: {}, createdAt: Date.now(), expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
 
 t.test('maxEntries evicts the least recently used', async t => {
   const store = new MemoryStore({ maxEntries: 3 })

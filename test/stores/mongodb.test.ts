@@ -42,19 +42,19 @@ t.test('documents: _id, data with native Dates, expires as a Date for the TTL in
   const collection = new FakeSessionCollection()
   const store = new MongoStore({ collection, prefix: 'p:' })
   const expiresAt = Date.now() + 60_000
-  await store.set('a', { data: { when: new Date(5) }, createdAt: 1, expiresAt, meta: { owner: 'o' } })
+  await store.set('a', { data: { when: new Date(5) }, createdAt: 1, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: { owner: 'o' } })
   const doc = collection.docs.get('p:a')!
   t.ok(doc.expires instanceof Date)
   t.equal((doc.expires as Date).getTime(), expiresAt)
   t.ok((doc.data as { when: unknown }).when instanceof Date)
   t.equal(doc.owner, 'o')
   await store.patch('a', { set: { n: 1 }, unset: ['when'], expiresAt: null, meta: { owner: undefined } })
-  t.same(collection.docs.get('p:a'), { _id: 'p:a', data: { n: 1 }, createdAt: 1, expires: null, meta: {} })
+  t.same(collection.docs.get('p:a'), { _id: 'p:a', data: { n: 1 }, createdAt: 1, expires: null, version: 1, auth: { current: ['h'], replaced: [] }, meta: {} })
 })
 
 t.test('keys MongoDB cannot hold in an update path are refused clearly', async t => {
   const store = new MongoStore({ collection: new FakeSessionCollection() })
-  await t.rejects(store.set('a', { data: { 'a.b': 1 }, createdAt: 1, expiresAt: null, meta: {} }), TypeError)
+  await t.rejects(store.set('a', { data: { 'a.b': 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} }), TypeError)
   await t.rejects(store.patch('a', { set: { $where: 1 }, unset: [], expiresAt: null }), TypeError)
 })
 

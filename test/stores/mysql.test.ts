@@ -41,7 +41,7 @@ t.test('the table name is validated; values never reach SQL text', async t => {
   for (const bad of ['x; DROP TABLE sessions', 'a-b', '`x`', '1abc', 'a.b.c', '']) t.throws(() => new MySQLStore({ pool: p, table: bad }), TypeError, bad)
   const store = new MySQLStore({ pool: p, table: 'inject' })
   const id = "x' OR '1'='1"
-  await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   t.equal(await store.get(id), undefined)
   await store.destroy(id)
   t.ok(await store.get('victim'), 'an id full of SQL is just an id')
@@ -50,7 +50,7 @@ t.test('the table name is validated; values never reach SQL text', async t => {
 t.test('a row with corrupt JSON is treated as missing and reported once', async t => {
   const p = pool()
   const store = new MySQLStore({ pool: p, table: 'corrupt' })
-  await store.set('bad', { data: { a: 1 }, createdAt: 1, expiresAt: null, meta: {} })
+  await store.set('bad', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   await p.query('UPDATE corrupt SET data = ? WHERE id = ?', ['{"a":', 'bad'])
   const warnings: string[] = []
   const onWarning = (w: Error): void => { warnings.push(w.message) }
@@ -58,7 +58,7 @@ t.test('a row with corrupt JSON is treated as missing and reported once', async 
   t.teardown(() => process.off('warning', onWarning))
   t.equal(await store.get('bad'), undefined)
   t.equal(await store.get('bad'), undefined)
-  t.equal(await store.patch('bad', { set: { a: 2 }, unset: [], expiresAt: null }), false)
+  t.equal(await store.patch('bad', { set: { a: 2 }, unset: [], expiresAt: null }), 'missing')
   await new Promise(resolve => setImmediate(resolve))
   t.equal(warnings.filter(w => w.includes('corrupt session row')).length, 1)
 })

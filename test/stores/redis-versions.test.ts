@@ -26,7 +26,7 @@ t.test('through Redis Sentinel', async t => {
   const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'fzs', maxRetriesPerRequest: 1 })
   t.teardown(() => client.quit())
   const store = new RedisStore({ client, prefix: 'sentinel:' })
-  await store.set('a', { data: { via: 'sentinel' }, createdAt: 1, expiresAt: Date.now() + 60_000, meta: {} })
+  await store.set('a', { data: { via: 'sentinel' }, createdAt: 1, expiresAt: Date.now() + 60_000, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   t.same((await store.get('a'))?.data, { via: 'sentinel' })
   const direct = new Redis(server.url)
   t.teardown(() => direct.quit())

@@ -23,9 +23,9 @@ t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'layout:' })
   const expiresAt = Date.now() + 60_000
-  await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, meta: { ip: '::1', owner: 'o' } })
+  await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: { ip: '::1', owner: 'o' } })
   const hash = await redis.hgetall('layout:abc')
-  t.same(Object.keys(hash).sort(), ['_c', '_e', 'd:n', 'd:user', 'm:ip', 'm:owner'])
+  t.same(Object.keys(hash).sort(), ['_a', '_c', '_e', '_k', '_v', 'd:n', 'd:user', 'm:ip', 'm:owner'])
   t.equal(await redis.pexpiretime('layout:abc'), expiresAt)
   t.same(await redis.smembers('layout:owner:o'), ['abc'])
   t.ok(await redis.pttl('layout:owner:o') > 0, 'the owner index expires with its sessions')
@@ -34,7 +34,7 @@ t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key
 t.test('a read costs exactly one command; touch one (no owner); patch one', async t => {
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'count:' })
-  await store.set('x', { data: { a: 1 }, createdAt: 1, expiresAt: Date.now() + 60_000, meta: {} })
+  await store.set('x', { data: { a: 1 }, createdAt: 1, expiresAt: Date.now() + 60_000, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
   const commands: string[] = []
   const monitor = await client().monitor()
   // commands a client sent (a script's inner calls are reported with source "lua")
