@@ -45,7 +45,7 @@ export async function buildExampleApp (options = {}) {
       request.session.set('flash', 'Please enter a name.')
       return reply.redirect('/', 303)
     }
-    await request.session.regenerate() // a new id on login defeats session fixation
+    await request.session.regenerate(['cart', 'visits']) // new id and secret on login (defeats session fixation); the cart and the counter survive it
     request.session.set('user', name.slice(0, 40))
     request.session.set('flash', `Welcome, ${name.slice(0, 40)}!`)
     return reply.redirect('/', 303)
@@ -84,7 +84,7 @@ export async function buildExampleApp (options = {}) {
     const flash = request.session.get('flash')
     if (flash !== undefined) request.session.unset('flash')
     reply.type('text/html; charset=utf-8')
-    return sessionsPage(user, list, app.sessions.keyOf(request.session.id), flash)
+    return sessionsPage(user, list, request.session.id, flash)
   })
 
   app.post('/logout-everywhere', async (request, reply) => {

@@ -28,7 +28,7 @@ export interface ResolvedOptions<Store = SessionStore> {
 }
 
 const MIN_SECRET = 32
-const STORE_METHODS = ['get', 'set', 'patch', 'touch', 'destroy'] as const
+const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
   'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes'])
