@@ -12,8 +12,8 @@ Commands:
   prune              remove expired sessions now (a progress bar on a terminal)
   stats              count live sessions, and per owner where the store can
   revoke <owner>     destroy every session of an owner (e.g. a user id)
-  inspect <key>      show one session by its store key: the SHA-256 hash that
-                     fastify.sessions.list() and fastify.sessions.keyOf() give
+  inspect <id>       show one session by its id, as fastify.sessions.list() and
+                     request.session.id give it
 
 Options:
   --store <url>      storage URL (default: $SESSION_STORE_URL), e.g. redis://localhost:6379,
@@ -72,7 +72,7 @@ async function revoke (store: SessionStore, io: Output, owner: string | undefine
 
 async function inspect (store: SessionStore, io: Output, key: string | undefined): Promise<boolean> {
   if (key === undefined || !/^[A-Za-z0-9_-]{16,128}$/.test(key)) {
-    throw new UsageError('inspect needs a store key (43 characters of base64url, as fastify.sessions.list() shows)')
+    throw new UsageError('inspect needs a session id (22 characters of base64url, as fastify.sessions.list() shows)')
   }
   const record: SessionRecord | undefined = await store.get(key)
   if (record === undefined) {

@@ -28,7 +28,7 @@ t.test('bad options reject app.ready() with FST_SESSION_INVALID_OPTIONS naming t
     ['secret of the wrong type', { ...base, secret: 42 }, /"secret"/],
     ['missing schema', { secret: SECRET }, /"schema": must be a zod schema/],
     ['schema rejecting {}', { ...base, schema: z.object({ userId: z.string() }) }, /"schema": must accept an empty object.*userId/],
-    ['store without methods', { ...base, store: { get () {} } }, /"store": is not a SessionStore: missing set\(\), patch\(\), touch\(\), destroy\(\)/],
+    ['store without methods', { ...base, store: { get () {} } }, /"store": is not a SessionStore: missing set\(\), patch\(\), rotate\(\), touch\(\), destroy\(\)/],
     ['store of the wrong type', { ...base, store: 'nope' }, /"store"/],
     ['bad duration', { ...base, idleTimeout: '15 minutes' }, /"idleTimeout": "15 minutes" is not a duration/],
     ['negative duration', { ...base, touchAfter: -1 }, /"touchAfter"/],

@@ -28,7 +28,7 @@ t.test('after touchAfter: exactly one touch and a refreshed cookie', async t => 
   clock.advance(61_000)
   const res = await app.inject({ url: '/read', headers: { cookie } })
   t.same(store.calls.map(c => c.op), ['get', 'touch'])
-  t.equal(store.calls[1].arg, clock.now() + 16 * 60_000, "idle timeout + touch slack")
+  t.equal(store.calls[1].arg, clock.now() + 16 * 60_000, 'idle timeout + touch slack')
   t.match(rawSetCookie(res)[0], /Max-Age=960;/)
   store.reset()
   await app.inject({ url: '/read', headers: { cookie } })
