@@ -48,7 +48,7 @@ t.test('against a DirectoryStore URL: stats, inspect, prune with a progress bar,
   t.equal(shown.code, 0)
   t.match(JSON.parse(shown.stdout), { key: 'BobKey000000000000000000000000000000000000', data: { user: 'bob' }, meta: { owner: 'bob', ip: '10.0.0.1' }, expiresAt: /^20\d\d-/ })
   t.match(await cli('inspect', 'NoSuchKey0000000000000000000000000000000000', '--store', url), { code: 1, stdout: /no live session/ })
-  t.match(await cli('inspect', '../../etc/passwd', '--store', url), { code: 2, stderr: /inspect needs a store key/ })
+  t.match(await cli('inspect', '../../etc/passwd', '--store', url), { code: 2, stderr: /inspect needs a session id/ })
 
   const pruned = await cli('prune', '--store', url, '--progress')
   t.equal(pruned.code, 0)

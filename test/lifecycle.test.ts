@@ -81,7 +81,8 @@ t.test('rotationInterval null turns rotation off', async t => {
   const app = await buildApp(t, { rotationInterval: null, touchAfter: '1h' })
   const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
   clock.advance(14 * MIN)
-  t.equal(sessionCookie(await app.inject({ url: '/read', headers: { cookie } })), undefined)
+  const again = sessionCookie(await app.inject({ url: '/read', headers: { cookie } }))
+  t.ok(again === undefined || again === cookie, 'the secret is never replaced (an extension re-sends the same cookie)')
 })
 
 t.test('regenerate(): new id, data emptied to the schema defaults, old id dead once the response is sent', async t => {
