@@ -50,7 +50,11 @@ export interface SessionState {
   userAgent: string | undefined
 }
 
-export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>): SessionState {
+/** what belongs to the request rather than to the session: kept when the session starts over */
+type RequestFields = 'changed' | 'unset' | 'clearCookie' | 'anonymous' | 'read' | 'log' | 'ip' | 'userAgent'
+
+/** The fields of a new, empty, unsaved session. */
+function emptySession (now: number, data: Record<string, unknown>): Omit<SessionState, RequestFields> {
   return {
     id: null,
     secret: null,
@@ -65,13 +69,19 @@ export function freshState (request: FastifyRequest, now: number, data: Record<s
     expiresAt: null,
     meta: {},
     data,
-    changed: new Set(),
-    unset: new Set(),
     snapshots: null,
     replaced: false,
     metaChanged: false,
     touchDue: false,
-    sendCookie: false,
+    sendCookie: false
+  }
+}
+
+export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>): SessionState {
+  return {
+    ...emptySession(now, data),
+    changed: new Set(),
+    unset: new Set(),
     clearCookie: false,
     anonymous: false,
     read: false,
@@ -115,26 +125,7 @@ export function adopt (state: SessionState, loaded: Adopted): void {
 
 /** A new, empty, unsaved session: after destroy(), or when the stored one vanished. */
 export function startOver (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
-  Object.assign(state, {
-    id: null,
-    secret: null,
-    stored: false,
-    previousId: null,
-    auth: null,
-    replacedSecret: false,
-    stale: false,
-    version: 0,
-    storedKeys: [],
-    createdAt: now,
-    expiresAt: null,
-    meta: {},
-    data,
-    snapshots: null,
-    replaced: false,
-    metaChanged: false,
-    touchDue: false,
-    sendCookie: false
-  })
+  Object.assign(state, emptySession(now, data))
   state.changed.clear()
   state.unset.clear()
 }

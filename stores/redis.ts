@@ -24,7 +24,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
   // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), n, then n field/value pairs, then fields to delete.
-  // Answers false when missing, else {owner, 1 applied | 0 version conflict}.
+  // Answers false when missing, else {owner, 1 applied | 0 version conflict, the key's expiry (-1 none)}.
   fzsSessionPatch: `
 local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v')
 if not found[1] then return false end
@@ -34,7 +34,7 @@ if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
 if #ARGV > 3 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 4 + 2 * n)) end
 redis.call('HINCRBY', KEYS[1], '_v', 1)
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-return {found[2] or '', 1}`,
+return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
   // ARGV: the expected current secret hash, the new one, the new auth JSON
   fzsSessionRotate: `
 if redis.call('HGET', KEYS[1], '_k') ~= ARGV[1] then return 0 end
@@ -62,7 +62,7 @@ return {found[1] and 1 or 0, found[2] or ''}`
 
 interface ScriptClient {
   fzsSessionSet (key: string, expiresAt: string, ...fields: string[]): Promise<string | null>
-  fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, count: string, ...fields: string[]): Promise<[string, number] | null>
+  fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, count: string, ...fields: string[]): Promise<[string, number, number?] | null>
   fzsSessionRotate (key: string, from: string, current: string, auth: string): Promise<number>
   fzsSessionTouch (key: string, expiresAt: string): Promise<[string] | null>
   fzsSessionDestroy (key: string): Promise<[number, string]>
@@ -158,7 +158,7 @@ export class RedisStore implements SessionStore {
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
     const at = change.expiresAt === undefined ? '-' : expiry(change.expiresAt)
     if (change.expiresAt !== undefined) set.push('_e', at)
-    let result: [string, number] | null
+    let result: [string, number, number?] | null
     try {
       result = await this.#scripts.fzsSessionPatch(this.#key(id), at, change.ifVersion === undefined ? '' : String(change.ifVersion), String(set.length / 2), ...set, ...unset)
     } catch (err) {
@@ -169,7 +169,9 @@ export class RedisStore implements SessionStore {
     if (result[1] === 0) return 'conflict'
     const before = ownerOf(result[0])
     const after = change.meta !== undefined && 'owner' in change.meta ? change.meta.owner : before
-    if (before !== after || (after !== undefined && change.expiresAt !== undefined)) await this.#reindex(id, before, after, change.expiresAt ?? null)
+    // the owner's set lives as long as its longest session: with the expiry unchanged, the key's own
+    const expiresAt = change.expiresAt !== undefined ? change.expiresAt : result[2] === undefined || result[2] < 0 ? null : result[2]
+    if (before !== after || (after !== undefined && change.expiresAt !== undefined)) await this.#reindex(id, before, after, expiresAt)
     return 'ok'
   }
 

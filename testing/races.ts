@@ -24,20 +24,35 @@ const Schema = z.object({
   cart: z.array(z.string()).default([])
 }).catchall(z.string())
 
-interface Gate { entered: Promise<void>, open: () => void }
+interface Gate { name: string, entered: Promise<void>, open: () => void }
+interface Sent { status: number, cookie: string | undefined, setCookie: string[], body: any }
 
 /** A gated app: `/w/:gate/:key/:value` waits for the named gate after loading, then sets the key. */
 class RaceApp {
   readonly gates = new Map<string, { enter: () => void, wait: Promise<void> }>()
   app!: FastifyInstance
 
-  gate (name: string): Gate {
+  #gate (): Gate {
+    const name = `g${this.gates.size}`
     let enter!: () => void
     let open!: () => void
     const entered = new Promise<void>(resolve => { enter = resolve })
     const wait = new Promise<void>(resolve => { open = resolve })
     this.gates.set(name, { enter, wait })
-    return { entered, open }
+    return { name, entered, open }
+  }
+
+  /**
+   * Sends the requests (`{gate}` in a URL names its gate), holds each in its handler after its session
+   * loaded, runs `meanwhile`, then lets them all finish together.
+   */
+  async held (requests: Array<[method: 'GET' | 'POST', url: string, cookie?: string]>, meanwhile?: () => Promise<void>): Promise<Sent[]> {
+    const gates = requests.map(() => this.#gate())
+    const pending = requests.map(([method, url, cookie], i) => this.send(method, url.replace('{gate}', gates[i].name), cookie))
+    await Promise.all(gates.map(g => g.entered))
+    await meanwhile?.()
+    for (const g of gates) g.open()
+    return await Promise.all(pending)
   }
 
   async #hold (name: string): Promise<void> {
@@ -103,7 +118,7 @@ class RaceApp {
     return this
   }
 
-  async send (method: 'GET' | 'POST', url: string, cookie?: string): Promise<{ status: number, cookie: string | undefined, setCookie: string[], body: any }> {
+  async send (method: 'GET' | 'POST', url: string, cookie?: string): Promise<Sent> {
     const res = await this.app.inject({ method, url, headers: cookie === undefined ? {} : { cookie } })
     const header = res.headers['set-cookie']
     const setCookie = header === undefined ? [] : Array.isArray(header) ? header : [header]
@@ -154,13 +169,11 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
   race('1. a request that loaded before destroy() neither revives the session nor clears a newer cookie', async (store, r) => {
     await r.start(store, { rotationInterval: '1s' }) // always due: the late request would rotate
     const cookie = await r.login('alice')
-    const late = r.gate('late')
-    const pending = r.send('POST', '/w/late/a/late-write', cookie)
-    await late.entered
-    assert.equal((await r.send('POST', '/logout', cookie)).setCookie.some(c => c.startsWith('session_id=;')), true, 'logout clears the cookie')
-    const relogin = await r.login('alice')
-    late.open()
-    const res = await pending
+    let relogin = ''
+    const [res] = await r.held([['POST', '/w/{gate}/a/late-write', cookie]], async () => {
+      assert.equal((await r.send('POST', '/logout', cookie)).setCookie.some(c => c.startsWith('session_id=;')), true, 'logout clears the cookie')
+      relogin = await r.login('alice')
+    })
     assert.equal(res.status, 200)
     assert.deepEqual(res.setCookie, [], 'no Set-Cookie: neither a new session nor a cleared one')
     assert.equal(await store.get(idOf(cookie)), undefined, 'the old record stays gone')
@@ -173,13 +186,8 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
     race('1. sessions.revoke() is final for requests in flight, rotation due or not', async (store, r) => {
       await r.start(store, { rotationInterval: '1s' })
       const victim = await r.login('bob')
-      const thief = r.gate('thief')
-      const pending = r.send('POST', '/w/thief/note/stolen', victim)
-      await thief.entered
       const admin = await r.login('root')
-      await r.app.sessions.revoke('bob')
-      thief.open()
-      const res = await pending
+      const [res] = await r.held([['POST', '/w/{gate}/note/stolen', victim]], async () => { await r.app.sessions.revoke('bob') })
       assert.deepEqual(res.setCookie, [], 'no cookie for a revoked session')
       assert.equal(await r.userOf(victim), null)
       assert.equal(await store.get(idOf(victim)), undefined)
@@ -190,31 +198,66 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
   race('1. regenerate() (login) racing requests of the old session: the pre-login id stays dead', async (store, r) => {
     await r.start(store, { rotationInterval: '1s' })
     const anonymous = (await r.send('POST', '/w/none/note/hello')).cookie as string
-    const late = r.gate('late')
-    const lateClear = r.gate('lateClear')
-    const pending = r.send('POST', '/w/late/a/x', anonymous)
-    const pendingClear = r.send('POST', '/clear/lateClear', anonymous)
-    await Promise.all([late.entered, lateClear.entered])
-    const login = await r.send('POST', '/login/carol', anonymous)
-    late.open()
-    lateClear.open()
-    const [res, cleared] = await Promise.all([pending, pendingClear])
+    let login = ''
+    const [res, cleared] = await r.held([['POST', '/w/{gate}/a/x', anonymous], ['POST', '/clear/{gate}', anonymous]], async () => {
+      login = (await r.send('POST', '/login/carol', anonymous)).cookie as string
+    })
     assert.deepEqual(res.setCookie, [], 'the late writer sends no cookie')
     assert.deepEqual(cleared.setCookie, [], 'the late clear() sends no cookie')
     assert.equal(await store.get(idOf(anonymous)), undefined, 'the pre-login record is gone')
     assert.equal(await r.userOf(anonymous), null)
-    assert.equal(await r.userOf(login.cookie as string), 'carol')
+    assert.equal(await r.userOf(login), 'carol')
+  })
+
+  for (const rotationInterval of ['5m', null] as const) {
+    race(`1. a read that loaded before destroy(), its touch ${rotationInterval === null ? '' : 'and rotation '}due, writes nothing and sends no cookie`, async (store, r) => {
+      const time = clock()
+      try {
+        await r.start(store, { idleTimeout: '10m', rotationInterval, touchAfter: '1m' })
+        const cookie = await r.login('kim')
+        time.advance(6 * 60_000) // less than the idle timeout left, and the rotation due
+        let relogin = ''
+        const [res] = await r.held([['GET', '/r/{gate}', cookie]], async () => {
+          await r.send('POST', '/logout', cookie)
+          relogin = await r.login('kim')
+        })
+        assert.equal(res.body.userId, 'kim', 'it loaded before the logout')
+        assert.deepEqual(res.setCookie, [], 'no touch cookie, no rotated cookie, no clearing of the new login')
+        assert.equal(await store.get(idOf(cookie)), undefined, 'neither touch nor rotate recreated the record')
+        assert.equal(await r.userOf(relogin), 'kim')
+      } finally {
+        time.restore()
+      }
+    })
+  }
+
+  race('3. a request that loaded before another rotated never hands out the replaced secret', async (store, r) => {
+    const time = clock()
+    try {
+      await r.start(store, { idleTimeout: '15m', rotationInterval: '10m', rotationGrace: '30s', touchAfter: '1m' })
+      const cookie = await r.login('lea')
+      time.advance(10 * 60_000 - 10_000) // rotation not due yet; an extension is
+      let rotated = ''
+      const [slow] = await r.held([['GET', '/r/{gate}', cookie]], async () => {
+        time.advance(20_000)
+        rotated = (await r.send('GET', '/r/none', cookie)).cookie as string
+      })
+      assert.ok(rotated, 'the other request rotated')
+      assert.equal(slow.body.userId, 'lea')
+      assert.deepEqual(slow.setCookie, [], 'the slow request sends no cookie: a browser keeps the current secret')
+      time.advance(60_000)
+      assert.equal(await r.userOf(rotated), 'lea', 'the rotated secret works after the grace window')
+      assert.equal(await r.userOf(cookie), null)
+    } finally {
+      time.restore()
+    }
   })
 
   race('2. concurrent requests changing different keys all persist in one record, rotation due or not', async (store, r) => {
     await r.start(store, { rotationInterval: '1s', maxDataBytes: null })
     const cookie = await r.login('dave')
     const keys = ['a', 'b', 'c', 'k1', 'k2']
-    const gates = keys.map(k => r.gate(k))
-    const pending = keys.map(k => r.send('POST', `/w/${k}/${k}/v-${k}`, cookie))
-    await Promise.all(gates.map(g => g.entered))
-    for (const g of gates) g.open()
-    const responses = await Promise.all(pending)
+    const responses = await r.held(keys.map(k => ['POST', `/w/{gate}/${k}/v-${k}`, cookie]))
     assert.ok(responses.every(res => res.status === 200))
     const record = await store.get(idOf(cookie))
     for (const k of keys) assert.equal(record?.data[k], `v-${k}`, `${k} persisted`)
@@ -227,25 +270,11 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
     const Refined = Schema.refine(d => !(d.a !== undefined && d.b !== undefined), 'a and b exclude each other')
     await r.start(store, { rotationInterval: null, maxDataBytes: 200 }, Refined)
     const cookie = await r.login('erin')
-    const ga = r.gate('ga')
-    const gb = r.gate('gb')
-    const pa = r.send('POST', '/w/ga/a/1', cookie)
-    const pb = r.send('POST', '/w/gb/b/2', cookie)
-    await Promise.all([ga.entered, gb.entered])
-    ga.open()
-    gb.open()
-    const results = await Promise.all([pa, pb])
+    const results = await r.held([['POST', '/w/{gate}/a/1', cookie], ['POST', '/w/{gate}/b/2', cookie]])
     assert.equal(results.filter(res => res.status === 200).length, 1, 'one write lands, the other is refused')
     assert.ok(Refined.safeParse((await store.get(idOf(cookie)))?.data).success, 'the stored data passes the schema')
     const big = 'x'.repeat(90) // one fits in 200 bytes beside the rest, two do not
-    const g1 = r.gate('g1')
-    const g2 = r.gate('g2')
-    const p1 = r.send('POST', `/w/g1/k1/${big}`, cookie)
-    const p2 = r.send('POST', `/w/g2/k2/${big}`, cookie)
-    await Promise.all([g1.entered, g2.entered])
-    g1.open()
-    g2.open()
-    const sized = await Promise.all([p1, p2])
+    const sized = await r.held([['POST', `/w/{gate}/k1/${big}`, cookie], ['POST', `/w/{gate}/k2/${big}`, cookie]])
     assert.deepEqual(sized.map(res => res.status).sort(), [200, 500], 'one write lands, the other is refused as too large')
     const stored = (await store.get(idOf(cookie)))?.data
     assert.ok(Buffer.byteLength(JSON.stringify(stored)) <= 200, 'maxDataBytes holds for the merged record')
@@ -257,14 +286,7 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
       await r.start(store, { rotationInterval: '10m', rotationGrace: '30s', touchAfter: '1m' })
       const cookie = await r.login('frank')
       time.advance(10 * 60_000 + 1)
-      const g1 = r.gate('g1')
-      const g2 = r.gate('g2')
-      const p1 = r.send('GET', '/r/g1', cookie)
-      const p2 = r.send('GET', '/r/g2', cookie)
-      await Promise.all([g1.entered, g2.entered])
-      g1.open()
-      g2.open()
-      const [res1, res2] = await Promise.all([p1, p2])
+      const [res1, res2] = await r.held([['GET', '/r/{gate}', cookie], ['GET', '/r/{gate}', cookie]])
       const issued = [res1.cookie, res2.cookie].filter(c => c !== undefined) as string[]
       assert.equal(issued.length, 1, 'exactly one rotation wins; the loser sends no cookie')
       const rotated = issued[0]

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { RedisStore } from '../../stores/redis.js'
 import { conformance } from './conformance.js'
 import { startRedis } from '../helpers/servers.js'
+import { record } from '../../testing/index.js'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -60,4 +61,14 @@ t.test('a dead Redis surfaces as a store error, fast, with fail-fast settings', 
   const started = Date.now()
   await t.rejects(store.get('x'))
   t.ok(Date.now() - started < 1000, 'failed within the command timeout')
+})
+
+t.test('a patch that changes the owner, expiry unchanged, gives the owner set the session\'s expiry', async t => {
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'own:' })
+  const expiresAt = Date.now() + 60_000
+  await store.set('s', record({ a: 1 }, { expiresAt }))
+  t.equal(await store.patch('s', { set: {}, unset: [], meta: { owner: 'ann' } }), 'ok')
+  t.equal(await redis.pexpiretime('own:owner:ann'), expiresAt, 'not left without a TTL')
+  t.same(await store.listByOwner('ann'), ['s'])
 })
