@@ -8,7 +8,7 @@ export const errorCodes = {
   FST_SESSION_STORE_UNAVAILABLE: createError('FST_SESSION_STORE_UNAVAILABLE', 'Session store unavailable while trying to %s', 503),
   FST_SESSION_OWNER_UNSUPPORTED: createError('FST_SESSION_OWNER_UNSUPPORTED', 'Session owners are not available: %s', 501),
   FST_SESSION_CONFLICT: createError('FST_SESSION_CONFLICT', 'Session not saved: other requests of the session kept writing it (%d attempts)', 503),
-  FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is %d bytes, over the limit of %d bytes', 500)
+  FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is over the limit of %d bytes (%s)', 500)
 }
 
 export type ErrorCode = keyof typeof errorCodes

@@ -5,6 +5,7 @@ import { errorCodes } from './errors.js'
 import { describeIssues, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { hashSecret, newSecret } from './cookie.js'
+import { dataSize } from '../stores/kit/record.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
 
 /** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
@@ -61,6 +62,11 @@ export class SessionWriter {
 
   async #create (state: SessionState, now: number): Promise<void> {
     const data = this.#validated(state, state.data)
+    const limit = this.#opts.maxDataBytes
+    if (limit !== null) {
+      const bytes = dataSize(data)
+      if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(limit, `${bytes} bytes`)
+    }
     const id = ensureId(state)
     const secret = state.secret as string
     const owner = this.#opts.owner?.(data) ?? undefined
@@ -106,7 +112,10 @@ export class SessionWriter {
   /** The patch of this request's changes; false when the record is gone. Whole-data rules hold for the merged record. */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number): Promise<boolean> {
     const id = state.id as string
-    const conditional = state.replaced || !this.#perKey || this.#opts.maxDataBytes !== null
+    // per-key patches merge in the store, which also enforces maxDataBytes on the merged data; only
+    // object-level refinements need the whole merged data here, so only they condition on the version
+    const conditional = !this.#perKey
+    const maxBytes = this.#opts.maxDataBytes ?? undefined
     let data = this.#validated(state, state.data)
     let version = state.version
     for (let attempt = 1; ; attempt++) {
@@ -114,8 +123,10 @@ export class SessionWriter {
       const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
       if (expiresAt !== undefined) change.expiresAt = expiresAt
       if (conditional) change.ifVersion = version
+      if (maxBytes !== undefined) change.maxBytes = maxBytes
       const result = await callStore('save the session', () => this.#store.patch(id, change))
       if (result === 'missing') return false
+      if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
         state.data = data
         saved(state, { meta: { ...state.meta, ...meta }, expiresAt: expiresAt === undefined ? state.expiresAt : expiresAt, version: conditional ? version + 1 : -1 })
@@ -208,11 +219,6 @@ export class SessionWriter {
       const parsed = this.#schema.safeParse(data)
       if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))
       result = parsed.data
-    }
-    const limit = this.#opts.maxDataBytes
-    if (limit !== null) {
-      const bytes = Buffer.byteLength(JSON.stringify(result))
-      if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(bytes, limit)
     }
     if (result === data) return data
     // keep the live object (and any proxy over it) but with the parsed values

@@ -6,7 +6,7 @@ import { parse, stringify } from './kit/codec.js'
 import { KeyedLock, writeFileAtomic } from './kit/atomic-file.js'
 import { warnOnce } from './kit/warn-once.js'
 import { destroyOwned } from './kit/owned.js'
-import { applyPatch, applyRotate, isLive, usableRecord } from './kit/record.js'
+import { applyPatch, applyRotate, isLive, once, usableRecord } from './kit/record.js'
 
 export interface DirectoryStoreOptions {
   /** the folder; created when missing */
@@ -35,7 +35,6 @@ export class DirectoryStore implements SessionStore {
   readonly #fsync: boolean
   readonly #lock = new KeyedLock()
   readonly #corrupt = new Set<string>()
-  #ready: Promise<void> | null = null
 
   constructor (options: DirectoryStoreOptions) {
     if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('DirectoryStore: `path` (the folder) is required')
@@ -47,15 +46,12 @@ export class DirectoryStore implements SessionStore {
   }
 
   /** Creates the folder and proves it writable; the plugin awaits this before the app is ready. */
-  ready (): Promise<void> {
-    this.#ready ??= (async () => {
-      await mkdir(join(this.#dir, OWNERS), { recursive: true })
-      const probe = join(this.#dir, `.probe-${process.pid}`)
-      await writeFile(probe, '')
-      await unlink(probe)
-    })()
-    return this.#ready
-  }
+  readonly ready = once(async () => {
+    await mkdir(join(this.#dir, OWNERS), { recursive: true })
+    const probe = join(this.#dir, `.probe-${process.pid}`)
+    await writeFile(probe, '')
+    await unlink(probe)
+  })
 
   #file (id: string): string {
     if (!ID_RE.test(id)) throw new TypeError(`DirectoryStore: invalid session id ${JSON.stringify(id.slice(0, 40))}`)

@@ -1,6 +1,6 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { destroyOwned } from './kit/owned.js'
-import { usableRecord } from './kit/record.js'
+import { applyPatch, once, usableRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
 
 /** A session as a MongoDB document. */
@@ -39,6 +39,7 @@ export type MongoStoreOptions = ({ collection: SessionCollection } | { client: M
   prefix?: string
 }
 
+const WITHIN_ATTEMPTS = 50
 const live = (): Filter => ({ $or: [{ expires: null }, { expires: { $gt: new Date() } }] })
 const SAFE_KEY = /^[^.$][^.]*$/
 
@@ -55,7 +56,6 @@ export class MongoStore implements SessionStore {
   readonly #collection: SessionCollection
   readonly #prefix: string
   readonly #corrupt = new Set<string>()
-  #ready: Promise<void> | null = null
 
   constructor (options: MongoStoreOptions) {
     if (options !== null && typeof options === 'object' && 'client' in options && options.client !== undefined) {
@@ -70,13 +70,10 @@ export class MongoStore implements SessionStore {
   }
 
   /** Creates the TTL and owner indexes; the plugin awaits this. */
-  ready (): Promise<void> {
-    this.#ready ??= (async () => {
-      await this.#collection.createIndex({ expires: 1 }, { expireAfterSeconds: 0, name: 'session_expires_ttl' })
-      await this.#collection.createIndex({ owner: 1 }, { name: 'session_owner' })
-    })().catch(err => { this.#ready = null; throw err })
-    return this.#ready
-  }
+  readonly ready = once(async () => {
+    await this.#collection.createIndex({ expires: 1 }, { expireAfterSeconds: 0, name: 'session_expires_ttl' })
+    await this.#collection.createIndex({ owner: 1 }, { name: 'session_owner' })
+  })
 
   async get (id: string): Promise<SessionRecord | undefined> {
     await this.ready()
@@ -130,11 +127,27 @@ export class MongoStore implements SessionStore {
     if (Object.keys($set).length > 0) update.$set = $set
     if (Object.keys($unset).length > 0) update.$unset = $unset
     const filter: Filter = { _id: this.#prefix + id, ...live() }
+    if (change.maxBytes !== undefined) return this.#patchWithin(id, change, filter, update)
     if (change.ifVersion !== undefined) filter.version = change.ifVersion
     const result = await this.#collection.updateOne(filter, update)
     if (result.matchedCount === 1) return 'ok'
     if (change.ifVersion === undefined) return 'missing'
     return await this.#collection.findOne({ _id: this.#prefix + id, ...live() }) === null ? 'missing' : 'conflict'
+  }
+
+  /**
+   * MongoDB cannot measure the merged data inside one update: read, check the merge with the shared
+   * rules, then update only at the version read; again when another patch came between (bounded).
+   */
+  async #patchWithin (id: string, change: SessionPatch, filter: Filter, update: Record<string, Record<string, unknown>>): Promise<PatchResult> {
+    for (let attempt = 0; attempt < WITHIN_ATTEMPTS; attempt++) {
+      const record = await this.get(id)
+      const version = record?.version
+      const result = applyPatch(record, change)
+      if (result !== 'ok') return result
+      if ((await this.#collection.updateOne({ ...filter, version }, update)).matchedCount === 1) return 'ok'
+    }
+    throw new Error(`MongoStore: ${WITHIN_ATTEMPTS} attempts to patch one session within maxBytes all met a concurrent patch`)
   }
 
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {

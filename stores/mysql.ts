@@ -2,7 +2,7 @@ import type { Pool, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { warnOnce } from './kit/warn-once.js'
-import { applyPatch, usableRecord } from './kit/record.js'
+import { applyPatch, once, usableRecord } from './kit/record.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -57,7 +57,6 @@ export class MySQLStore implements SessionStore {
   readonly #create: boolean
   readonly #prefix: string
   readonly #corrupt = new Set<string>()
-  #ready: Promise<void> | null = null
 
   constructor (options: MySQLStoreOptions) {
     if (options?.pool === null || typeof options?.pool?.query !== 'function' || typeof options.pool.getConnection !== 'function') {
@@ -71,18 +70,15 @@ export class MySQLStore implements SessionStore {
   }
 
   /** Creates the table when missing (or checks it exists); the plugin awaits this. */
-  ready (): Promise<void> {
-    this.#ready ??= (async () => {
-      if (this.#create) await this.#pool.query(sessionsTableDDL(this.#tableName))
-      try {
-        await this.#pool.query(`SELECT ${COLUMNS}, secret, owner FROM ${this.#table} LIMIT 0`)
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
-        throw new Error(`MySQLStore: ${this.#tableName} was made by fastify-zod-session 0.1 and lacks the columns of store contract v2; 0.1 sessions cannot be read, so drop it (DROP TABLE ${this.#table}) and let the store create it, or give a new \`table\``, { cause: err })
-      }
-    })().catch(err => { this.#ready = null; throw err })
-    return this.#ready
-  }
+  readonly ready = once(async () => {
+    if (this.#create) await this.#pool.query(sessionsTableDDL(this.#tableName))
+    try {
+      await this.#pool.query(`SELECT ${COLUMNS}, secret, owner FROM ${this.#table} LIMIT 0`)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
+      throw new Error(`MySQLStore: ${this.#tableName} was made by fastify-zod-session 0.1 and lacks the columns of store contract v2; 0.1 sessions cannot be read, so drop it (DROP TABLE ${this.#table}) and let the store create it, or give a new \`table\``, { cause: err })
+    }
+  })
 
   #decode (row: Row): SessionRecord | undefined {
     let record: SessionRecord | null | undefined = null

@@ -23,15 +23,29 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
-  // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), n, then n field/value pairs, then fields to delete.
-  // Answers false when missing, else {owner, 1 applied | 0 version conflict, the key's expiry (-1 none)}.
+  // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), n, then n field/value
+  // pairs, then fields to delete. `_b` holds the data's size (key + value bytes of every d: field), kept
+  // from the lengths of the changed fields only. Answers false when missing, else {owner, 1 applied |
+  // 0 version conflict | 2 too large, the key's expiry (-1 none)}.
   fzsSessionPatch: `
-local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v')
+local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v', '_b')
 if not found[1] then return false end
 if ARGV[2] ~= '' and found[3] ~= ARGV[2] then return {found[2] or '', 0} end
-local n = tonumber(ARGV[3])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
-if #ARGV > 3 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 4 + 2 * n)) end
+local n = tonumber(ARGV[4])
+local last = 4 + 2 * n
+local bytes = tonumber(found[4] or '0')
+local new, gone, fields = {}, {}, {}
+for i = 5, last, 2 do if string.sub(ARGV[i], 1, 2) == 'd:' then new[ARGV[i]] = #ARGV[i + 1]; fields[ARGV[i]] = true end end
+for i = last + 1, #ARGV do if string.sub(ARGV[i], 1, 2) == 'd:' then gone[ARGV[i]] = true; fields[ARGV[i]] = true end end
+for f in pairs(fields) do
+  local old = redis.call('HSTRLEN', KEYS[1], f)
+  if old > 0 then bytes = bytes - old - (#f - 2) end
+  if new[f] and not gone[f] then bytes = bytes + new[f] + (#f - 2) end
+end
+if ARGV[3] ~= '' and bytes > tonumber(ARGV[3]) then return {found[2] or '', 2} end
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, last)) end
+if #ARGV > last then redis.call('HDEL', KEYS[1], unpack(ARGV, last + 1)) end
+redis.call('HSET', KEYS[1], '_b', bytes)
 redis.call('HINCRBY', KEYS[1], '_v', 1)
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
@@ -62,7 +76,7 @@ return {found[1] and 1 or 0, found[2] or ''}`
 
 interface ScriptClient {
   fzsSessionSet (key: string, expiresAt: string, ...fields: string[]): Promise<string | null>
-  fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, count: string, ...fields: string[]): Promise<[string, number, number?] | null>
+  fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, maxBytes: string, count: string, ...fields: string[]): Promise<[string, number, number?] | null>
   fzsSessionRotate (key: string, from: string, current: string, auth: string): Promise<number>
   fzsSessionTouch (key: string, expiresAt: string): Promise<[string] | null>
   fzsSessionDestroy (key: string): Promise<[number, string]>
@@ -141,7 +155,14 @@ export class RedisStore implements SessionStore {
 
   async set (id: string, record: SessionRecord): Promise<void> {
     const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_k', record.auth.current[0], '_a', JSON.stringify(record.auth)]
-    for (const k of Object.keys(record.data)) if (record.data[k] !== undefined) fields.push(`d:${k}`, stringify(record.data[k]))
+    let bytes = 0
+    for (const k of Object.keys(record.data)) {
+      if (record.data[k] === undefined) continue
+      const value = stringify(record.data[k])
+      fields.push(`d:${k}`, value)
+      bytes += Buffer.byteLength(k) + Buffer.byteLength(value)
+    }
+    fields.push('_b', String(bytes))
     metaFields(record.meta, fields, [])
     const old = await this.#scripts.fzsSessionSet(this.#key(id), expiry(record.expiresAt), ...fields)
     await this.#reindex(id, ownerOf(old), record.meta.owner, record.expiresAt)
@@ -160,13 +181,14 @@ export class RedisStore implements SessionStore {
     if (change.expiresAt !== undefined) set.push('_e', at)
     let result: [string, number, number?] | null
     try {
-      result = await this.#scripts.fzsSessionPatch(this.#key(id), at, change.ifVersion === undefined ? '' : String(change.ifVersion), String(set.length / 2), ...set, ...unset)
+      result = await this.#scripts.fzsSessionPatch(this.#key(id), at, change.ifVersion === undefined ? '' : String(change.ifVersion), change.maxBytes === undefined ? '' : String(change.maxBytes), String(set.length / 2), ...set, ...unset)
     } catch (err) {
       if (!wrongType(err)) throw err
       return 'missing'
     }
     if (result === null) return 'missing'
     if (result[1] === 0) return 'conflict'
+    if (result[1] === 2) return 'too-large'
     const before = ownerOf(result[0])
     const after = change.meta !== undefined && 'owner' in change.meta ? change.meta.owner : before
     // the owner's set lives as long as its longest session: with the expiry unchanged, the key's own

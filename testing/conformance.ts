@@ -2,6 +2,7 @@
 // framework-free cases. Each case makes its own store (its own prefix) and throws on failure.
 import assert from 'node:assert/strict'
 import type { SessionAuth, SessionRecord, SessionStore } from '../types/index.js'
+import { dataSize, entrySize } from '../stores/kit/record.js'
 
 export interface ConformanceOptions {
   /** makes a store; stores made with different prefixes (or locations) must not see each other */
@@ -204,6 +205,35 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
     same(got?.data, { a: 4 })
     assert.equal(got?.version, 3)
     assert.equal(await store.patch(uniqueId(), { set: { a: 1 }, unset: [], ifVersion: 0 }), 'missing')
+  })
+
+  check("patch with maxBytes applies only when the merged data fits; otherwise 'too-large' and nothing written", async store => {
+    const id = uniqueId()
+    const data = { a: 'x'.repeat(10), when: new Date(0) }
+    await store.set(id, record(data))
+    const size = dataSize(data) // the contract's measure: key bytes + serialized value bytes
+    assert.equal(await store.patch(id, { set: { b: 'é' }, unset: [], maxBytes: size + entrySize('b', 'é') - 1 }), 'too-large')
+    assert.equal(await store.patch(id, { set: { a: 'y'.repeat(20) }, unset: ['when'], maxBytes: entrySize('a', 'y'.repeat(20)) - 1 }), 'too-large')
+    let got = await store.get(id)
+    same(got?.data, data, 'nothing written')
+    assert.equal(got?.version, 0)
+    assert.equal(await store.patch(id, { set: { b: 'é' }, unset: [], maxBytes: size + entrySize('b', 'é') }), 'ok', 'exactly at the limit')
+    assert.equal(await store.patch(id, { set: { a: 'y'.repeat(20) }, unset: ['when', 'b'], maxBytes: entrySize('a', 'y'.repeat(20)) }), 'ok', 'replaced and removed keys count as they end up')
+    got = await store.get(id)
+    same(got?.data, { a: 'y'.repeat(20) })
+    assert.equal(await store.patch(id, { set: { c: 1 }, unset: [], maxBytes: entrySize('a', 'y'.repeat(20)) + entrySize('c', 1) }), 'ok', 'the size follows earlier patches')
+  })
+
+  check('concurrent patches never together exceed maxBytes', async store => {
+    const id = uniqueId()
+    await store.set(id, record({}))
+    const value = 'v'.repeat(98)
+    const maxBytes = 5 * entrySize('k0', value)
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.patch(id, { set: { [`k${i}`]: value }, unset: [], maxBytes })))
+    assert.equal(results.filter(r => r === 'ok').length, 5)
+    assert.equal(results.filter(r => r === 'too-large').length, 5)
+    const got = await store.get(id)
+    assert.equal(dataSize(got?.data ?? {}), maxBytes)
   })
 
   check('50 concurrent patches of different keys on one id all survive', async store => {

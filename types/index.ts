@@ -56,10 +56,16 @@ export interface SessionPatch {
   meta?: Partial<SessionMeta>
   /** apply only when the record's version is this one (else 'conflict', nothing written) */
   ifVersion?: number
+  /**
+   * apply only when the merged data measures at most this many bytes (else 'too-large', nothing
+   * written). The measure: the sum, over top-level keys, of the UTF-8 bytes of the key and of its
+   * value serialized as JSON with Dates as {"$date": ISO} (what every store keeps).
+   */
+  maxBytes?: number
 }
 
 /** What patch() did: applied, found no live record, or found the record at another version. */
-export type PatchResult = 'ok' | 'missing' | 'conflict'
+export type PatchResult = 'ok' | 'missing' | 'conflict' | 'too-large'
 
 export interface PruneOptions {
   /** called as the prune goes: `done` of `total` sessions examined (the CLI draws a progress bar) */
@@ -89,7 +95,9 @@ export interface SessionStore {
   /**
    * Merges `change` into a live record and adds 1 to its version, atomically: two patches of
    * different keys both survive. 'missing' when there is no live record (nothing is created);
-   * 'conflict' when `ifVersion` is given and differs from the record's version (nothing is written).
+   * 'conflict' when `ifVersion` is given and differs from the record's version, 'too-large' when the
+   * merged data would measure more than `maxBytes` (nothing is written in either case). Both checks
+   * are part of the same atomic step, so concurrent patches can never together exceed `maxBytes`.
    */
   patch (id: string, change: SessionPatch): Promise<PatchResult>
   /**

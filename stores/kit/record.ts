@@ -1,6 +1,7 @@
 // The record rules every store shares, written once: what counts as live, how a patch and a
 // rotation apply, and the one corrupt-record policy (anything malformed is treated as missing).
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
+import { stringify } from './codec.js'
 
 const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
 const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt'] as const
@@ -69,6 +70,29 @@ export function mergeMeta (meta: SessionMeta, change: Partial<SessionMeta> | und
   return merged as SessionMeta
 }
 
+/** The contract's measure of one key and its value: UTF-8 bytes of the key and of the serialized value. */
+export function entrySize (key: string, value: unknown): number {
+  return Buffer.byteLength(key) + Buffer.byteLength(stringify(value))
+}
+
+/** The contract's measure of session data (SessionPatch.maxBytes, the plugin's maxDataBytes). */
+export function dataSize (data: Record<string, unknown>): number {
+  let bytes = 0
+  for (const key of Object.keys(data)) if (data[key] !== undefined) bytes += entrySize(key, data[key])
+  return bytes
+}
+
+/** The size `data` would have once `change` is merged into it, without changing it. */
+function mergedSize (data: Record<string, unknown>, change: SessionPatch): number {
+  let bytes = 0
+  const unset = new Set(change.unset)
+  for (const key of Object.keys(data)) {
+    if (!unset.has(key) && !Object.hasOwn(change.set, key) && data[key] !== undefined) bytes += entrySize(key, data[key])
+  }
+  for (const key of Object.keys(change.set)) if (!unset.has(key) && change.set[key] !== undefined) bytes += entrySize(key, change.set[key])
+  return bytes
+}
+
 /**
  * Applies a patch to a record read under the store's lock (or in its cas loop), in place.
  * Returns what the store must answer; the record is changed only for 'ok'.
@@ -76,6 +100,7 @@ export function mergeMeta (meta: SessionMeta, change: Partial<SessionMeta> | und
 export function applyPatch (record: SessionRecord | undefined, change: SessionPatch, now = Date.now()): PatchResult {
   if (record === undefined || !isLive(record, now)) return 'missing'
   if (change.ifVersion !== undefined && record.version !== change.ifVersion) return 'conflict'
+  if (change.maxBytes !== undefined && mergedSize(record.data, change) > change.maxBytes) return 'too-large'
   for (const key of Object.keys(change.set)) {
     const value = change.set[key]
     if (value === undefined) delete record.data[key]

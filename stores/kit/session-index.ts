@@ -116,6 +116,11 @@ export class SessionIndex {
       else data.set(k, stringify(value))
     }
     for (const k of change.unset) data.delete(k)
+    if (change.maxBytes !== undefined) {
+      let bytes = 0
+      for (const [k, v] of data) bytes += Buffer.byteLength(k) + Buffer.byteLength(v)
+      if (bytes > change.maxBytes) return 'too-large'
+    }
     const meta = mergeMeta(entry.meta, change.meta)
     const expiresAt = change.expiresAt === undefined ? entry.expiresAt : change.expiresAt
     this.#store(key, { data, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)

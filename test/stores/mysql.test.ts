@@ -36,6 +36,17 @@ t.test('the table is created on first use with its indexes; createTable false ch
   t.pass('a table made from the documented DDL is accepted')
 })
 
+t.test('a table made by 0.1 fails ready() naming the table and the fix; a retry after the fix succeeds', async t => {
+  const p = pool()
+  await p.query('DROP TABLE IF EXISTS old_01')
+  await p.query('CREATE TABLE old_01 (id VARCHAR(255) NOT NULL PRIMARY KEY, data LONGTEXT NOT NULL, meta TEXT NOT NULL, created_at BIGINT NOT NULL, expires BIGINT NULL, owner VARCHAR(255) NULL)')
+  const store = new MySQLStore({ pool: p, table: 'old_01' })
+  await t.rejects(store.ready(), /old_01 was made by fastify-zod-session 0\.1.*DROP TABLE `old_01`/)
+  await p.query('DROP TABLE old_01')
+  await store.ready()
+  t.pass('ready() is retried after a failure, not stuck on it')
+})
+
 t.test('the table name is validated; values never reach SQL text', async t => {
   const p = pool()
   for (const bad of ['x; DROP TABLE sessions', 'a-b', '`x`', '1abc', 'a.b.c', '']) t.throws(() => new MySQLStore({ pool: p, table: bad }), TypeError, bad)
