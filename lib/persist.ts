@@ -81,7 +81,8 @@ export class SessionWriter {
       state.previousId = null
       await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
-    saved(state, { meta, expiresAt: record.expiresAt, version: 0, auth: record.auth })
+    state.auth = record.auth
+    saved(state, meta, record.expiresAt, 0)
     state.sendCookie = true
     state.clearCookie = false
   }
@@ -129,7 +130,7 @@ export class SessionWriter {
       if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
         state.data = data
-        saved(state, { meta: { ...state.meta, ...meta }, expiresAt: expiresAt === undefined ? state.expiresAt : expiresAt, version: conditional ? version + 1 : -1 })
+        saved(state, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1)
         return true
       }
       if (attempt >= MAX_ATTEMPTS) throw new errorCodes.FST_SESSION_CONFLICT(attempt)
@@ -138,7 +139,7 @@ export class SessionWriter {
       const stored = record === undefined ? undefined : this.#loader.parseStored(record.data, state.log, id)
       if (record === undefined || stored === undefined) return false
       data = this.#validated(state, this.#merge(state, stored.value), true)
-      state.storedKeys = Object.keys(record.data)
+      state.storedData = record.data
       version = record.version
       await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
     }
@@ -161,7 +162,7 @@ export class SessionWriter {
       if (Object.hasOwn(data, key) && data[key] !== undefined) set[key] = data[key]
       else unset.push(key)
     }
-    if (state.replaced) for (const key of state.storedKeys) if (!Object.hasOwn(data, key)) unset.push(key)
+    if (state.replaced) for (const key of Object.keys(state.storedData)) if (!Object.hasOwn(data, key)) unset.push(key)
     return { set, unset }
   }
 

@@ -5,90 +5,92 @@ import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
 import { hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
 
-export interface SessionState {
+const NOTHING_STORED: Readonly<Record<string, unknown>> = Object.freeze({})
+
+export class SessionState {
   /** the lookup id; made lazily for new sessions */
-  id: string | null
+  id!: string | null
   /** the secret this request's cookie carries, or the new one it will hand out */
-  secret: string | null
+  secret!: string | null
   /** a record for `id` is in the store (loaded, or saved by this request) */
-  stored: boolean
+  stored!: boolean
   /** the record this session was regenerated from: deleted once the response is below 500 */
-  previousId: string | null
+  previousId!: string | null
   /** the auth as read (or as this request wrote it); null for a new session */
-  auth: SessionAuth | null
+  auth!: SessionAuth | null
   /** the request's secret is a replaced one (in its grace window): it is given a current one */
-  replacedSecret: boolean
+  replacedSecret!: boolean
   /** the request's secret may have been replaced meanwhile: it must not go out in a cookie */
-  stale: boolean
+  stale!: boolean
   /** the version read or written; -1 when unknown (an unconditional patch was applied) */
-  version: number
-  /** data keys the stored record had when read (what replacing the whole data must remove) */
-  storedKeys: string[]
-  createdAt: number
-  expiresAt: number | null
-  meta: SessionMeta
-  data: Record<string, unknown>
-  changed: Set<string>
-  unset: Set<string>
+  version!: number
+  /** the data as the store held it when read or written; only its keys are used (what replacing the whole data must remove) */
+  storedData!: Readonly<Record<string, unknown>>
+  createdAt!: number
+  expiresAt!: number | null
+  meta!: SessionMeta
+  data!: Record<string, unknown>
+  changed!: Set<string>
+  unset!: Set<string>
   /** JSON of object values handed out by get() or data, to detect nested mutation */
-  snapshots: Map<string, string> | null
+  snapshots!: Map<string, string> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record) */
-  replaced: boolean
+  replaced!: boolean
   /** meta changed by refresh(): persist it even with no data change */
-  metaChanged: boolean
-  touchDue: boolean
+  metaChanged!: boolean
+  touchDue!: boolean
   /** a Set-Cookie is owed: new session, new secret, refreshed expiry, or a re-signed cookie */
-  sendCookie: boolean
+  sendCookie!: boolean
   /** this request deleted the session: clear its cookie (unless a new one is sent) */
-  clearCookie: boolean
+  clearCookie!: boolean
   /** store unreachable on load: this session is never saved */
-  anonymous: boolean
+  anonymous!: boolean
   /** a valid session cookie came with the request (Vary: Cookie) */
-  read: boolean
-  log: FastifyBaseLogger
-  ip: string
-  userAgent: string | undefined
+  read!: boolean
+  log!: FastifyBaseLogger
+  ip!: string
+  userAgent!: string | undefined
+
+  constructor (request: FastifyRequest, now: number, data: Record<string, unknown>) {
+    resetSession(this, now, data)
+    this.changed = new Set()
+    this.unset = new Set()
+    this.clearCookie = false
+    this.anonymous = false
+    this.read = false
+    this.log = request.log
+    this.ip = request.ip
+    this.userAgent = request.headers['user-agent']
+  }
 }
 
-/** what belongs to the request rather than to the session: kept when the session starts over */
-type RequestFields = 'changed' | 'unset' | 'clearCookie' | 'anonymous' | 'read' | 'log' | 'ip' | 'userAgent'
-
-/** The fields of a new, empty, unsaved session. */
-function emptySession (now: number, data: Record<string, unknown>): Omit<SessionState, RequestFields> {
-  return {
-    id: null,
-    secret: null,
-    stored: false,
-    previousId: null,
-    auth: null,
-    replacedSecret: false,
-    stale: false,
-    version: 0,
-    storedKeys: [],
-    createdAt: now,
-    expiresAt: null,
-    meta: {},
-    data,
-    snapshots: null,
-    replaced: false,
-    metaChanged: false,
-    touchDue: false,
-    sendCookie: false
-  }
+/**
+ * Sets the fields of a new, empty, unsaved session (and leaves those of the request). One place, and
+ * always the same order, so every state object has one shape.
+ */
+function resetSession (state: SessionState, now: number, data: Record<string, unknown>): void {
+  state.id = null
+  state.secret = null
+  state.stored = false
+  state.previousId = null
+  state.auth = null
+  state.replacedSecret = false
+  state.stale = false
+  state.version = 0
+  state.storedData = NOTHING_STORED
+  state.createdAt = now
+  state.expiresAt = null
+  state.meta = {}
+  state.data = data
+  state.snapshots = null
+  state.replaced = false
+  state.metaChanged = false
+  state.touchDue = false
+  state.sendCookie = false
 }
 
 export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>): SessionState {
-  return {
-    ...emptySession(now, data),
-    changed: new Set(),
-    unset: new Set(),
-    clearCookie: false,
-    anonymous: false,
-    read: false,
-    log: request.log,
-    ip: request.ip,
-    userAgent: request.headers['user-agent']
-  }
+  return new SessionState(request, now, data)
 }
 
 export interface Adopted {
@@ -105,27 +107,25 @@ export interface Adopted {
 /** The request's cookie opened a stored session. */
 export function adopt (state: SessionState, loaded: Adopted): void {
   const { record } = loaded
-  Object.assign(state, {
-    id: loaded.id,
-    secret: loaded.secret,
-    stored: true,
-    auth: record.auth,
-    replacedSecret: loaded.replacedSecret,
-    version: record.version,
-    storedKeys: Object.keys(record.data),
-    createdAt: record.createdAt,
-    expiresAt: record.expiresAt,
-    meta: record.meta,
-    data: loaded.data,
-    replaced: loaded.migrated,
-    touchDue: loaded.touchDue,
-    sendCookie: false
-  })
+  state.id = loaded.id
+  state.secret = loaded.secret
+  state.stored = true
+  state.auth = record.auth
+  state.replacedSecret = loaded.replacedSecret
+  state.version = record.version
+  state.storedData = record.data
+  state.createdAt = record.createdAt
+  state.expiresAt = record.expiresAt
+  state.meta = record.meta
+  state.data = loaded.data
+  state.replaced = loaded.migrated
+  state.touchDue = loaded.touchDue
+  state.sendCookie = false
 }
 
 /** A new, empty, unsaved session: after destroy(), or when the stored one vanished. */
 export function startOver (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
-  Object.assign(state, emptySession(now, data))
+  resetSession(state, now, data)
   state.changed.clear()
   state.unset.clear()
 }
@@ -197,21 +197,28 @@ export function detectNested (state: SessionState): void {
  * The data was persisted: nothing is pending, and every object value that was handed out or written
  * is snapshotted again, so a nested mutation made after save() is still seen.
  */
-export function saved (state: SessionState, fields: Partial<Pick<SessionState, 'meta' | 'expiresAt' | 'version' | 'auth'>>): void {
-  const watched = new Set([...(state.snapshots?.keys() ?? []), ...state.changed])
-  Object.assign(state, fields)
+export function saved (state: SessionState, meta: SessionMeta, expiresAt: number | null, version: number): void {
+  const handedOut = state.snapshots
+  state.snapshots = null
+  for (const key of state.changed) resnapshot(state, key)
+  if (handedOut !== null) for (const key of handedOut.keys()) resnapshot(state, key)
+  state.meta = meta
+  state.expiresAt = expiresAt
+  state.version = version
   state.stored = true
   state.replaced = false
   state.metaChanged = false
   state.touchDue = false
-  state.storedKeys = Object.keys(state.data)
+  state.storedData = { ...state.data }
   state.changed.clear()
   state.unset.clear()
-  state.snapshots = null
-  for (const key of watched) {
-    const value = state.data[key]
-    if (value !== null && typeof value === 'object') snapshot(state, key, value)
-  }
+}
+
+function resnapshot (state: SessionState, key: string): void {
+  const value = state.data[key]
+  if (value === null || typeof value !== 'object') return
+  state.snapshots ??= new Map()
+  state.snapshots.set(key, JSON.stringify(value))
 }
 
 /** Runs a store operation, wrapping its failure once as FST_SESSION_STORE_UNAVAILABLE. */

@@ -13,7 +13,7 @@ export interface RedisStoreOptions {
 }
 
 // One hash per session: `d:<key>` per top-level data key, `m:<name>` per meta field, `_c` createdAt,
-// `_e` expiresAt ('' = never), `_v` version, `_k` the newest current secret hash and `_a` the whole auth as
+// `_e` expiresAt ('' = never), `_v` version, `_b` the data's size, `_a` the auth as
 // JSON, with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
 // per owner) is kept by separate single-key commands.
 const SCRIPTS = {
@@ -49,10 +49,11 @@ redis.call('HSET', KEYS[1], '_b', bytes)
 redis.call('HINCRBY', KEYS[1], '_v', 1)
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
-  // ARGV: the expected current secret hash, the new one, the new auth JSON
+  // ARGV: the expected newest secret hash, the new auth JSON
   fzsSessionRotate: `
-if redis.call('HGET', KEYS[1], '_k') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], '_k', ARGV[2], '_a', ARGV[3])
+local auth = redis.call('HGET', KEYS[1], '_a')
+if not auth or cjson.decode(auth).current[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
   fzsSessionTouch: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -77,7 +78,7 @@ return {found[1] and 1 or 0, found[2] or ''}`
 interface ScriptClient {
   fzsSessionSet (key: string, expiresAt: string, ...fields: string[]): Promise<string | null>
   fzsSessionPatch (key: string, expiresAt: string, ifVersion: string, maxBytes: string, count: string, ...fields: string[]): Promise<[string, number, number?] | null>
-  fzsSessionRotate (key: string, from: string, current: string, auth: string): Promise<number>
+  fzsSessionRotate (key: string, from: string, auth: string): Promise<number>
   fzsSessionTouch (key: string, expiresAt: string): Promise<[string] | null>
   fzsSessionDestroy (key: string): Promise<[number, string]>
   fzsOwnerExtend (key: string, member: string, expiresAt: string): Promise<number>
@@ -154,7 +155,7 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_k', record.auth.current[0], '_a', JSON.stringify(record.auth)]
+    const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth)]
     let bytes = 0
     for (const k of Object.keys(record.data)) {
       if (record.data[k] === undefined) continue
@@ -197,10 +198,10 @@ export class RedisStore implements SessionStore {
     return 'ok'
   }
 
-  /** one command: a script comparing `_k` */
+  /** one command: a script comparing the stored auth's newest hash (rare: reads stay smaller without a copy of it) */
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     try {
-      return await this.#scripts.fzsSessionRotate(this.#key(id), from, auth.current[0], JSON.stringify(auth)) === 1
+      return await this.#scripts.fzsSessionRotate(this.#key(id), from, JSON.stringify(auth)) === 1
     } catch (err) {
       if (!wrongType(err)) throw err
       return false

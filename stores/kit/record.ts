@@ -19,8 +19,9 @@ export function dataObject (): Record<string, unknown> {
   return Object.create(null) as Record<string, unknown>
 }
 
-/** Copies the own enumerable keys of `from` into a prototype-free object. */
+/** The own enumerable keys of `from` in a prototype-free object (`from` itself when it is one). */
 export function toDataObject (from: Record<string, unknown>): Record<string, unknown> {
+  if (Object.getPrototypeOf(from) === null) return from
   const data = dataObject()
   for (const key of Object.keys(from)) data[key] = from[key]
   return data
@@ -38,6 +39,9 @@ function usableAuth (value: unknown): SessionAuth | null {
   return auth
 }
 
+/** records this module made: already checked */
+const checked = new WeakSet<object>()
+
 /**
  * What a store read back, checked before anyone trusts it: a corrupt row, a 0.1 record, or one
  * written by something else gives `null` (treat as missing and report once), never a crash.
@@ -45,6 +49,7 @@ function usableAuth (value: unknown): SessionAuth | null {
  */
 export function usableRecord (value: unknown): SessionRecord | undefined | null {
   if (value === undefined || value === null) return undefined
+  if (checked.has(value)) return value as SessionRecord // a store already checked it: the plugin does not pay twice
   if (!isObject(value) || !isObject(value.data) || !isTime(value.createdAt) || !isTime(value.version)) return null
   if (value.expiresAt !== null && !isTime(value.expiresAt)) return null
   const auth = usableAuth(value.auth)
@@ -56,7 +61,9 @@ export function usableRecord (value: unknown): SessionRecord | undefined | null 
     const idle = value.meta.idleTimeout
     if (idle === null || (isTime(idle) && idle > 0)) meta.idleTimeout = idle
   }
-  return { data: toDataObject(value.data), createdAt: value.createdAt, expiresAt: value.expiresAt as number | null, version: value.version, auth, meta }
+  const record = { data: toDataObject(value.data), createdAt: value.createdAt, expiresAt: value.expiresAt as number | null, version: value.version, auth, meta }
+  checked.add(record)
+  return record
 }
 
 /** Merges meta, removing fields set to undefined. */
