@@ -21,3 +21,18 @@ t.test('the README prints the exact MySQL DDL the store uses', async t => {
   const { sessionsTableDDL } = await import('../stores/mysql.js')
   t.ok(readme.includes('```sql\n' + sessionsTableDDL() + '\n```'))
 })
+
+t.test('the README\'s copy of the store contract has exactly the methods and patch results of types/index.ts', async t => {
+  const types = readFileSync(new URL('../types/index.ts', import.meta.url), 'utf8')
+  const methods = (text: string): string[] => {
+    const body = text.split('interface SessionStore {')[1].split('\n}')[0]
+    return [...body.matchAll(/^ {2}(\w+)\??\s?\(/gm)].map(m => m[1]).sort()
+  }
+  const fromTypes = methods(types)
+  t.ok(fromTypes.includes('rotate') && fromTypes.length >= 10, `the interface was read (${fromTypes.join(', ')})`)
+  t.same(methods(readme), fromTypes)
+  const results = /export type PatchResult = (.+)/.exec(types)?.[1].split(' | ') ?? []
+  t.ok(results.length >= 4)
+  const readmePatch = /patch\(id,[^\n]*/.exec(readme)?.[0] ?? ''
+  for (const result of results) t.ok(readmePatch.includes(result), `the README's patch line lists ${result}`)
+})
