@@ -3,6 +3,8 @@ import crypto from 'node:crypto'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { newId, newSecret } from '../lib/cookie.js'
+import { secretStatus } from '../lib/load.js'
+import fc from 'fast-check'
 import { fakeClock } from './helpers/clock.js'
 
 const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
@@ -93,4 +95,19 @@ t.test('a destroyed session cannot be resurrected by a parallel request that sav
   t.equal(res.headers['set-cookie'], undefined, 'the late request sends no cookie (the browser may hold a newer one)')
   t.equal(await store.inner.get((idOf(cookie))), undefined, 'nothing was written back')
   t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null)
+})
+
+t.test('property: a secret opens a session exactly when it is current, or replaced and still in its grace window', async t => {
+  const hash = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)
+  fc.assert(fc.property(
+    fc.array(hash, { minLength: 1, maxLength: 4 }),
+    fc.array(fc.tuple(hash, fc.integer({ min: 0, max: 2_000 })), { maxLength: 4 }),
+    fc.integer({ min: 0, max: 2_000 }),
+    fc.oneof(hash, fc.constant('pick-current'), fc.constant('pick-replaced')),
+    (current, replaced, now, probe) => {
+      const secret = probe === 'pick-current' ? current[0] : probe === 'pick-replaced' ? (replaced[0]?.[0] ?? current[0]) : probe
+      const expected = current.includes(secret) ? 'current' : replaced.some(([h, until]) => h === secret && until > now) ? 'replaced' : null
+      return secretStatus({ current, replaced }, secret, now) === expected
+    }), { numRuns: 2000 })
+  t.pass()
 })
