@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { fakeClock } from './helpers/clock.js'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 
@@ -43,10 +44,12 @@ t.test("onStoreError 'anonymous': an unsaved empty session instead of a 503", as
 
 t.test('store down on save: 503 with a code, and no unhandled rejection', async t => {
   const rejections = trackRejections(t)
+  const clock = fakeClock(t)
   for (const op of ['set', 'patch', 'touch'] as const) {
     const store = new CountingStore()
     const app = await buildApp(t, { store, touchAfter: 0 })
     const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+    clock.advance(1000) // with touchAfter 0, any time after the login makes a touch due
     store.failing.add(op)
     const url = op === 'set' ? '/login/bob' : op === 'patch' ? '/visit' : '/read'
     const res = await app.inject({ method: op === 'touch' ? 'GET' : 'POST', url, headers: op === 'set' ? {} : { cookie } })
