@@ -43,10 +43,8 @@ for f in pairs(fields) do
   if new[f] and not gone[f] then bytes = bytes + new[f] + (#f - 2) end
 end
 if ARGV[3] ~= '' and bytes > tonumber(ARGV[3]) then return {found[2] or '', 2} end
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, last)) end
+redis.call('HSET', KEYS[1], '_v', tonumber(found[3]) + 1, '_b', bytes, unpack(ARGV, 5, last))
 if #ARGV > last then redis.call('HDEL', KEYS[1], unpack(ARGV, last + 1)) end
-redis.call('HSET', KEYS[1], '_b', bytes)
-redis.call('HINCRBY', KEYS[1], '_v', 1)
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
   // ARGV: the expected newest secret hash, the new auth JSON
