@@ -1,9 +1,9 @@
 import { hash, randomBytes } from 'node:crypto'
-import { fastifyCookie, Signer, type SerializeOptions } from '@fastify/cookie'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Signer, type SerializeOptions } from '@fastify/cookie'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 
-const serialize = fastifyCookie.serialize
+type Serialize = FastifyInstance['serializeCookie']
 
 /** `<id>.<secret>`: a 128-bit lookup id and a 256-bit secret, base64url */
 const VALUE_RE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/
@@ -58,8 +58,11 @@ export class SessionCookie {
   readonly #signer: Signer
   readonly #options: ResolvedOptions['cookie']
   readonly #name: string
+  readonly #serialize: Serialize
 
-  constructor (options: ResolvedOptions) {
+  /** `serialize` is the registered @fastify/cookie's: an app may have loaded another copy than ours, and ours then never loaded its cookie module */
+  constructor (options: ResolvedOptions, serialize: Serialize) {
+    this.#serialize = serialize
     this.#signer = new Signer(options.secrets, 'sha256')
     this.#options = options.cookie
     this.#name = options.cookieName
@@ -87,12 +90,12 @@ export class SessionCookie {
   /** Set-Cookie value for a session expiring at `expiresAt` (ms), or a browser-session cookie when null. */
   serialize (request: FastifyRequest, id: string, secret: string, expiresAt: number | null, now: number): string {
     const maxAge = expiresAt === null ? undefined : Math.max(0, Math.ceil((expiresAt - now) / 1000))
-    return serialize(this.#name, this.#signer.sign(`${id}.${secret}`), this.#attributes(request, maxAge))
+    return this.#serialize(this.#name, this.#signer.sign(`${id}.${secret}`), this.#attributes(request, maxAge))
   }
 
   /** Set-Cookie value that deletes the cookie. */
   clear (request: FastifyRequest): string {
-    return serialize(this.#name, '', { ...this.#attributes(request, 0), expires: new Date(0) })
+    return this.#serialize(this.#name, '', { ...this.#attributes(request, 0), expires: new Date(0) })
   }
 
   #attributes (request: FastifyRequest, maxAge: number | undefined): SerializeOptions {

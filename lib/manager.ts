@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import { errorCodes } from './errors.js'
@@ -10,6 +10,8 @@ import { Session, kState } from './session.js'
 import { sessionClassFor } from './session-accessors.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
@@ -24,11 +26,11 @@ export class SessionManager {
   readonly #writer: SessionWriter
   readonly #Session: typeof Session
 
-  constructor (opts: ResolvedOptions) {
+  constructor (opts: ResolvedOptions, serializeCookie: FastifyInstance['serializeCookie']) {
     this.#opts = opts
     this.schema = opts.schema
     this.store = opts.store
-    this.cookie = new SessionCookie(opts)
+    this.cookie = new SessionCookie(opts, serializeCookie)
     this.#loader = new SessionLoader(opts)
     this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
     this.#Session = sessionClassFor(opts.schema)
@@ -129,6 +131,7 @@ export class SessionManager {
     if (session === null || session === undefined) return undefined
     const state = session[kState]
     const now = Date.now()
+    if (this.#dropsSecureCookie(request)) return undefined
     if (reply.statusCode >= 500) {
       // a failed request saves nothing and deletes nothing; a session it destroyed loses its cookie
       if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request))
@@ -141,6 +144,22 @@ export class SessionManager {
       return undefined
     }
     return pending.then(() => { this.#headers(request, reply, state, now) })
+  }
+
+  #warnedPlainHttp = false
+
+  /**
+   * `secure: true` on a plain-http request: the browser would drop the cookie, so a saved session
+   * could never come back. Save nothing, send nothing, and say why once. Browsers treat localhost as
+   * secure, so local development keeps working.
+   */
+  #dropsSecureCookie (request: FastifyRequest): boolean {
+    if (this.#opts.cookie.secure !== true || request.protocol === 'https' || LOOPBACK.has(request.hostname)) return false
+    if (!this.#warnedPlainHttp) {
+      this.#warnedPlainHttp = true
+      request.log.warn('fastify-zod-session: cookie.secure is true but this request came over plain http, so browsers would drop the cookie: no session is saved. Behind a TLS-terminating proxy, set Fastify\'s trustProxy so request.protocol is https')
+    }
+    return true
   }
 
   #headers (request: FastifyRequest, reply: FastifyReply, state: SessionState, now: number): void {

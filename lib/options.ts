@@ -3,7 +3,7 @@ import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
-import { describeIssues } from './schema.js'
+import { describeIssues, storableData } from './schema.js'
 import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
 
 /** Options after validation: durations in ms, defaults applied. */
@@ -25,13 +25,28 @@ export interface ResolvedOptions<Store = SessionStore> {
   pruneInterval: number | null
   owner: ((data: any) => string | undefined | null) | null
   maxDataBytes: number | null
+  storeTimeout: number | null
 }
 
 const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
-  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes'])
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout'])
+const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
+/** @fastify/session cookie options that mean something else here: the option to use instead */
+const COOKIE_REPLACED: Record<string, string> = {
+  maxAge: "the session's lifetime is idleTimeout (sliding) and absoluteTimeout; the cookie's Max-Age follows them",
+  expires: 'the cookie expires with the session: set idleTimeout / absoluteTimeout',
+  signed: 'the cookie is always signed with `secret`',
+  priority: 'is not supported',
+  encode: 'is not supported: the cookie value is always base64url'
+}
+/** what `cookie` (npm) accepts in Domain and Path: anything else makes every Set-Cookie throw */
+const DOMAIN_RE = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
+const PATH_RE = /^[\u0020-\u003A\u003D-\u007E]*$/
+/** setInterval/setTimeout clamp larger delays to 1 ms */
+const MAX_TIMER_MS = 2 ** 31 - 1
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 function fail (option: string, why: string): never {
@@ -64,6 +79,11 @@ function schema (value: unknown): SessionSchema {
   if (s === null || typeof s !== 'object' || typeof s.safeParse !== 'function') fail('schema', 'must be a zod schema')
   const result = s.safeParse({})
   if (!result.success) fail('schema', `must accept an empty object (make fields optional or give them defaults): ${describeIssues(result.error)}`)
+  const empty: unknown = result.data
+  const proto = empty !== null && typeof empty === 'object' && !Array.isArray(empty) ? Object.getPrototypeOf(empty) : undefined
+  if (proto !== Object.prototype && proto !== null) fail('schema', 'must give a plain object for {} (session data is an object of keys)')
+  const problem = storableData(s, empty as Record<string, unknown>)
+  if (problem !== undefined) fail('schema', `its defaults cannot be stored: ${problem}`)
   return s
 }
 
@@ -87,11 +107,22 @@ function store (value: unknown): SessionStore | StoreUrl {
 function cookie (value: unknown): ResolvedOptions['cookie'] {
   if (value !== undefined && (value === null || typeof value !== 'object')) fail('cookie', 'must be an object')
   const c = (value ?? {}) as SessionCookieOptions
+  for (const key of Object.keys(c)) {
+    if (Object.hasOwn(COOKIE_REPLACED, key)) fail(`cookie.${key}`, COOKIE_REPLACED[key])
+    if (!COOKIE_KEYS.has(key)) fail(`cookie.${key}`, `is not a cookie option (known: ${[...COOKIE_KEYS].join(', ')})`)
+  }
   const resolved = { path: c.path ?? '/', httpOnly: c.httpOnly ?? true, sameSite: c.sameSite ?? 'lax', secure: c.secure ?? 'auto', domain: c.domain, partitioned: c.partitioned }
   if (typeof resolved.path !== 'string' || !resolved.path.startsWith('/')) fail('cookie.path', 'must be a string starting with /')
+  if (!PATH_RE.test(resolved.path)) fail('cookie.path', `${JSON.stringify(resolved.path)} has characters a cookie path cannot carry (controls, ';' or non-ASCII): percent-encode them`)
+  if (resolved.domain !== undefined && (typeof resolved.domain !== 'string' || !DOMAIN_RE.test(resolved.domain))) fail('cookie.domain', `${JSON.stringify(resolved.domain)} is not a domain name like 'example.com'`)
+  if (typeof resolved.httpOnly !== 'boolean') fail('cookie.httpOnly', 'must be a boolean')
+  if (resolved.partitioned !== undefined && typeof resolved.partitioned !== 'boolean') fail('cookie.partitioned', 'must be a boolean')
   if (!['lax', 'strict', 'none', true, false].includes(resolved.sameSite)) fail('cookie.sameSite', "must be 'lax', 'strict', 'none' or a boolean")
   if (resolved.secure !== 'auto' && typeof resolved.secure !== 'boolean') fail('cookie.secure', "must be a boolean or 'auto'")
-  if (resolved.sameSite === 'none' && resolved.secure === false) fail('cookie.sameSite', "'none' requires secure cookies")
+  if (resolved.sameSite === 'none' && resolved.secure !== true) {
+    fail('cookie.sameSite', "'none' requires secure: true (browsers drop SameSite=None cookies without Secure, which 'auto' leaves off over http; behind a TLS proxy, set trustProxy)")
+  }
+  if (resolved.partitioned === true && resolved.secure !== true) fail('cookie.partitioned', 'requires secure: true')
   return resolved
 }
 
@@ -143,11 +174,16 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     onStoreError: oneOf(opts, 'onStoreError', ['fail', 'anonymous'] as const, 'fail'),
     pruneInterval: duration(opts, 'pruneInterval', '10m', true),
     owner: (opts.owner as ResolvedOptions['owner'] | undefined) ?? null,
-    maxDataBytes: maxDataBytes as number | null
+    maxDataBytes: maxDataBytes as number | null,
+    storeTimeout: duration(opts, 'storeTimeout', '3s', true)
   }
   if (resolved.idleTimeout === 0) fail('idleTimeout', 'must be greater than 0 (or null for none)')
   if (resolved.absoluteTimeout === 0) fail('absoluteTimeout', 'must be greater than 0 (or null for none)')
   if (resolved.rotationInterval === 0) fail('rotationInterval', 'must be greater than 0 (or null for off)')
   if (resolved.pruneInterval === 0) fail('pruneInterval', 'must be greater than 0 (or null for off)')
+  if (resolved.storeTimeout === 0) fail('storeTimeout', 'must be greater than 0 (or null for none)')
+  for (const name of ['pruneInterval', 'storeTimeout'] as const) {
+    if ((resolved[name] ?? 0) > MAX_TIMER_MS) fail(name, 'must be at most 24 days (Node timers cannot wait longer)')
+  }
   return resolved
 }

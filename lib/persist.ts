@@ -2,7 +2,7 @@ import type { SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStor
 import type { ResolvedOptions } from './options.js'
 import type { SessionLoader } from './load.js'
 import { errorCodes } from './errors.js'
-import { describeIssues, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
+import { describeIssues, storableData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { dataSize } from '../stores/kit/record.js'
@@ -220,6 +220,8 @@ export class SessionWriter {
       const parsed = this.#schema.safeParse(data)
       if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))
       result = parsed.data
+      const problem = storableData(this.#schema, result)
+      if (problem !== undefined) throw new errorCodes.FST_SESSION_INVALID_DATA(problem)
     }
     if (result === data) return data
     // keep the live object (and any proxy over it) but with the parsed values

@@ -8,6 +8,7 @@ import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
 import { isStoreUrl } from '../stores/url/parse.js'
 import { storeError } from './errors.js'
 import { SessionManager } from './manager.js'
+import { withTimeout } from './store-timeout.js'
 import { createSessionsApi } from './sessions-api.js'
 
 declare module 'fastify' {
@@ -40,10 +41,12 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     const where = isStoreUrl(resolved.store) ? ` ${resolved.store.redacted}` : ''
     throw storeError(`open the store${where}: ${(err as Error).message}`, err)
   }
-  const opts = (opened === null ? resolved : { ...resolved, store: opened.store }) as ResolvedOptions
-  const manager = new SessionManager(opts)
+  const store = opened === null ? resolved.store as SessionStore : opened.store
+  // requests see the store through storeTimeout; fastify.sessionStore is the store itself
+  const opts = { ...resolved, store: resolved.storeTimeout === null ? store : withTimeout(store, resolved.storeTimeout) } as ResolvedOptions
+  const manager = new SessionManager(opts, fastify.serializeCookie)
 
-  fastify.decorate('sessionStore', opts.store)
+  fastify.decorate('sessionStore', store)
   fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null))
   fastify.decorateRequest('session', null as never)
 
@@ -75,7 +78,6 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     else pending.then(() => { done(null, payload) }, done).catch(lateDone(request))
   })
 
-  const store = opts.store
   if (opts.pruneInterval !== null && typeof store.prune === 'function') {
     const timer = setInterval(() => {
       store.prune!().then(
@@ -88,7 +90,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   }
   // closing a store releases what it opened itself (files, locks, its own clients), never a client it
   // was given; a store opened from a URL also closes the client made for it
-  fastify.addHook('onClose', async () => { await (opened === null ? opts.store.close?.() : opened.close()) })
+  fastify.addHook('onClose', async () => { await (opened === null ? store.close?.() : opened.close()) })
 }
 
 const core = fp(sessionCore, { fastify: '5.x', name: 'fastify-zod-session-core', dependencies: ['@fastify/cookie'] })

@@ -2,7 +2,7 @@ import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { validateKey } from './schema.js'
 import type { SessionManager } from './manager.js'
-import { ensureId, markChanged, markCleared, markUnset, snapshot, type SessionState } from './state.js'
+import { ensureId, markChanged, markSet, markCleared, markUnset, snapshot, type SessionState } from './state.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -72,8 +72,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     const state = this[kState]
     const result = validateKey(this[kManager].schema, state.data, key, value)
     if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
-    state.data[key] = result.value
-    markChanged(state, key)
+    markSet(state, key, result.value)
   }
 
   unset<K extends keyof D & string> (key: K): void {

@@ -163,6 +163,30 @@ export function markChanged (state: SessionState, key: string): void {
   state.snapshots?.delete(key)
 }
 
+/** set(): a value equal to the one stored is no change, so a request that re-sets what it read writes nothing */
+export function markSet (state: SessionState, key: string, value: unknown): void {
+  const before = state.data[key]
+  state.data[key] = value
+  if (!state.stored || state.replaced || state.changed.has(key) || !Object.hasOwn(state.storedData, key) || before === undefined) {
+    markChanged(state, key)
+    return
+  }
+  const handedOut = state.snapshots?.get(key)
+  if (handedOut === undefined && (value === null || typeof value !== 'object')) {
+    if (!Object.is(before, value)) markChanged(state, key)
+    return
+  }
+  // the value as stored: the snapshot taken when it was handed out (it may have been mutated since), or itself
+  const stored = handedOut ?? JSON.stringify(before)
+  if (JSON.stringify(value) !== stored) {
+    markChanged(state, key)
+    return
+  }
+  // unchanged, but the caller holds the new object: a later mutation of it must still be seen
+  state.snapshots ??= new Map()
+  state.snapshots.set(key, stored)
+}
+
 export function markUnset (state: SessionState, key: string): void {
   state.changed.delete(key)
   state.snapshots?.delete(key)

@@ -32,6 +32,21 @@ export function exptime (expiresAt: number | null, now = Date.now()): number {
 const notFound = (err: unknown): boolean => (err as Error)?.message === 'NOT_FOUND'
 const conflict = (err: unknown): boolean => (err as Error)?.message === 'EXISTS' || notFound(err)
 const KEY_RE = /^[^\s\0]{1,250}$/
+/** how long a server that failed a command is routed around before it is tried again */
+const DOWN_MS = 2000
+/** answers, not failures: the server is up */
+const ANSWERS = new Set(['NOT_FOUND', 'EXISTS', 'NOT_STORED'])
+
+class ContentionError extends Error {}
+
+/** What is wrong with a key prefix memcached could not carry (whitespace, control characters, too long), or undefined. */
+export function memcachedPrefixProblem (prefix: unknown): string | undefined {
+  if (typeof prefix !== 'string') return 'must be a string'
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(prefix)) return `${JSON.stringify(prefix)} has whitespace or control characters, which memcached keys cannot hold`
+  if (prefix.length > 200) return 'must be at most 200 characters (memcached keys are at most 250 bytes)'
+  return undefined
+}
 
 /**
  * Sessions in memcached: one JSON value per session; patch and touch are gets/cas loops with
@@ -62,30 +77,69 @@ export class MemcachedStore implements SessionStore {
       throw new TypeError("MemcachedStore: pass `servers: ['host:port', …]` or a memcache-client `client`")
     }
     this.#prefix = options.prefix ?? 'sess:'
+    const problem = memcachedPrefixProblem(this.#prefix)
+    if (problem !== undefined) throw new TypeError(`MemcachedStore: prefix ${problem}`)
     this.#retries = options.casRetries ?? 50
   }
 
   #clientOptions: Omit<MemcacheClientOptions, 'server'> = {}
 
-  /** Loads the driver and creates the clients; the plugin awaits this. */
+  /** per server: until when it is routed around (it failed a command) */
+  #downUntil: number[] = []
+
+  /**
+   * Loads the driver, creates the clients and asks every server for its version: ready() fails when
+   * none answers; one that does not answer is routed around until it does.
+   */
   async ready (): Promise<void> {
-    if (this.#clients.length > 0 || this.#loading === null) return
-    const { MemcacheClient } = await this.#loading
-    if (this.#clients.length > 0) return
-    for (const server of this.#names) this.#clients.push(new MemcacheClient({ cmdTimeout: 3000, connectTimeout: 3000, ...this.#clientOptions, server }))
+    if (this.#clients.length === 0 && this.#loading !== null) {
+      const { MemcacheClient } = await this.#loading
+      if (this.#clients.length === 0) {
+        for (const server of this.#names) this.#clients.push(new MemcacheClient({ cmdTimeout: 3000, connectTimeout: 3000, ...this.#clientOptions, server }))
+      }
+    }
+    if (this.#checked) return
+    this.#checked = true
+    const answers = await Promise.allSettled(this.#clients.map(async client => await client.version()))
+    const failed = answers.flatMap((a, i) => a.status === 'rejected' ? [`${this.#names[i]} (${(a.reason as Error)?.message ?? String(a.reason)})`] : [])
+    answers.forEach((a, i) => { this.#downUntil[i] = a.status === 'rejected' ? Date.now() + DOWN_MS : 0 })
+    if (failed.length === this.#clients.length) {
+      this.#checked = false
+      throw new Error(`MemcachedStore: no memcached server answered: ${failed.join(', ')}`)
+    }
+    if (failed.length > 0) process.emitWarning(`MemcachedStore: not answering, routed around: ${failed.join(', ')}`)
   }
 
-  /** Rendezvous hashing: each key goes to the server with the highest hash of (server, key). */
-  async #client (key: string): Promise<MemcacheClient> {
-    await this.ready()
-    if (this.#clients.length === 1) return this.#clients[0]
-    let best = 0
-    let bestScore = -1
-    for (let i = 0; i < this.#names.length; i++) {
-      const score = createHash('md5').update(this.#names[i]).update('\0').update(key).digest().readUInt32BE(0)
-      if (score > bestScore) { best = i; bestScore = score }
+  #checked = false
+
+  /** Rendezvous hashing: each key's servers, best first (the highest hash of (server, key)). */
+  #ranked (key: string): number[] {
+    const scores = this.#names.map((name, i) => [createHash('md5').update(name).update('\0').update(key).digest().readUInt32BE(0), i])
+    return scores.sort((a, b) => b[0] - a[0]).map(([, i]) => i)
+  }
+
+  /**
+   * Runs `op` on the key's server. A server that fails (down, timeout) is routed around for a while
+   * and the op runs once more on the key's next live server: a dead server costs its own sessions,
+   * not half of all new ones.
+   */
+  async #run<T> (key: string, op: (client: MemcacheClient) => Promise<T>): Promise<T> {
+    if (this.#clients.length === 0 || !this.#checked) await this.ready()
+    if (this.#clients.length === 1) return await op(this.#clients[0])
+    const order = this.#ranked(key)
+    const now = Date.now()
+    const live = order.filter(i => (this.#downUntil[i] ?? 0) <= now)
+    let failure: unknown
+    for (const i of (live.length > 0 ? live : order).slice(0, 2)) {
+      try {
+        return await op(this.#clients[i])
+      } catch (err) {
+        if (err instanceof ContentionError || ANSWERS.has((err as Error)?.message)) throw err
+        this.#downUntil[i] = Date.now() + DOWN_MS
+        failure = err
+      }
     }
-    return this.#clients[best]
+    throw failure
   }
 
   #key (id: string): string {
@@ -96,7 +150,7 @@ export class MemcachedStore implements SessionStore {
 
   async get (id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id)
-    const found = await (await this.#client(key)).get<string>(key)
+    const found = await this.#run(key, async client => await client.get<string>(key))
     if (found === undefined) return undefined
     const record = this.#decode(key, found.value)
     return record !== undefined && isLive(record) ? record : undefined
@@ -113,19 +167,20 @@ export class MemcachedStore implements SessionStore {
 
   async set (id: string, record: SessionRecord): Promise<void> {
     const key = this.#key(id)
-    const client = await this.#client(key)
     const lifetime = exptime(record.expiresAt)
-    if (lifetime === -1) {
-      await client.delete(key).catch(err => { if (!notFound(err)) throw err })
-      return
-    }
-    await client.set(key, stringify(record), { lifetime })
+    await this.#run(key, async client => {
+      if (lifetime === -1) await client.delete(key).catch(err => { if (!notFound(err)) throw err })
+      else await client.set(key, stringify(record), { lifetime })
+    })
   }
 
   /** gets, change, cas; again on a conflict, up to casRetries times. `change` answers whether to write. */
   async #update<T> (id: string, change: (record: SessionRecord | undefined) => { write: boolean, result: T }): Promise<T> {
     const key = this.#key(id)
-    const client = await this.#client(key)
+    return await this.#run(key, async client => await this.#casLoop(client, key, change))
+  }
+
+  async #casLoop<T> (client: MemcacheClient, key: string, change: (record: SessionRecord | undefined) => { write: boolean, result: T }): Promise<T> {
     for (let attempt = 0; attempt < this.#retries; attempt++) {
       const found = await client.gets<string>(key)
       const record = found === undefined ? undefined : this.#decode(key, found.value)
@@ -141,7 +196,7 @@ export class MemcachedStore implements SessionStore {
         await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)))
       }
     }
-    throw new Error(`MemcachedStore: ${this.#retries} gets/cas attempts on one session all conflicted`)
+    throw new ContentionError(`MemcachedStore: ${this.#retries} gets/cas attempts on one session all conflicted`)
   }
 
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
@@ -167,10 +222,10 @@ export class MemcachedStore implements SessionStore {
 
   async destroy (id: string): Promise<boolean> {
     const key = this.#key(id)
-    return (await this.#client(key)).delete(key).then(() => true, err => {
+    return await this.#run(key, async client => await client.delete(key).then(() => true, err => {
       if (!notFound(err)) throw err
       return false
-    })
+    }))
   }
 
   async close (): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Pool, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
+import { createHash } from 'node:crypto'
+import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { warnOnce } from './kit/warn-once.js'
@@ -13,9 +14,19 @@ export interface MySQLStoreOptions {
   createTable?: boolean
   /** key prefix (default '') */
   prefix?: string
+  /** ms a query may take before mysql2 gives up on it and its connection (default none: the pool's settings) */
+  queryTimeout?: number
 }
 
 const PRUNE_BATCH = 5000
+const OWNER_COLUMN = 255
+const HASHED_OWNER = 'sha256:'
+
+/** The owner column (VARCHAR(255), indexed): the owner itself, or the hash of a longer one (the owner is kept whole in meta). */
+function ownerColumn (owner: string | undefined): string | null {
+  if (owner === undefined) return null
+  return owner.length <= OWNER_COLUMN ? owner : HASHED_OWNER + createHash('sha256').update(owner).digest('hex')
+}
 const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
 /** The table the store uses; the README prints it for `createTable: false`. */
@@ -57,6 +68,7 @@ export class MySQLStore implements SessionStore {
   readonly #create: boolean
   readonly #prefix: string
   readonly #corrupt = new Set<string>()
+  readonly #timeout: number | undefined
 
   constructor (options: MySQLStoreOptions) {
     if (options?.pool === null || typeof options?.pool?.query !== 'function' || typeof options.pool.getConnection !== 'function') {
@@ -67,13 +79,18 @@ export class MySQLStore implements SessionStore {
     this.#table = quote(this.#tableName)
     this.#create = options.createTable ?? true
     this.#prefix = options.prefix ?? ''
+    this.#timeout = options.queryTimeout
+  }
+
+  async #query<T extends RowDataPacket[] | ResultSetHeader> (on: Pool | PoolConnection, sql: string, values?: unknown[]): Promise<[T, unknown]> {
+    return await on.query<T>({ sql, timeout: this.#timeout }, values)
   }
 
   /** Creates the table when missing (or checks it exists); the plugin awaits this. */
   readonly ready = once(async () => {
-    if (this.#create) await this.#pool.query(sessionsTableDDL(this.#tableName))
+    if (this.#create) await this.#query(this.#pool, sessionsTableDDL(this.#tableName))
     try {
-      await this.#pool.query(`SELECT ${COLUMNS}, secret, owner FROM ${this.#table} LIMIT 0`)
+      await this.#query(this.#pool, `SELECT ${COLUMNS}, secret, owner FROM ${this.#table} LIMIT 0`)
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
       throw new Error(`MySQLStore: ${this.#tableName} was made by fastify-zod-session 0.1 and lacks the columns of store contract v2; 0.1 sessions cannot be read, so drop it (DROP TABLE ${this.#table}) and let the store create it, or give a new \`table\``, { cause: err })
@@ -94,17 +111,17 @@ export class MySQLStore implements SessionStore {
 
   async get (id: string): Promise<SessionRecord | undefined> {
     await this.ready()
-    const [rows] = await this.#pool.query<Row[]>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
+    const [rows] = await this.#query<Row[]>(this.#pool, `SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
     return rows.length === 0 ? undefined : this.#decode(rows[0])
   }
 
   async set (id: string, r: SessionRecord): Promise<void> {
     await this.ready()
-    await this.#pool.query(
+    await this.#query(this.#pool,
       `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON DUPLICATE KEY UPDATE data = VALUES(data), meta = VALUES(meta), auth = VALUES(auth), secret = VALUES(secret), version = VALUES(version),
        created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner)`,
-      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, r.meta.owner ?? null])
+      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
   }
 
   /** a transaction: SELECT … FOR UPDATE, the merge, one UPDATE */
@@ -113,15 +130,15 @@ export class MySQLStore implements SessionStore {
     const conn = await this.#pool.getConnection()
     try {
       await conn.beginTransaction()
-      const [rows] = await conn.query<Row[]>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE} FOR UPDATE`, [this.#prefix + id, Date.now()])
+      const [rows] = await this.#query<Row[]>(conn, `SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE} FOR UPDATE`, [this.#prefix + id, Date.now()])
       const record = rows.length === 0 ? undefined : this.#decode(rows[0])
       const result = applyPatch(record, change)
       if (result !== 'ok' || record === undefined) {
         await conn.rollback()
         return result
       }
-      await conn.query(`UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
-        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, record.meta.owner ?? null, this.#prefix + id])
+      await this.#query(conn, `UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
+        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, ownerColumn(record.meta.owner), this.#prefix + id])
       await conn.commit()
       return 'ok'
     } catch (err) {
@@ -135,22 +152,22 @@ export class MySQLStore implements SessionStore {
   /** one UPDATE conditioned on the current secret hash */
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     await this.ready()
-    const [result] = await this.#pool.query<ResultSetHeader>(`UPDATE ${this.#table} SET auth = ?, secret = ? WHERE id = ? AND secret = ? AND ${LIVE}`,
+    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET auth = ?, secret = ? WHERE id = ? AND secret = ? AND ${LIVE}`,
       [JSON.stringify(auth), auth.current[0], this.#prefix + id, from, Date.now()])
     return result.affectedRows === 1
   }
 
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    const [result] = await this.#pool.query<ResultSetHeader>(`UPDATE ${this.#table} SET expires = ? WHERE id = ? AND ${LIVE}`, [expiresAt, this.#prefix + id, Date.now()])
+    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET expires = ? WHERE id = ? AND ${LIVE}`, [expiresAt, this.#prefix + id, Date.now()])
     return result.affectedRows === 1
   }
 
   async destroy (id: string): Promise<boolean> {
     await this.ready()
-    const [result] = await this.#pool.query<ResultSetHeader>(`DELETE FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
+    const [result] = await this.#query<ResultSetHeader>(this.#pool, `DELETE FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [this.#prefix + id, Date.now()])
     if (result.affectedRows > 0) return true
-    await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id]) // an expired leftover
+    await this.#query(this.#pool, `DELETE FROM ${this.#table} WHERE id = ?`, [this.#prefix + id]) // an expired leftover
     return false
   }
 
@@ -162,13 +179,13 @@ export class MySQLStore implements SessionStore {
     const params = [now, this.#prefix.length, this.#prefix]
     let total = 0
     if (options?.onProgress !== undefined) {
-      const [rows] = await this.#pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${this.#table} ${where}`, params)
+      const [rows] = await this.#query<RowDataPacket[]>(this.#pool, `SELECT COUNT(*) AS n FROM ${this.#table} ${where}`, params)
       total = Number(rows[0].n)
       options.onProgress(0, total)
     }
     let removed = 0
     for (;;) {
-      const [result] = await this.#pool.query<ResultSetHeader>(`DELETE FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH}`, params)
+      const [result] = await this.#query<ResultSetHeader>(this.#pool, `DELETE FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH}`, params)
       removed += result.affectedRows
       options?.onProgress?.(Math.min(removed, total), Math.max(total, removed))
       if (result.affectedRows < PRUNE_BATCH) return removed
@@ -177,31 +194,33 @@ export class MySQLStore implements SessionStore {
 
   async stats (): Promise<SessionStats> {
     await this.ready()
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      `SELECT owner, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
+    const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
+      `SELECT owner, MIN(meta) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
       [Date.now(), this.#prefix.length, this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const row of rows) {
       sessions += Number(row.n)
-      if (row.owner !== null) owners[row.owner] = Number(row.n)
+      if (row.owner === null) continue
+      const owner = String(row.owner).startsWith(HASHED_OWNER) ? JSON.parse(String(row.meta)).owner as string : row.owner as string
+      owners[owner] = Number(row.n)
     }
     return { sessions, owners }
   }
 
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
-    const [rows] = await this.#pool.query<Row[]>(
+    const [rows] = await this.#query<Row[]>(this.#pool,
       `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ?`,
-      [owner, Date.now(), this.#prefix.length, this.#prefix])
+      [ownerColumn(owner), Date.now(), this.#prefix.length, this.#prefix])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
-    const [result] = await this.#pool.query<ResultSetHeader>(
+    const [result] = await this.#query<ResultSetHeader>(this.#pool,
       `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? AND id <> ?`,
-      [owner, Date.now(), this.#prefix.length, this.#prefix, except === undefined ? '' : this.#prefix + except])
+      [ownerColumn(owner), Date.now(), this.#prefix.length, this.#prefix, except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }
 }

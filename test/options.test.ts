@@ -42,7 +42,25 @@ t.test('bad options reject app.ready() with FST_SESSION_INVALID_OPTIONS naming t
     ['bad cookie path', { ...base, cookie: { path: 'app' } }, /"cookie.path"/],
     ['sameSite none without secure', { ...base, cookie: { sameSite: 'none', secure: false } }, /"cookie.sameSite"/],
     ['owner not a function', { ...base, owner: 'userId' }, /"owner"/],
-    ['bad maxDataBytes', { ...base, maxDataBytes: 0 }, /"maxDataBytes"/]
+    ['bad maxDataBytes', { ...base, maxDataBytes: 0 }, /"maxDataBytes"/],
+    // carried over from @fastify/session: silently ignored before, 15-minute sessions
+    ['cookie.maxAge', { ...base, cookie: { maxAge: 86_400_000 } }, /"cookie.maxAge": .*idleTimeout/],
+    ['cookie.expires', { ...base, cookie: { expires: new Date(Date.now() + 1e9) } }, /"cookie.expires": .*idleTimeout/],
+    ['misspelled cookie key', { ...base, cookie: { httponly: true } }, /"cookie.httponly": is not a cookie option \(known: path, domain, httpOnly/],
+    ['cookie.domain serialize refuses', { ...base, cookie: { domain: 'exa mple.com' } }, /"cookie.domain": "exa mple.com" is not a domain name/],
+    ['cookie.domain with a path', { ...base, cookie: { domain: 'example.com/x' } }, /"cookie.domain"/],
+    ['cookie.path with ;', { ...base, cookie: { path: '/a;b' } }, /"cookie.path": .*percent-encode/],
+    ['cookie.path with non-ASCII', { ...base, cookie: { path: '/caf\u00e9' } }, /"cookie.path"/],
+    ["sameSite none with secure 'auto'", { ...base, cookie: { sameSite: 'none' } }, /"cookie.sameSite": 'none' requires secure: true .*trustProxy/],
+    ['partitioned without secure', { ...base, cookie: { partitioned: true } }, /"cookie.partitioned": requires secure: true/],
+    ['httpOnly not a boolean', { ...base, cookie: { httpOnly: 'yes' } }, /"cookie.httpOnly"/],
+    ['schema output not a plain object', { ...base, schema: z.object({}).transform(() => new Map()) }, /"schema": must give a plain object/],
+    ['schema output an array', { ...base, schema: z.any().transform(() => []) }, /"schema": must give a plain object/],
+    ['schema defaults JSON cannot carry', { ...base, schema: z.object({ tags: z.set(z.string()).default(new Set()) }) }, /"schema": its defaults cannot be stored: tags: a Set/],
+    ['pruneInterval beyond a Node timer', { ...base, pruneInterval: '25d' }, /"pruneInterval": must be at most 24 days/],
+    ['storeTimeout beyond a Node timer', { ...base, storeTimeout: '30d' }, /"storeTimeout": must be at most 24 days/],
+    ['zero storeTimeout', { ...base, storeTimeout: 0 }, /"storeTimeout": must be greater than 0/],
+    ['memcached prefix with a space', { ...base, store: 'memcached://127.0.0.1:1?prefix=a%20b' }, /"store": .*prefix/]
   ]
   for (const [name, options, message] of cases) {
     const err = await readyError(options)

@@ -356,6 +356,19 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       same(await store.listByOwner!(`nobody-${uniqueId()}`), [])
     })
 
+    check('an owner of 1,000 characters (e.g. a URL or an email list) is indexed, listed and revoked', async store => {
+      const owner = `long-${uniqueId()}-${'x'.repeat(1000)}`
+      const [id, kept] = [uniqueId(), uniqueId()]
+      await store.set(id, record({ a: 1 }, { meta: { owner } }))
+      await store.set(kept, record({ a: 1 }, { meta: { owner: owner + 'y' } }))
+      assert.equal(await store.patch(id, { set: { a: 2 }, unset: [], meta: { owner } }), 'ok')
+      same(await store.listByOwner!(owner), [id])
+      assert.equal((await store.stats!()).owners?.[owner], 1)
+      assert.equal(await store.destroyByOwner!(owner), 1)
+      assert.equal(await store.get(id), undefined)
+      assert.ok(await store.get(kept), 'an owner sharing the first 1,000 characters is another owner')
+    })
+
     check('the owner index follows set, patch and destroy', async store => {
       const owner = `owner-${uniqueId()}`
       const id = uniqueId()

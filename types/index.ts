@@ -143,6 +143,7 @@ export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`
 export interface SessionCookieOptions {
   /** @default '/' */
   path?: string
+  /** the cookie's Domain; leave unset for the exact host that set it @default undefined */
   domain?: string
   /** @default true */
   httpOnly?: boolean
@@ -150,11 +151,14 @@ export interface SessionCookieOptions {
   sameSite?: 'lax' | 'strict' | 'none' | boolean
   /** 'auto' = Secure when the request came over https (honours trustProxy) @default 'auto' */
   secure?: boolean | 'auto'
+  /** CHIPS: a cookie partitioned by top-level site (needs secure: true) @default undefined */
   partitioned?: boolean
 }
 
 export interface BindOptions {
+  /** the client IP must match the one the session was created from (true), or its /24 (IPv4) or /64 (IPv6) ('subnet') @default undefined */
   ip?: true | 'subnet'
+  /** the User-Agent header must match the one the session was created with @default undefined */
   userAgent?: true
   /** @default 'destroy' */
   onMismatch?: 'destroy' | 'log'
@@ -185,20 +189,26 @@ export interface FastifyZodSessionOptions {
   rotationGrace?: Duration
   /** an unmodified session's expiry is extended at most this often (clamped to a quarter of the idle timeout) @default '1m' */
   touchAfter?: Duration
-  /** @default false */
+  /** store (and send a cookie for) a new session nothing was written to @default false */
   saveUninitialized?: boolean
-  /** @default off */
+  /** ties a session to the client's IP and/or user agent @default undefined (off) */
   bind?: BindOptions
-  /** @default 'reset' */
+  /** stored data that fails the schema: 'reset' = a fresh session, 'error' = a 500, or a function migrating the old shape @default 'reset' */
   onInvalidData?: 'reset' | 'error' | MigrateFunction
-  /** @default 'fail' */
+  /** a store outage while loading: 'fail' = 503, 'anonymous' = serve the request with an unsaved empty session @default 'fail' */
   onStoreError?: 'fail' | 'anonymous'
-  /** @default '10m' */
+  /** how often expired sessions are removed from stores that need it (file, directory, MySQL); null = never @default '10m' */
   pruneInterval?: Duration | null
   /** derives the owner (e.g. a user id) of a session from its data, for fastify.sessions */
   owner?: (data: SessionData) => string | undefined | null
   /** largest serialized session data accepted at save, in bytes; null = no limit @default 65536 */
   maxDataBytes?: number | null
+  /**
+   * a store call a request waits on (get, set, patch, rotate, touch, destroy, revoke) fails after this
+   * long: FST_SESSION_STORE_UNAVAILABLE (503), or the anonymous session with onStoreError 'anonymous';
+   * null = wait for the store's own timeouts @default '3s'
+   */
+  storeTimeout?: Duration | null
 }
 
 /** One session as fastify.sessions.list() reports it; `id` is the session id (not a credential). */

@@ -31,13 +31,30 @@ function positive (value: string | undefined, name: string): number | undefined 
   return n
 }
 
-/** Hides the password in anything a driver reports: message and stack (loggers print both), and its causes. */
-export function scrub (err: unknown, url: StoreUrl, depth = 0): Error {
+/**
+ * Hides the password in anything a driver reports: message and stack (loggers print both), causes,
+ * and every property util.inspect would print (ioredis puts the AUTH command's args on its error).
+ */
+export function scrub (err: unknown, url: StoreUrl): Error {
   const error = err instanceof Error ? err : new Error(String(err))
   const hide = (text: string): string => url.secrets.reduce((t, secret) => t.split(secret).join('***'), text)
-  error.message = hide(error.message)
-  if (typeof error.stack === 'string') error.stack = hide(error.stack)
-  if (error.cause instanceof Error && depth < 5) scrub(error.cause, url, depth + 1)
+  const seen = new Set<object>()
+  const walk = (value: Record<string, unknown>, depth: number): void => {
+    if (seen.has(value) || depth > 6) return
+    seen.add(value)
+    const keys = new Set([...Object.keys(value), ...(value instanceof Error ? ['message', 'stack', 'cause'] : [])])
+    for (const key of keys) {
+      let item: unknown
+      try { item = value[key] } catch { continue }
+      if (typeof item === 'string') {
+        const hidden = hide(item)
+        if (hidden !== item) try { value[key] = hidden } catch {}
+      } else if (item !== null && typeof item === 'object') {
+        walk(item as Record<string, unknown>, depth + 1)
+      }
+    }
+  }
+  if (url.secrets.length > 0) walk(error as unknown as Record<string, unknown>, 0)
   return error
 }
 
@@ -54,6 +71,21 @@ async function connected (client: import('ioredis').Redis | import('ioredis').Cl
   } catch (err) {
     client.disconnect()
     throw last ?? err
+  }
+}
+
+/**
+ * What a session store needs from its Redis client when the server stops answering: no offline queue
+ * (a command while disconnected fails at once instead of waiting for a reconnect), a command timeout,
+ * one retry, and reconnect attempts at most 500 ms apart so the first request after recovery is fast.
+ */
+function redisFailFast (url: StoreUrl): import('ioredis').RedisOptions {
+  return {
+    connectTimeout: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
+    commandTimeout: positive(url.params.commandTimeout, 'commandTimeout') ?? 1000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(50 * times, 500)
   }
 }
 
@@ -84,9 +116,8 @@ const openers: Record<StoreUrl['kind'], Opener> = {
       db: Number(url.database ?? 0),
       tls: url.tls ? { servername: host } : undefined,
       lazyConnect: true,
-      connectTimeout: 5000,
-      maxRetriesPerRequest: 2,
-      enableAutoPipelining: true
+      enableAutoPipelining: true,
+      ...redisFailFast(url)
     })
     await connected(client)
     return { store: new RedisStore({ client, prefix: url.params.prefix }), client: async () => client.quit() }
@@ -97,7 +128,8 @@ const openers: Record<StoreUrl['kind'], Opener> = {
     const client = new Cluster(url.hosts, {
       lazyConnect: true,
       enableAutoPipelining: true,
-      redisOptions: { username: url.username, password: url.password, tls: url.tls ? {} : undefined, connectTimeout: 5000, maxRetriesPerRequest: 2 },
+      enableOfflineQueue: false,
+      redisOptions: { username: url.username, password: url.password, tls: url.tls ? {} : undefined, ...redisFailFast(url) },
       clusterRetryStrategy: (times) => times > 3 ? null : 200
     })
     await connected(client)
@@ -113,10 +145,12 @@ const openers: Record<StoreUrl['kind'], Opener> = {
       password: url.password,
       database: url.database,
       connectionLimit: positive(url.params.connectionLimit, 'connectionLimit') ?? 10,
-      connectTimeout: 5000
+      connectTimeout: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
+      enableKeepAlive: true
     })
     const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
-    return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix }), client: async () => pool.end() }
+    const queryTimeout = positive(url.params.queryTimeout, 'queryTimeout') ?? 2000
+    return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix, queryTimeout }), client: async () => pool.end() }
   },
   async mongodb (url) {
     const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')

@@ -1,6 +1,8 @@
 // Parses a storage URL (`store: 'redis://…'`) into what the store openers need. Every failure names
 // the offending part and never repeats the password.
 
+import { memcachedPrefixProblem } from '../memcached.js'
+
 export type StoreKind = 'memory' | 'file' | 'dir' | 'redis' | 'redis-cluster' | 'mysql' | 'mongodb' | 'memcached'
 
 export interface StoreUrl {
@@ -23,16 +25,20 @@ export interface StoreUrl {
   driverUrl?: string
 }
 
+/** timeouts in ms: a store that stops answering fails fast (see the README's "Storage URLs") */
+const REDIS_PARAMS = ['prefix', 'connectTimeout', 'commandTimeout']
+const MYSQL_PARAMS = ['table', 'createTable', 'prefix', 'connectionLimit', 'connectTimeout', 'queryTimeout']
+
 const SCHEMES: Record<string, { kind: StoreKind, port?: number, tls?: boolean, params: readonly string[] }> = {
   memory: { kind: 'memory', params: ['maxEntries', 'prefix'] },
   file: { kind: 'file', params: ['prefix', 'fsync', 'compactAfter'] },
   dir: { kind: 'dir', params: ['prefix', 'fsync'] },
-  redis: { kind: 'redis', port: 6379, params: ['prefix'] },
-  rediss: { kind: 'redis', port: 6379, tls: true, params: ['prefix'] },
-  'redis+cluster': { kind: 'redis-cluster', port: 6379, params: ['prefix'] },
-  'rediss+cluster': { kind: 'redis-cluster', port: 6379, tls: true, params: ['prefix'] },
-  mysql: { kind: 'mysql', port: 3306, params: ['table', 'createTable', 'prefix', 'connectionLimit'] },
-  mariadb: { kind: 'mysql', port: 3306, params: ['table', 'createTable', 'prefix', 'connectionLimit'] },
+  redis: { kind: 'redis', port: 6379, params: REDIS_PARAMS },
+  rediss: { kind: 'redis', port: 6379, tls: true, params: REDIS_PARAMS },
+  'redis+cluster': { kind: 'redis-cluster', port: 6379, params: REDIS_PARAMS },
+  'rediss+cluster': { kind: 'redis-cluster', port: 6379, tls: true, params: REDIS_PARAMS },
+  mysql: { kind: 'mysql', port: 3306, params: MYSQL_PARAMS },
+  mariadb: { kind: 'mysql', port: 3306, params: MYSQL_PARAMS },
   mongodb: { kind: 'mongodb', port: 27017, params: ['collection', 'prefix'] },
   'mongodb+srv': { kind: 'mongodb', params: ['collection', 'prefix'] },
   memcached: { kind: 'memcached', port: 11211, params: ['prefix'] }
@@ -142,6 +148,10 @@ export function parseStoreUrl (url: string): StoreUrl {
       result.hosts = hostList(hosts, spec.port, false)
       if (path !== '' && path !== '/') throw new StoreUrlError('path', `must be empty for ${scheme}://`)
       if (spec.kind === 'memcached' && user !== undefined) throw new StoreUrlError('username', 'is not supported by memcached://')
+      if (spec.kind === 'memcached' && ours.prefix !== undefined) {
+        const problem = memcachedPrefixProblem(ours.prefix)
+        if (problem !== undefined) throw new StoreUrlError('query parameter prefix', problem)
+      }
       break
     case 'mysql': {
       result.hosts = hostList(hosts, spec.port, true)
