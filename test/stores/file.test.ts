@@ -116,3 +116,16 @@ t.test('SIGKILL at random moments: the file always opens and no acknowledged wri
   const path = join(tempDir(t), 'sessions.jsonl')
   await crashLoop(t, path, 'file', () => new FileStore({ path }), Number(process.env.FZS_CRASH_ROUNDS ?? 10))
 })
+
+t.test('a container restarted after a crash runs as the same pid: the lock its previous life left is stale', async t => {
+  const path = join(tempDir(t), 'sessions.jsonl')
+  for (const left of [`${process.pid} an-earlier-life-of-this-pid`, String(process.pid)]) {
+    writeFileSync(path + '.lock', left)
+    const store = new FileStore({ path })
+    await store.ready()
+    t.pass(`lock ${JSON.stringify(left)} taken over`)
+    const second = new FileStore({ path })
+    await t.rejects(second.ready(), { message: /in use: this process already holds/ }, 'while this life holds it, a second store in the process is refused')
+    await store.close()
+  }
+})

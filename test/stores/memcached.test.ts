@@ -2,8 +2,10 @@ import t from 'tap'
 import { MemcacheClient } from 'memcache-client'
 import { MemcachedStore, exptime } from '../../stores/memcached.js'
 import { conformance } from './conformance.js'
-import { startMemcached } from '../helpers/servers.js'
-import { buildApp, sessionCookie } from '../helpers/app.js'
+import Fastify from 'fastify'
+import fastifyZodSession from '../../lib/index.js'
+import { freePort, startMemcached } from '../helpers/servers.js'
+import { buildApp, sessionCookie, SECRET, TestSchema } from '../helpers/app.js'
 
 const one = await startMemcached()
 const two = await startMemcached()
@@ -78,4 +80,30 @@ t.test('an injected client is used and never closed', async t => {
 t.test('bad options are a TypeError', async t => {
   t.throws(() => new MemcachedStore({} as never), TypeError)
   t.throws(() => new MemcachedStore({ servers: ['no-port'] }), TypeError)
+})
+
+t.test('ready() fails when no server answers, naming them; app.ready() with memcached:// too', async t => {
+  const port = await freePort()
+  const store = new MemcachedStore({ servers: [`127.0.0.1:${port}`] })
+  t.teardown(() => store.close())
+  await t.rejects(store.ready(), { message: new RegExp(`no memcached server answered: 127.0.0.1:${port}`) })
+  const app = Fastify()
+  app.register(fastifyZodSession, { secret: SECRET, schema: TestSchema, store: `memcached://127.0.0.1:${port}` } as never)
+  await t.rejects(app.ready(), { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /no memcached server answered/ })
+  await app.close()
+})
+
+t.test('with one of two servers dead, every new session is saved and read back (routed around it)', async t => {
+  const spare = await startMemcached()
+  t.teardown(() => spare.stop())
+  const app = await buildApp(t, { store: new MemcachedStore({ servers: [hostPort(one.url), hostPort(spare.url)], prefix: `dead-${Date.now()}:` }) })
+  await spare.kill()
+  let failed = 0
+  for (let i = 0; i < 30; i++) {
+    const res = await app.inject({ method: 'POST', url: '/visit' })
+    if (res.statusCode !== 200) { failed++; continue }
+    const again = await app.inject({ method: 'POST', url: '/visit', headers: { cookie: sessionCookie(res)! } })
+    if (again.json().visits !== 2) failed++
+  }
+  t.equal(failed, 0, 'no session lost to the dead server')
 })

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { inspect } from 'node:util'
 import { execFile } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -66,7 +67,54 @@ t.test('redis:// with a password and a db number; the client is closed with the 
   t.equal(err?.code, 'FST_SESSION_STORE_UNAVAILABLE')
   t.match(err?.message, /open the store redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: .*WRONGPASS/)
   t.notMatch(err?.message, /wrong-password/)
+  t.notMatch(inspect(err, { depth: 10 }), /wrong-password/, 'nothing util.inspect prints carries it (the AUTH args on the cause)')
   await bad.close()
+})
+
+/**
+ * SIGSTOP is what a network partition looks like to a client: the connection stays open and nothing
+ * answers. URL-made clients must fail each request fast, and be fast again right after SIGCONT.
+ */
+async function frozenServer (t: Test, url: string, pid: number): Promise<void> {
+  const fastify = await app(url)
+  t.teardown(() => fastify.close())
+  const cookie = sessionCookie(await fastify.inject({ method: 'POST', url: '/login' }))!
+  process.kill(pid, 'SIGSTOP')
+  try {
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now()
+      const res = await fastify.inject({ url: '/me', headers: { cookie } })
+      t.equal(res.statusCode, 503, `frozen, request ${i + 1}: 503`)
+      t.ok(Date.now() - started < 2500, `frozen, request ${i + 1}: answered within the command timeout (${Date.now() - started} ms)`)
+    }
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+  let res = await fastify.inject({ url: '/me', headers: { cookie } })
+  for (let i = 0; i < 40 && res.statusCode !== 200; i++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    res = await fastify.inject({ url: '/me', headers: { cookie } })
+  }
+  t.same(res.json(), { user: 'ada' }, 'after SIGCONT the session is read again')
+  const started = Date.now()
+  await fastify.inject({ url: '/me', headers: { cookie } })
+  t.ok(Date.now() - started < 1000, 'and requests are fast again')
+}
+
+t.test('redis:// fails fast while the server is frozen, and recovers', async t => {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  t.ok(server.process?.pid, 'a server of our own to freeze')
+  await frozenServer(t, `${server.url}?commandTimeout=500`, server.process!.pid!)
+})
+
+t.test('mysql:// fails fast while the server is frozen, and recovers', async t => {
+  const server = await startMariaDB()
+  t.teardown(() => server.stop())
+  const admin = createPool({ uri: server.url, connectionLimit: 1 })
+  await admin.query('CREATE DATABASE IF NOT EXISTS frozen_test')
+  await admin.end()
+  await frozenServer(t, `mysql://root@127.0.0.1:${server.port}/frozen_test?queryTimeout=500&connectTimeout=500`, server.process!.pid!)
 })
 
 t.test('redis+cluster:// reaches a real 3-node cluster', async t => {
