@@ -1,9 +1,10 @@
 import { hash, randomBytes } from 'node:crypto'
 import { Signer, type SerializeOptions } from '@fastify/cookie'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 
-type Serialize = FastifyInstance['serializeCookie']
+/** the registered @fastify/cookie's fastify.serializeCookie */
+export type Serialize = (name: string, value: string, options?: SerializeOptions) => string
 
 /** `<id>.<secret>`: a 128-bit lookup id and a 256-bit secret, base64url */
 const VALUE_RE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/

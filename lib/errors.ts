@@ -1,7 +1,19 @@
-import createError from '@fastify/error'
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+// Each type written out with FastifyErrorConstructor imported by name: the inferred `createError.X`
+// namespace types do not resolve under moduleResolution "bundler" in users' projects.
+type Code<C extends string, S extends number> = FastifyErrorConstructor<{ code: C, statusCode: S }>
 
 /** Every error this plugin raises. The README's Errors table lists the same codes (a test keeps them in sync). */
-export const errorCodes = {
+export const errorCodes: {
+  FST_SESSION_INVALID_OPTIONS: Code<'FST_SESSION_INVALID_OPTIONS', 500>
+  FST_SESSION_INVALID_DATA: Code<'FST_SESSION_INVALID_DATA', 500>
+  FST_SESSION_INVALID_STORED_DATA: Code<'FST_SESSION_INVALID_STORED_DATA', 500>
+  FST_SESSION_STORE_UNAVAILABLE: Code<'FST_SESSION_STORE_UNAVAILABLE', 503>
+  FST_SESSION_OWNER_UNSUPPORTED: Code<'FST_SESSION_OWNER_UNSUPPORTED', 501>
+  FST_SESSION_CONFLICT: Code<'FST_SESSION_CONFLICT', 503>
+  FST_SESSION_TOO_LARGE: Code<'FST_SESSION_TOO_LARGE', 500>
+} = {
   FST_SESSION_INVALID_OPTIONS: createError('FST_SESSION_INVALID_OPTIONS', 'Invalid fastify-zod-session option "%s": %s', 500, TypeError),
   FST_SESSION_INVALID_DATA: createError('FST_SESSION_INVALID_DATA', 'Session data failed the schema: %s', 500),
   FST_SESSION_INVALID_STORED_DATA: createError('FST_SESSION_INVALID_STORED_DATA', 'Stored session data failed the schema: %s', 500),

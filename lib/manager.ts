@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import { errorCodes } from './errors.js'
-import { SessionCookie, addVaryCookie } from './cookie.js'
+import { SessionCookie, addVaryCookie, type Serialize } from './cookie.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
 import { callStore, detectNested, freshState, regenerated, startOver, adopt, type SessionState } from './state.js'
@@ -26,7 +26,7 @@ export class SessionManager {
   readonly #writer: SessionWriter
   readonly #Session: typeof Session
 
-  constructor (opts: ResolvedOptions, serializeCookie: FastifyInstance['serializeCookie']) {
+  constructor (opts: ResolvedOptions, serializeCookie: Serialize) {
     this.#opts = opts
     this.schema = opts.schema
     this.store = opts.store

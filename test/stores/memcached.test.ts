@@ -89,7 +89,7 @@ t.test('ready() fails when no server answers, naming them; app.ready() with memc
   await t.rejects(store.ready(), { message: new RegExp(`no memcached server answered: 127.0.0.1:${port}`) })
   const app = Fastify()
   app.register(fastifyZodSession, { secret: SECRET, schema: TestSchema, store: `memcached://127.0.0.1:${port}` } as never)
-  await t.rejects(app.ready(), { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /no memcached server answered/ })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_STORE_UNAVAILABLE', message: /no memcached server answered/ })
   await app.close()
 })
 

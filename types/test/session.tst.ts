@@ -39,6 +39,22 @@ test('the registered schema types request.session.get/set/data', () => {
   })
 })
 
+test('lifecycle calls are promises; durations are typed', () => {
+  app.get('/', async (request) => {
+    expect(request.session.regenerate()).type.toBe<Promise<void>>()
+    expect(request.session.regenerate(['cart'])).type.toBe<Promise<void>>()
+    expect(request.session.destroy()).type.toBe<Promise<void>>()
+    expect(request.session.save()).type.toBe<Promise<void>>()
+    expect(request.session.reload()).type.toBe<Promise<void>>()
+    expect(request.session.refresh).type.toBeCallableWith({ idleTimeout: '30d' })
+    expect(request.session.refresh).type.not.toBeCallableWith({ idleTimeout: '30 days' })
+    expect(request.session.regenerate).type.not.toBeCallableWith(['nope'])
+    return {}
+  })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, storeTimeout: '2s' })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, storeTimeout: '2 seconds' })
+})
+
 test('misuse is a compile error', () => {
   app.get('/', async (request) => {
     expect(request.session.set).type.not.toBeCallableWith('visits', 'many')
