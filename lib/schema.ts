@@ -34,6 +34,7 @@ function walk (node: unknown, seen: Set<unknown>): boolean {
 
 /** A value as the session stores it must pass the schema again when loaded, and survive JSON. */
 function storable (keySchema: SessionSchema, key: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined // the key is absent
   const problem = jsonProblem(value, key)
   if (problem !== undefined) return problem
   if (mayTransform(keySchema) && !keySchema.safeParse(value).success) {

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { warnOnce } from './kit/warn-once.js'
 import { applyPatch, once, usableRecord } from './kit/record.js'
+import { ownerColumn, ownerOf } from './kit/owner-column.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -19,14 +19,6 @@ export interface MySQLStoreOptions {
 }
 
 const PRUNE_BATCH = 5000
-const OWNER_COLUMN = 255
-const HASHED_OWNER = 'sha256:'
-
-/** The owner column (VARCHAR(255), indexed): the owner itself, or the hash of a longer one (the owner is kept whole in meta). */
-function ownerColumn (owner: string | undefined): string | null {
-  if (owner === undefined) return null
-  return owner.length <= OWNER_COLUMN ? owner : HASHED_OWNER + createHash('sha256').update(owner).digest('hex')
-}
 const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
 /** The table the store uses; the README prints it for `createTable: false`. */
@@ -202,8 +194,7 @@ export class MySQLStore implements SessionStore {
     for (const row of rows) {
       sessions += Number(row.n)
       if (row.owner === null) continue
-      const owner = String(row.owner).startsWith(HASHED_OWNER) ? JSON.parse(String(row.meta)).owner as string : row.owner as string
-      owners[owner] = Number(row.n)
+      owners[ownerOf(String(row.owner), row.meta)] = Number(row.n)
     }
     return { sessions, owners }
   }

@@ -49,7 +49,7 @@ t.test('a bad URL names the offending part', async t => {
     ['file://', /^path is missing/],
     ['dir:///', /^path is missing/],
     ['memory://somewhere', /^host must be empty/],
-    ['redis://cache?tls=yes', /^query parameter "tls" is not known for redis:\/\/ \(known: prefix\)/],
+    ['redis://cache?tls=yes', /^query parameter "tls" is not known for redis:\/\/ \(known: prefix, connectTimeout, commandTimeout\)/],
     ['memcached://user@m1', /^username is not supported/],
     ['redis://:%zz@cache', /^password is not valid percent-encoding/]
   ]

@@ -172,7 +172,7 @@ export interface FastifyZodSessionOptions {
   schema: RegisteredSchema
   /**
    * a SessionStore, or a storage URL (memory://, file://, dir://, redis://, rediss://, redis+cluster://,
-   * mysql://, mongodb://, mongodb+srv://, memcached://): the plugin then creates the client and closes it
+   * mysql://, postgres://, mongodb://, mongodb+srv://, memcached://): the plugin then creates the client and closes it
    * @default new MemoryStore()
    */
   store?: SessionStore | string

@@ -152,6 +152,30 @@ const openers: Record<StoreUrl['kind'], Opener> = {
     const queryTimeout = positive(url.params.queryTimeout, 'queryTimeout') ?? 2000
     return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix, queryTimeout }), client: async () => pool.end() }
   },
+  async postgres (url) {
+    const pg = await driver<{ default: typeof import('pg') }>('pg', 'postgres://')
+    const { PostgresStore } = await import('../postgres.js')
+    const pool = new pg.default.Pool({
+      host: url.hosts[0].host,
+      port: url.hosts[0].port,
+      user: url.username,
+      password: url.password,
+      database: url.database,
+      ssl: flag(url.params.ssl) === true ? { rejectUnauthorized: true } : undefined,
+      max: positive(url.params.max, 'max') ?? 10,
+      // fail fast: a frozen server costs a request these, not a hang
+      connectionTimeoutMillis: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
+      statement_timeout: positive(url.params.statementTimeout, 'statementTimeout') ?? 2000,
+      query_timeout: positive(url.params.queryTimeout, 'queryTimeout') ?? 2500,
+      keepAlive: true
+    })
+    pool.on('error', () => {}) // an idle client losing its server; the next query reports it
+    const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+    return {
+      store: new PostgresStore({ pool, table: url.params.table, createTable, unlogged: flag(url.params.unlogged), prefix: url.params.prefix }),
+      client: async () => { await pool.end() }
+    }
+  },
   async mongodb (url) {
     const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')
     const { MongoStore } = await import('../mongodb.js')

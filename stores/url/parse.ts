@@ -3,7 +3,7 @@
 
 import { memcachedPrefixProblem } from '../memcached.js'
 
-export type StoreKind = 'memory' | 'file' | 'dir' | 'redis' | 'redis-cluster' | 'mysql' | 'mongodb' | 'memcached'
+export type StoreKind = 'memory' | 'file' | 'dir' | 'redis' | 'redis-cluster' | 'mysql' | 'postgres' | 'mongodb' | 'memcached'
 
 export interface StoreUrl {
   kind: StoreKind
@@ -28,6 +28,7 @@ export interface StoreUrl {
 /** timeouts in ms: a store that stops answering fails fast (see the README's "Storage URLs") */
 const REDIS_PARAMS = ['prefix', 'connectTimeout', 'commandTimeout']
 const MYSQL_PARAMS = ['table', 'createTable', 'prefix', 'connectionLimit', 'connectTimeout', 'queryTimeout']
+const POSTGRES_PARAMS = ['table', 'createTable', 'unlogged', 'prefix', 'max', 'ssl', 'connectTimeout', 'statementTimeout', 'queryTimeout']
 
 const SCHEMES: Record<string, { kind: StoreKind, port?: number, tls?: boolean, params: readonly string[] }> = {
   memory: { kind: 'memory', params: ['maxEntries', 'prefix'] },
@@ -39,6 +40,8 @@ const SCHEMES: Record<string, { kind: StoreKind, port?: number, tls?: boolean, p
   'rediss+cluster': { kind: 'redis-cluster', port: 6379, tls: true, params: REDIS_PARAMS },
   mysql: { kind: 'mysql', port: 3306, params: MYSQL_PARAMS },
   mariadb: { kind: 'mysql', port: 3306, params: MYSQL_PARAMS },
+  postgres: { kind: 'postgres', port: 5432, params: POSTGRES_PARAMS },
+  postgresql: { kind: 'postgres', port: 5432, params: POSTGRES_PARAMS },
   mongodb: { kind: 'mongodb', port: 27017, params: ['collection', 'prefix'] },
   'mongodb+srv': { kind: 'mongodb', params: ['collection', 'prefix'] },
   memcached: { kind: 'memcached', port: 11211, params: ['prefix'] }
@@ -153,7 +156,8 @@ export function parseStoreUrl (url: string): StoreUrl {
         if (problem !== undefined) throw new StoreUrlError('query parameter prefix', problem)
       }
       break
-    case 'mysql': {
+    case 'mysql':
+    case 'postgres': {
       result.hosts = hostList(hosts, spec.port, true)
       const db = decode(path.replace(/^\//, ''), 'database')
       if (db === '' || db.includes('/')) throw new StoreUrlError('database', `is missing: ${scheme}://user:password@host[:port]/database`)

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { inspect } from 'node:util'
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -75,11 +75,22 @@ t.test('redis:// with a password and a db number; the client is closed with the 
  * SIGSTOP is what a network partition looks like to a client: the connection stays open and nothing
  * answers. URL-made clients must fail each request fast, and be fast again right after SIGCONT.
  */
+/** until every thread of `pid` is stopped: SIGSTOP reaches a multi-threaded server's threads one by one */
+async function stopped (pid: number): Promise<void> {
+  const deadline = Date.now() + 5000
+  const state = (path: string): string => { try { return readFileSync(path, 'utf8').replace(/^.*\) /s, '')[0] } catch { return 'T' } }
+  while (readdirSync(`/proc/${pid}/task`).some(task => state(`/proc/${pid}/task/${task}/stat`) !== 'T')) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
 async function frozenServer (t: Test, url: string, pid: number): Promise<void> {
   const fastify = await app(url)
   t.teardown(() => fastify.close())
   const cookie = sessionCookie(await fastify.inject({ method: 'POST', url: '/login' }))!
   process.kill(pid, 'SIGSTOP')
+  await stopped(pid)
   try {
     for (let i = 0; i < 3; i++) {
       const started = Date.now()

@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto'
+import type { Pool, QueryResultRow } from 'pg'
+import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { parse, stringify } from './kit/codec.js'
+import { warnOnce } from './kit/warn-once.js'
+import { entrySize, once, usableRecord } from './kit/record.js'
+import { ownerColumn, ownerOf } from './kit/owner-column.js'
+
+export interface PostgresStoreOptions {
+  /** a pg (node-postgres) Pool; the store never ends it */
+  pool: Pool
+  /** table name, optionally `schema.table` (default 'sessions') */
+  table?: string
+  /** create the table and its indexes when missing (default true); false for teams that manage schema themselves */
+  createTable?: boolean
+  /** create it UNLOGGED: faster writes, but PostgreSQL empties it after a crash (default false) */
+  unlogged?: boolean
+  /** key prefix (default '') */
+  prefix?: string
+}
+
+const PRUNE_BATCH = 5000
+// index names are `<table>_expires`: the table part leaves room for the suffix within 63 bytes
+const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,54}$/
+
+function identifiers (table: string): { qualified: string, name: string } {
+  if (!TABLE_RE.test(table)) throw new TypeError(`PostgresStore: invalid table name ${JSON.stringify(table)} (letters, digits and _, up to 55 characters, optionally schema.table)`)
+  const parts = table.split('.')
+  return { qualified: parts.map(p => `"${p}"`).join('.'), name: parts[parts.length - 1] }
+}
+
+/**
+ * The table the store uses; the README prints it for `createTable: false`. `sizes` holds each data
+ * key's size (the contract's measure), so maxBytes is checked inside the UPDATE that merges.
+ */
+export function postgresTableDDL (table = 'sessions', unlogged = false): string {
+  const { qualified, name } = identifiers(table)
+  return `CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE IF NOT EXISTS ${qualified} (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  data JSONB NOT NULL,
+  sizes JSONB NOT NULL,
+  meta JSONB NOT NULL,
+  auth JSONB NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires BIGINT,
+  owner TEXT COLLATE "C"
+);
+CREATE INDEX IF NOT EXISTS "${name}_expires" ON ${qualified} (expires) WHERE expires IS NOT NULL;
+CREATE INDEX IF NOT EXISTS "${name}_owner" ON ${qualified} (owner) WHERE owner IS NOT NULL;`
+}
+
+interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
+
+const LIVE = '(expires IS NULL OR expires > $2)'
+/** the contract's measure of the data after a merge: the sum of the per-key sizes */
+const MERGED_SIZE = '(SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text((sizes || $4::jsonb) - $3::text[]) AS s(k, v))'
+
+/**
+ * Sessions in PostgreSQL: one row per session, data as jsonb. Every operation is one statement, atomic
+ * without a transaction: a patch merges keys, removes keys, checks the version and the merged size and
+ * moves expiry and meta in one UPDATE. Expiry is enforced on read; prune deletes on the expires index.
+ */
+export class PostgresStore implements SessionStore {
+  readonly #pool: Pool
+  readonly #table: string
+  readonly #tableName: string
+  readonly #create: boolean
+  readonly #unlogged: boolean
+  readonly #prefix: string
+  readonly #corrupt = new Set<string>()
+  readonly #sql: Record<'get' | 'set' | 'patch' | 'classify' | 'rotate' | 'touch' | 'destroy', { name: string, text: string }>
+
+  constructor (options: PostgresStoreOptions) {
+    if (options?.pool === null || typeof options?.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
+      throw new TypeError('PostgresStore: `pool` must be a pg Pool')
+    }
+    this.#pool = options.pool
+    this.#tableName = options.table ?? 'sessions'
+    this.#table = identifiers(this.#tableName).qualified
+    this.#create = options.createTable ?? true
+    this.#unlogged = options.unlogged ?? false
+    this.#prefix = options.prefix ?? ''
+    const t = this.#table
+    // named: each connection parses and plans them once
+    this.#sql = prepared({
+      get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${LIVE}`,
+      set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
+        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner`,
+      patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
+        expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
+        owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END
+        WHERE id = $1 AND ${LIVE} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
+      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${LIVE}`,
+      rotate: `UPDATE ${t} SET auth = $3::jsonb WHERE id = $1 AND ${LIVE} AND auth->'current'->>0 = $4`,
+      touch: `UPDATE ${t} SET expires = $3 WHERE id = $1 AND ${LIVE}`,
+      destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${LIVE} AS live`
+    })
+  }
+
+  /** Creates the table when missing (or checks it has the columns this version needs); the plugin awaits this. */
+  readonly ready = once(async () => {
+    if (this.#create) {
+      try {
+        await this.#pool.query(postgresTableDDL(this.#tableName, this.#unlogged))
+      } catch (err) {
+        // two processes creating it at once: one wins, the other sees a duplicate type or relation
+        if (!['23505', '42P07'].includes((err as { code?: string }).code ?? '')) throw err
+      }
+    }
+    try {
+      await this.#pool.query(`SELECT id, data, sizes, meta, auth, version, created_at, expires, owner FROM ${this.#table} LIMIT 0`)
+    } catch (err) {
+      if ((err as { code?: string }).code === '42703') {
+        throw new Error(`PostgresStore: ${this.#tableName} lacks columns this store needs; compare it with postgresTableDDL() (printed in the README)`, { cause: err })
+      }
+      if ((err as { code?: string }).code === '42P01') throw new Error(`PostgresStore: table ${this.#tableName} does not exist (createTable is false): create it with postgresTableDDL()`, { cause: err })
+      throw err
+    }
+  })
+
+  async #run<R extends QueryResultRow> (statement: { name: string, text: string }, values: unknown[]): Promise<{ rows: R[], rowCount: number | null }> {
+    return await this.#pool.query<R>({ ...statement, values })
+  }
+
+  #decode (key: string, row: Row): SessionRecord | undefined {
+    let record: SessionRecord | null | undefined = null
+    try {
+      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: row.auth, meta: row.meta })
+    } catch {}
+    if (record === null || record === undefined) {
+      warnOnce(this.#corrupt, key, `PostgresStore: corrupt session row ${key.slice(0, 16)}… in ${this.#tableName} treated as missing`)
+      return undefined
+    }
+    return record
+  }
+
+  async get (id: string): Promise<SessionRecord | undefined> {
+    await this.ready()
+    const key = this.#prefix + id
+    const { rows } = await this.#run<Row>(this.#sql.get, [key, Date.now()])
+    return rows.length === 0 ? undefined : this.#decode(key, rows[0])
+  }
+
+  async set (id: string, r: SessionRecord): Promise<void> {
+    await this.ready()
+    const sizes: Record<string, number> = {}
+    for (const key of Object.keys(r.data)) if (r.data[key] !== undefined) sizes[key] = entrySize(key, r.data[key])
+    await this.#run(this.#sql.set, [this.#prefix + id, stringify(r.data), JSON.stringify(sizes), JSON.stringify(r.meta), JSON.stringify(r.auth),
+      r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
+  }
+
+  /** one UPDATE; only when it matched no row, one SELECT says why */
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
+    await this.ready()
+    const key = this.#prefix + id
+    const now = Date.now()
+    const set: Record<string, unknown> = {}
+    const sizes: Record<string, number> = {}
+    const unset = new Set(change.unset)
+    for (const k of Object.keys(change.set)) {
+      const value = change.set[k]
+      if (value === undefined) unset.add(k)
+      else if (!unset.has(k)) { set[k] = value; sizes[k] = entrySize(k, value) }
+    }
+    const metaSet: Record<string, unknown> = {}
+    const metaUnset: string[] = []
+    for (const [k, v] of Object.entries(change.meta ?? {})) {
+      if (v === undefined) metaUnset.push(k)
+      else metaSet[k] = v
+    }
+    const ownerChanged = change.meta !== undefined && Object.hasOwn(change.meta, 'owner')
+    const unsetList = [...unset]
+    const sizesJson = JSON.stringify(sizes)
+    const { rowCount } = await this.#run(this.#sql.patch, [key, now, unsetList, sizesJson, stringify(set), change.expiresAt !== undefined, change.expiresAt ?? null,
+      JSON.stringify(metaSet), metaUnset, ownerChanged, ownerColumn(change.meta?.owner), change.ifVersion ?? null, change.maxBytes ?? null])
+    if (rowCount === 1) return 'ok'
+    const { rows } = await this.#run<{ version: string, merged: string }>(this.#sql.classify, [key, now, unsetList, sizesJson])
+    if (rows.length === 0) return 'missing'
+    if (change.ifVersion !== undefined && Number(rows[0].version) !== change.ifVersion) return 'conflict'
+    if (change.maxBytes !== undefined && Number(rows[0].merged) > change.maxBytes) return 'too-large'
+    return 'conflict' // changed between the two statements: the caller reads and tries again
+  }
+
+  /** one UPDATE conditioned on the current secret hash */
+  async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
+    await this.ready()
+    const { rowCount } = await this.#run(this.#sql.rotate, [this.#prefix + id, Date.now(), JSON.stringify(auth), from])
+    return rowCount === 1
+  }
+
+  async touch (id: string, expiresAt: number | null): Promise<boolean> {
+    await this.ready()
+    const { rowCount } = await this.#run(this.#sql.touch, [this.#prefix + id, Date.now(), expiresAt])
+    return rowCount === 1
+  }
+
+  /** deletes the row, an expired leftover too; true when it was live */
+  async destroy (id: string): Promise<boolean> {
+    await this.ready()
+    const { rows } = await this.#run<{ live: boolean }>(this.#sql.destroy, [this.#prefix + id, Date.now()])
+    return rows[0]?.live === true
+  }
+
+  /** batched deletes on the expires index, so that a large prune holds no long lock */
+  async prune (options?: PruneOptions): Promise<number> {
+    await this.ready()
+    const where = 'expires <= $1 AND starts_with(id, $2)'
+    const params = [Date.now(), this.#prefix]
+    let total = 0
+    if (options?.onProgress !== undefined) {
+      total = Number((await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#table} WHERE ${where}`, params)).rows[0].n)
+    }
+    let removed = 0
+    for (;;) {
+      const { rowCount } = await this.#pool.query(`DELETE FROM ${this.#table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.#table} WHERE ${where} LIMIT ${PRUNE_BATCH}))`, params)
+      removed += rowCount ?? 0
+      options?.onProgress?.(Math.min(removed, total), Math.max(total, removed))
+      if ((rowCount ?? 0) < PRUNE_BATCH) return removed
+    }
+  }
+
+  async stats (): Promise<SessionStats> {
+    await this.ready()
+    const { rows } = await this.#pool.query<{ owner: string | null, meta: unknown, n: string }>(
+      `SELECT owner, min(meta::text) AS meta, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND starts_with(id, $2) GROUP BY owner`,
+      [Date.now(), this.#prefix])
+    const owners: Record<string, number> = {}
+    let sessions = 0
+    for (const row of rows) {
+      sessions += Number(row.n)
+      if (row.owner !== null) owners[ownerOf(row.owner, row.meta)] = Number(row.n)
+    }
+    return { sessions, owners }
+  }
+
+  async listByOwner (owner: string): Promise<string[]> {
+    await this.ready()
+    const { rows } = await this.#pool.query<{ id: string }>(
+      `SELECT id FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND starts_with(id, $3)`,
+      [ownerColumn(owner), Date.now(), this.#prefix])
+    return rows.map(row => row.id.slice(this.#prefix.length))
+  }
+
+  async destroyByOwner (owner: string, except?: string): Promise<number> {
+    await this.ready()
+    const { rowCount } = await this.#pool.query(
+      `DELETE FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND starts_with(id, $3) AND id <> $4`,
+      [ownerColumn(owner), Date.now(), this.#prefix, except === undefined ? '' : this.#prefix + except])
+    return rowCount ?? 0
+  }
+}
+
+/** Names each statement by a hash of its text: one name, one text, on every connection of the pool. */
+function prepared<K extends string> (texts: Record<K, string>): Record<K, { name: string, text: string }> {
+  const out = {} as Record<K, { name: string, text: string }>
+  for (const key of Object.keys(texts) as K[]) {
+    out[key] = { name: `fzs_${key}_${createHash('sha256').update(texts[key]).digest('hex').slice(0, 16)}`, text: texts[key] }
+  }
+  return out
+}

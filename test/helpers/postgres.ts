@@ -1,0 +1,92 @@
+// A throw-away PostgreSQL 15 for the store tests: initdb once into a cached template, then a copy per
+// server (about 0.3 s), a random loopback port, fsync off (commits still reach the OS, so a SIGKILL
+// loses nothing), killed by process group. PostgreSQL refuses to run as root, so as root the server
+// runs as the `postgres` user the Debian package creates.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { chownSync, cpSync, existsSync, mkdtempSync, renameSync, rmSync, readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort, waitForPort, type Server } from './servers.js'
+
+const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']
+
+function pgBinary (name: string): string {
+  const found = BIN_DIRS.map(dir => join(dir, name)).find(existsSync)
+  if (found === undefined) throw new Error(`PostgreSQL's ${name} not found in ${BIN_DIRS.join(', ')}: install it with \`apt-get install postgresql\` (.ci/run does this)`)
+  return found
+}
+
+/** as root: the uid/gid of `postgres`; otherwise undefined (run as ourselves) */
+function runAs (): { uid: number, gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  try {
+    return { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) }
+  } catch {
+    throw new Error('PostgreSQL will not run as root and there is no `postgres` user: install the `postgresql` package (it creates one)')
+  }
+}
+
+function chownTree (path: string, user: { uid: number, gid: number } | undefined): void {
+  if (user === undefined) return
+  chownSync(path, user.uid, user.gid)
+  if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), user)
+}
+
+function template (user: { uid: number, gid: number } | undefined): string {
+  const initdb = pgBinary('initdb')
+  const path = join(tmpdir(), `fzs-postgres-template-${initdb.split('/')[4]}-${process.getuid?.() ?? 0}`)
+  if (existsSync(join(path, 'PG_VERSION'))) return path
+  const building = mkdtempSync(join(tmpdir(), 'fzs-postgres-building-'))
+  chownTree(building, user)
+  execFileSync(initdb, ['-D', building, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { stdio: 'ignore', ...user })
+  try {
+    renameSync(building, path)
+  } catch {
+    rmSync(building, { recursive: true, force: true }) // another test file built it first
+  }
+  return path
+}
+
+/** Kills the postmaster and every backend (its process group): a lone SIGKILL would leave backends holding shared memory. */
+async function killGroup (child: ChildProcess | null): Promise<void> {
+  if (child === null || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  try { process.kill(-child.pid, 'SIGKILL') } catch {}
+  await exited
+  await new Promise(resolve => setTimeout(resolve, 50)) // backends exit right after the postmaster
+}
+
+export async function startPostgres (): Promise<Server> {
+  if (process.env.POSTGRES_URL) {
+    const url = process.env.POSTGRES_URL
+    return { port: Number(new URL(url).port), url, process: null, dir: null, kill: async () => {}, restart: async () => {}, stop: async () => {} }
+  }
+  const postgres = pgBinary('postgres')
+  const user = runAs()
+  const source = template(user)
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'fzs-postgres-'))
+  cpSync(source, join(dir, 'data'), { recursive: true })
+  chownTree(dir, user)
+  const args = ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
+    '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=32MB']
+  const server: Server = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    process: null,
+    dir,
+    kill: async () => { await killGroup(server.process) },
+    restart: async () => {
+      await killGroup(server.process)
+      rmSync(join(dir, 'data', 'postmaster.pid'), { force: true })
+      server.process = spawn(postgres, args, { stdio: 'ignore', cwd: dir, detached: true, ...user })
+      await waitForPort(port)
+    },
+    stop: async () => {
+      await killGroup(server.process)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  await server.restart()
+  return server
+}
