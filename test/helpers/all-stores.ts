@@ -10,6 +10,9 @@ import { RedisStore } from '../../stores/redis.js'
 import { MySQLStore } from '../../stores/mysql.js'
 import { MemcachedStore } from '../../stores/memcached.js'
 import { MongoStore } from '../../stores/mongodb.js'
+import { PostgresStore } from '../../stores/postgres.js'
+import { startPostgres } from './postgres.js'
+import pg from 'pg'
 import { FakeSessionCollection } from './fake-mongo.js'
 import { startMariaDB, startMemcached, startRedis, startRedisCluster } from './servers.js'
 
@@ -25,6 +28,8 @@ export async function allStores (dir: string): Promise<NamedStore[]> {
   await admin.query('CREATE DATABASE IF NOT EXISTS fzs_stress')
   await admin.end()
   const pool = createPool({ uri: `${maria.url}fzs_stress`, connectionLimit: 10 })
+  const postgres = await startPostgres()
+  const pgPool = new pg.Pool({ connectionString: postgres.url, max: 10 })
   const memcached = await startMemcached()
   const memcachedStore = new MemcachedStore({ servers: [new URL(memcached.url).host] })
   return [
@@ -34,6 +39,7 @@ export async function allStores (dir: string): Promise<NamedStore[]> {
     { name: 'redis', store: new RedisStore({ client: redis }), cleanup: async () => { await redis.quit(); await redisServer.stop() } },
     { name: 'redis-cluster', store: new RedisStore({ client: clusterClient }), cleanup: async () => { await clusterClient.quit(); await cluster.stop() } },
     { name: 'mysql', store: new MySQLStore({ pool }), cleanup: async () => { await pool.end(); await maria.stop() } },
+    { name: 'postgres', store: new PostgresStore({ pool: pgPool }), cleanup: async () => { await pgPool.end(); await postgres.stop() } },
     { name: 'memcached', store: memcachedStore, cleanup: async () => { await memcachedStore.close(); await memcached.stop() } },
     { name: 'mongodb (fake)', store: new MongoStore({ collection: new FakeSessionCollection() }), cleanup: async () => {} }
   ]

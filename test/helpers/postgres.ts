@@ -1,9 +1,9 @@
 // A throw-away PostgreSQL 15 for the store tests: initdb once into a cached template, then a copy per
 // server (about 0.3 s), a random loopback port, fsync off (commits still reach the OS, so a SIGKILL
-// loses nothing), killed by process group. PostgreSQL refuses to run as root, so as root the server
+// loses nothing), killed with all its processes. PostgreSQL refuses to run as root, so as root the server
 // runs as the `postgres` user the Debian package creates.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { chownSync, cpSync, existsSync, mkdtempSync, renameSync, rmSync, readdirSync, statSync } from 'node:fs'
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
+import { chownSync, cpSync, existsSync, mkdtempSync, renameSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort, waitForPort, type Server } from './servers.js'
@@ -47,13 +47,33 @@ function template (user: { uid: number, gid: number } | undefined): string {
   return path
 }
 
-/** Kills the postmaster and every backend (its process group): a lone SIGKILL would leave backends holding shared memory. */
-async function killGroup (child: ChildProcess | null): Promise<void> {
+/** The postmaster and its children (each backend runs in a process group of its own). */
+export function postgresPids (postmaster: number): number[] {
+  const children = readdirSync('/proc').filter(d => /^\d+$/.test(d)).map(Number).filter(pid => {
+    try { return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === postmaster } catch { return false }
+  })
+  return [postmaster, ...children]
+}
+
+/** Kills the postmaster and every backend: a postmaster killed alone leaves backends holding shared memory. */
+async function killAll (child: ChildProcess | null): Promise<void> {
   if (child === null || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
-  try { process.kill(-child.pid, 'SIGKILL') } catch {}
+  const pids = postgresPids(child.pid)
+  for (const pid of pids) try { process.kill(pid, 'SIGKILL') } catch {}
   await exited
-  await new Promise(resolve => setTimeout(resolve, 50)) // backends exit right after the postmaster
+  const deadline = Date.now() + 5000
+  while (pids.some(pid => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+}
+
+/** the port opens before recovery ends ("the database system is starting up"): wait for pg_isready */
+async function acceptingQueries (port: number): Promise<void> {
+  const isReady = pgBinary('pg_isready')
+  const deadline = Date.now() + 15_000
+  while (spawnSync(isReady, ['-q', '-h', '127.0.0.1', '-p', String(port)]).status !== 0) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} did not accept connections within 15 s`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
 }
 
 export async function startPostgres (): Promise<Server> {
@@ -75,15 +95,16 @@ export async function startPostgres (): Promise<Server> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     process: null,
     dir,
-    kill: async () => { await killGroup(server.process) },
+    kill: async () => { await killAll(server.process) },
     restart: async () => {
-      await killGroup(server.process)
+      await killAll(server.process)
       rmSync(join(dir, 'data', 'postmaster.pid'), { force: true })
-      server.process = spawn(postgres, args, { stdio: 'ignore', cwd: dir, detached: true, ...user })
+      server.process = spawn(postgres, args, { stdio: 'ignore', cwd: dir, ...user })
       await waitForPort(port)
+      await acceptingQueries(port)
     },
     stop: async () => {
-      await killGroup(server.process)
+      await killAll(server.process)
       rmSync(dir, { recursive: true, force: true })
     }
   }

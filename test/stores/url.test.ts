@@ -11,6 +11,8 @@ import { z } from 'zod'
 import fastifyZodSession from '../../lib/index.js'
 import { SECRET, sessionCookie } from '../helpers/app.js'
 import { startMariaDB, startMemcached, startRedis, startRedisCluster } from '../helpers/servers.js'
+import { postgresPids, startPostgres } from '../helpers/postgres.js'
+import pg from 'pg'
 import { tempDir } from '../helpers/tmp.js'
 
 const Schema = z.object({ user: z.string().optional() })
@@ -75,22 +77,24 @@ t.test('redis:// with a password and a db number; the client is closed with the 
  * SIGSTOP is what a network partition looks like to a client: the connection stays open and nothing
  * answers. URL-made clients must fail each request fast, and be fast again right after SIGCONT.
  */
-/** until every thread of `pid` is stopped: SIGSTOP reaches a multi-threaded server's threads one by one */
-async function stopped (pid: number): Promise<void> {
+/** until every thread of every process in `pids` is stopped: SIGSTOP reaches threads one by one */
+async function stopped (pids: number[]): Promise<void> {
   const deadline = Date.now() + 5000
   const state = (path: string): string => { try { return readFileSync(path, 'utf8').replace(/^.*\) /s, '')[0] } catch { return 'T' } }
-  while (readdirSync(`/proc/${pid}/task`).some(task => state(`/proc/${pid}/task/${task}/stat`) !== 'T')) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop`)
+  const tasks = (pid: number): string[] => { try { return readdirSync(`/proc/${pid}/task`).map(task => `/proc/${pid}/task/${task}/stat`) } catch { return [] } }
+  while (pids.flatMap(tasks).some(path => state(path) !== 'T')) {
+    if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} did not stop`)
     await new Promise(resolve => setTimeout(resolve, 10))
   }
 }
 
-async function frozenServer (t: Test, url: string, pid: number): Promise<void> {
+async function frozenServer (t: Test, url: string, pids: () => number[]): Promise<void> {
   const fastify = await app(url)
   t.teardown(() => fastify.close())
   const cookie = sessionCookie(await fastify.inject({ method: 'POST', url: '/login' }))!
-  process.kill(pid, 'SIGSTOP')
-  await stopped(pid)
+  const frozen = pids()
+  for (const pid of frozen) process.kill(pid, 'SIGSTOP')
+  await stopped(frozen)
   try {
     for (let i = 0; i < 3; i++) {
       const started = Date.now()
@@ -99,7 +103,7 @@ async function frozenServer (t: Test, url: string, pid: number): Promise<void> {
       t.ok(Date.now() - started < 2500, `frozen, request ${i + 1}: answered within the command timeout (${Date.now() - started} ms)`)
     }
   } finally {
-    process.kill(pid, 'SIGCONT')
+    for (const pid of frozen) process.kill(pid, 'SIGCONT')
   }
   let res = await fastify.inject({ url: '/me', headers: { cookie } })
   for (let i = 0; i < 40 && res.statusCode !== 200; i++) {
@@ -116,7 +120,7 @@ t.test('redis:// fails fast while the server is frozen, and recovers', async t =
   const server = await startRedis()
   t.teardown(() => server.stop())
   t.ok(server.process?.pid, 'a server of our own to freeze')
-  await frozenServer(t, `${server.url}?commandTimeout=500`, server.process!.pid!)
+  await frozenServer(t, `${server.url}?commandTimeout=500`, () => [server.process!.pid!])
 })
 
 t.test('mysql:// fails fast while the server is frozen, and recovers', async t => {
@@ -125,7 +129,21 @@ t.test('mysql:// fails fast while the server is frozen, and recovers', async t =
   const admin = createPool({ uri: server.url, connectionLimit: 1 })
   await admin.query('CREATE DATABASE IF NOT EXISTS frozen_test')
   await admin.end()
-  await frozenServer(t, `mysql://root@127.0.0.1:${server.port}/frozen_test?queryTimeout=500&connectTimeout=500`, server.process!.pid!)
+  await frozenServer(t, `mysql://root@127.0.0.1:${server.port}/frozen_test?queryTimeout=500&connectTimeout=500`, () => [server.process!.pid!])
+})
+
+t.test('postgres:// creates its table, ends its pool, and fails fast while the server is frozen', async t => {
+  const server = await startPostgres()
+  t.teardown(() => server.stop())
+  await roundTrip(t, `postgres://postgres@127.0.0.1:${server.port}/postgres?table=web_sessions&unlogged=1`)
+  const admin = new pg.Client({ connectionString: server.url })
+  await admin.connect()
+  t.teardown(() => admin.end())
+  t.equal(Number((await admin.query('SELECT count(*) AS n FROM web_sessions')).rows[0].n), 1)
+  t.equal((await admin.query("SELECT relpersistence FROM pg_class WHERE relname = 'web_sessions'")).rows[0].relpersistence, 'u', 'unlogged=1 made it UNLOGGED')
+  const { rows } = await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'postgres' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+  t.equal(Number(rows[0].n), 0, 'no connection of the store is left open')
+  await frozenServer(t, `postgresql://postgres@127.0.0.1:${server.port}/postgres?queryTimeout=500&connectTimeout=500`, () => postgresPids(server.process!.pid!))
 })
 
 t.test('redis+cluster:// reaches a real 3-node cluster', async t => {
@@ -157,7 +175,8 @@ t.test('an unreachable server fails app.ready() with a clear, password-free erro
   const cases = [
     'mongodb://app:hunter22@127.0.0.1:1/app?serverSelectionTimeoutMS=300',
     'redis://:hunter22@127.0.0.1:1',
-    'mysql://app:hunter22@127.0.0.1:1/app'
+    'mysql://app:hunter22@127.0.0.1:1/app',
+    'postgres://app:hunter22@127.0.0.1:1/app'
   ]
   for (const url of cases) {
     const fastify = Fastify()

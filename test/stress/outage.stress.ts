@@ -5,6 +5,9 @@ import type { SessionStore } from '../../types/index.js'
 import { RedisStore } from '../../stores/redis.js'
 import { MySQLStore } from '../../stores/mysql.js'
 import { MemcachedStore } from '../../stores/memcached.js'
+import { PostgresStore } from '../../stores/postgres.js'
+import { startPostgres } from '../helpers/postgres.js'
+import pg from 'pg'
 import { startMariaDB, startMemcached, startRedis, type Server } from '../helpers/servers.js'
 import { buildApp, sessionCookie } from '../helpers/app.js'
 
@@ -81,6 +84,15 @@ t.test('MariaDB', async t => {
   const pool = createPool({ uri: `${server.url}fzs_outage`, connectionLimit: 10, connectTimeout: TIMEOUT_MS })
   t.teardown(() => pool.end().catch(() => {}))
   await outage(t, server, new MySQLStore({ pool, table: 'outage' }))
+})
+
+t.test('PostgreSQL', async t => {
+  const server = await startPostgres()
+  t.teardown(() => server.stop())
+  const pool = new pg.Pool({ connectionString: server.url, max: 10, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
+  pool.on('error', () => {})
+  t.teardown(() => pool.end().catch(() => {}))
+  await outage(t, server, new PostgresStore({ pool, table: 'outage' }))
 })
 
 t.test('memcached', async t => {
