@@ -22,6 +22,11 @@ t.test('the README prints the exact MySQL DDL the store uses', async t => {
   t.ok(readme.includes('```sql\n' + sessionsTableDDL() + '\n```'))
 })
 
+t.test('the README prints the exact PostgreSQL DDL the store uses', async t => {
+  const { postgresTableDDL } = await import('../stores/postgres.js')
+  t.ok(readme.includes('```sql\n' + postgresTableDDL() + '\n```'))
+})
+
 t.test('the README\'s copy of the store contract has exactly the methods and patch results of types/index.ts', async t => {
   const types = readFileSync(new URL('../types/index.ts', import.meta.url), 'utf8')
   const methods = (text: string): string[] => {

@@ -28,6 +28,10 @@ t.test('every scheme parses, with documented defaults for omitted parts', async 
   t.match(parts('mysql://app:pw@db/appdb?table=web_sessions&createTable=false'), {
     kind: 'mysql', hosts: [{ host: 'db', port: 3306 }], username: 'app', password: 'pw', database: 'appdb', params: { table: 'web_sessions', createTable: 'false' }
   })
+  t.match(parts('postgres://app:pw@db/appdb?table=web.sessions&unlogged=true&statementTimeout=500'), {
+    kind: 'postgres', hosts: [{ host: 'db', port: 5432 }], username: 'app', password: 'pw', database: 'appdb', params: { table: 'web.sessions', unlogged: 'true', statementTimeout: '500' }
+  })
+  t.match(parts('postgresql://db:6543/appdb'), { kind: 'postgres', hosts: [{ host: 'db', port: 6543 }] })
   t.match(parts('mongodb://m1,m2:27018/app?replicaSet=rs0&collection=web'), {
     kind: 'mongodb', hosts: [{ host: 'm1', port: 27017 }, { host: 'm2', port: 27018 }], database: 'app', params: { collection: 'web' }
   })
@@ -38,7 +42,9 @@ t.test('every scheme parses, with documented defaults for omitted parts', async 
 
 t.test('a bad URL names the offending part', async t => {
   const cases: Array<[string, RegExp]> = [
-    ['postgres://db/app', /^scheme "postgres:\/\/" is not supported/],
+    ['cassandra://db/app', /^scheme "cassandra:\/\/" is not supported/],
+    ['postgres://db', /^database is missing: postgres:\/\/user:password@host\[:port\]\/database/],
+    ['postgres://db/app?schema=x', /^query parameter "schema" is not known for postgres:\/\/ \(known: table, createTable, unlogged/],
     ['redis:/localhost', /^URL must look like/],
     ['redis://', /^host is missing/],
     ['redis://cache:99999', /^port "99999" of cache is not a port number/],
