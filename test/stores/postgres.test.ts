@@ -2,7 +2,7 @@ import t from 'tap'
 import pg from 'pg'
 import { PostgresStore, postgresTableDDL } from '../../stores/postgres.js'
 import { conformance } from './conformance.js'
-import { startPostgres } from '../helpers/postgres.js'
+import { startPostgres } from '../helpers/pg-server.mjs'
 import { buildApp, sessionCookie } from '../helpers/app.js'
 
 const started = Date.now()

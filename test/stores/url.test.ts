@@ -11,7 +11,7 @@ import { z } from 'zod'
 import fastifyZodSession from '../../lib/index.js'
 import { SECRET, sessionCookie } from '../helpers/app.js'
 import { startMariaDB, startMemcached, startRedis, startRedisCluster } from '../helpers/servers.js'
-import { postgresPids, startPostgres } from '../helpers/postgres.js'
+import { postgresPids, startPostgres } from '../helpers/pg-server.mjs'
 import pg from 'pg'
 import { tempDir } from '../helpers/tmp.js'
 
