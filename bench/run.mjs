@@ -1,54 +1,73 @@
-// `npm run bench`: every contender in its own server process, autocannon in this one; warm-up, then
-// several measured rounds, medians reported. Options: --json, --out results.json (also write the JSON
-// there, for `npm run bench:chart`), --rounds N, --duration S, --connections N, --only a,b,
-// --scenarios read,write,create
-import { spawn, execFileSync } from 'node:child_process'
+// `npm run bench`: measures the SERVER. Every contender runs in its own process pinned to core 0; wrk
+// (C, cheap per request), Redis and PostgreSQL are pinned to core 1. The primary figure is server CPU
+// time per request (user + sys of the server process over the measured window, from /proc, ÷ requests);
+// req/s, p50/p99, errors and RSS are reported beside it, with the server's CPU share so that a run where
+// the load generator was the bottleneck shows itself. Rounds go round-robin over the contenders.
+// Options: --json, --out results.json, --rounds N (5), --duration S (5), --connections N (32),
+// --only a,b, --scenarios read,write,create
+import { spawn, execFileSync, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
 
 const args = process.argv.slice(2)
 const opt = (name, fallback) => args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback
 const json = args.includes('--json')
-const rounds = Number(opt('rounds', 3))
+const rounds = Number(opt('rounds', 5))
 const duration = Number(opt('duration', 5))
-const connections = Number(opt('connections', 50))
+const connections = Number(opt('connections', 32))
 const scenarios = opt('scenarios', 'read,write,create').split(',')
 const ALL = ['bare', 'signed-cookie', 'secure-session', 'fastify-session-memory', 'fzs-memory',
-  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-directory', 'fzs-file']
+  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-postgres', 'fzs-directory', 'fzs-file']
 const only = opt('only', null)?.split(',') ?? ALL
 const log = (...m) => { if (!json) console.error(...m) }
+
+// what the harness needs; it installs nothing
+const missing = [['wrk', 'wrk'], ['taskset', 'util-linux'], ['redis-server', 'redis-server'], ['redis-cli', 'redis-server']]
+  .filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0)
+if (missing.length > 0) {
+  console.error(`npm run bench needs: ${missing.map(([bin, pkg]) => `${bin} (apt-get install ${pkg})`).join(', ')}`)
+  process.exit(1)
+}
+const SERVER_CORE = '0'
+const LOAD_CORE = cpus().length > 1 ? '1' : '0'
+if (cpus().length < 2) log('warning: one core only, server and load share it: figures are not comparable')
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
 
 const freePort = () => new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) }) })
 const median = (values) => { const s = [...values].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+/** user + sys CPU of a process so far, in µs */
+const cpuUs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US
+}
+const pin = (core, pid) => execFileSync('taskset', ['-a', '-p', '-c', core, String(pid)], { stdio: 'ignore' })
 
-// one redis-server for the Redis contenders
+// Redis and PostgreSQL on the load generator's core
 const redisPort = await freePort()
-const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+const redis = spawn('taskset', ['-c', LOAD_CORE, 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
 await new Promise(resolve => setTimeout(resolve, 300))
 const redisCli = (...a) => execFileSync('redis-cli', ['-p', String(redisPort), ...a], { encoding: 'utf8' })
-
-/** Commands the server's clients sent per request (MONITOR, with a script's inner calls left out), over a short extra run. */
-async function redisCommandsPerRequest (port, path, headers) {
-  const { Redis } = await import('ioredis')
-  const client = new Redis({ port: redisPort, host: '127.0.0.1' })
-  const monitor = await client.monitor()
-  let commands = 0
-  monitor.on('monitor', (_time, _args, source) => { if (!String(source).startsWith('lua')) commands++ })
-  await new Promise(resolve => setTimeout(resolve, 100))
-  const result = await new Promise((resolve, reject) => autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: 5, amount: 500, headers }, (err, r) => err ? reject(err) : resolve(r)))
-  await new Promise(resolve => setTimeout(resolve, 200))
-  monitor.disconnect()
-  client.disconnect()
-  return Math.round((commands / result.requests.total) * 100) / 100
+const postgres = only.includes('fzs-postgres') ? await (await import('../test/helpers/pg-server.mjs')).startPostgres() : null
+if (postgres !== null) {
+  process.env.FZS_BENCH_POSTGRES_URL = postgres.url
+  const { postgresPids } = await import('../test/helpers/pg-server.mjs')
+  for (const pid of postgresPids(postgres.process.pid)) pin(LOAD_CORE, pid) // backends forked later inherit it
+}
+async function dropPostgresTable () {
+  if (postgres === null) return
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({ connectionString: postgres.url })
+  await client.connect()
+  await client.query('DROP TABLE IF EXISTS sessions')
+  await client.end()
 }
 
 async function startServer (contender, dir) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'server.mjs'), contender, String(redisPort), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, join(import.meta.dirname, 'server.mjs'), contender, String(redisPort), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve)
     child.once('exit', code => reject(new Error(`${contender} server exited with ${code}`)))
@@ -56,10 +75,49 @@ async function startServer (contender, dir) {
   return { child, port: JSON.parse(line).port }
 }
 
-function load (port, path, headers, seconds) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}${path}`, connections, duration: seconds, headers }, (err, result) => err ? reject(err) : resolve(result))
+const UNIT = { us: 0.001, ms: 1, s: 1000 }
+const ms = (text) => { const m = /([\d.]+)(us|ms|s)/.exec(text); return m === null ? null : Math.round(Number(m[1]) * UNIT[m[2]] * 1000) / 1000 }
+
+/** wrk on the load core for `seconds`; the server's CPU time over exactly that window */
+async function load (server, path, headers, seconds, conns = connections) {
+  const header = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`])
+  const before = cpuUs(server.child.pid)
+  const started = process.hrtime.bigint()
+  const out = await new Promise((resolve, reject) => {
+    const wrk = spawn('taskset', ['-c', LOAD_CORE, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency', ...header, `http://127.0.0.1:${server.port}${path}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    wrk.stdout.on('data', d => { text += d })
+    wrk.once('exit', code => code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}`)))
   })
+  const wallUs = Number(process.hrtime.bigint() - started) / 1000
+  const serverUs = cpuUs(server.child.pid) - before
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  return {
+    requests,
+    reqPerSec: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    cpuUsPerRequest: requests === 0 ? null : serverUs / requests,
+    cpuShare: serverUs / wallUs,
+    p50: ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99: ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    errors: socket === null ? 0 : socket.slice(1).reduce((sum, n) => sum + Number(n), 0),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
+  }
+}
+
+/** Commands the server's clients sent per request (MONITOR, a script's inner calls left out), over a short extra run. */
+async function redisCommandsPerRequest (server, path, headers) {
+  const { Redis } = await import('ioredis')
+  const client = new Redis({ port: redisPort, host: '127.0.0.1' })
+  const monitor = await client.monitor()
+  let commands = 0
+  monitor.on('monitor', (_time, _args, source) => { if (!String(source).startsWith('lua')) commands++ })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const result = await load(server, path, headers, 1, 4)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  monitor.disconnect()
+  client.disconnect()
+  return Math.round((commands / result.requests) * 100) / 100
 }
 
 async function cookieFor (port) {
@@ -69,38 +127,41 @@ async function cookieFor (port) {
   return setCookie.map(c => c.split(';')[0]).join('; ')
 }
 
-// Per scenario, every contender's server runs at once and the measured rounds go round-robin over
-// them, so a slow minute on the machine hits every contender alike instead of one.
 const results = []
 for (const scenario of scenarios) {
   redisCli('flushall')
+  await dropPostgresTable()
   const servers = []
   try {
     for (const contender of only) {
       const dir = mkdtempSync(join(tmpdir(), 'fzs-bench-'))
       const server = await startServer(contender, dir)
       const headers = scenario === 'create' || contender === 'bare' ? {} : { cookie: await cookieFor(server.port) }
-      servers.push({ contender, dir, headers, measured: [], ...server })
+      servers.push({ contender, dir, headers, measured: [], idleRss: rss(server.child.pid), ...server })
     }
     const path = `/${scenario}`
-    for (const s of servers) await load(s.port, path, s.headers, 2) // warm-up
+    for (const s of servers) await load(s, path, s.headers, 2) // warm-up (JIT, pools)
     for (let r = 0; r < rounds; r++) {
-      for (const s of servers) s.measured.push(await load(s.port, path, s.headers, duration))
+      for (const s of servers) s.measured.push(await load(s, path, s.headers, duration))
     }
-    for (const { contender, child, port, headers, measured } of servers) {
+    for (const s of servers) {
+      const { contender, measured } = s
       const row = {
         contender,
         scenario,
-        reqPerSec: Math.round(median(measured.map(m => m.requests.average))),
-        p50: median(measured.map(m => m.latency.p50)),
-        p99: median(measured.map(m => m.latency.p99)),
-        errors: measured.reduce((sum, m) => sum + m.errors + m.timeouts, 0),
+        cpuUsPerRequest: Math.round(median(measured.map(m => m.cpuUsPerRequest)) * 10) / 10,
+        cpuShare: Math.round(median(measured.map(m => m.cpuShare)) * 100) / 100,
+        reqPerSec: Math.round(median(measured.map(m => m.reqPerSec))),
+        p50: median(measured.map(m => m.p50)),
+        p99: median(measured.map(m => m.p99)),
+        errors: measured.reduce((sum, m) => sum + m.errors, 0),
         non2xx: measured.reduce((sum, m) => sum + m.non2xx, 0),
-        rssMB: Math.round(rss(child.pid) / 1048576),
-        redisCommandsPerRequest: contender.includes('redis') ? await redisCommandsPerRequest(port, path, headers) : null
+        idleRssMB: Math.round(s.idleRss / 1048576),
+        rssMB: Math.round(rss(s.child.pid) / 1048576),
+        redisCommandsPerRequest: contender.includes('redis') ? await redisCommandsPerRequest(s, path, s.headers) : null
       }
       results.push(row)
-      log(`${contender} ${scenario}: ${row.reqPerSec} req/s, p99 ${row.p99} ms${row.redisCommandsPerRequest === null ? '' : `, ${row.redisCommandsPerRequest} redis cmds/req`}`)
+      log(`${contender} ${scenario}: ${row.cpuUsPerRequest} µs CPU/req (server at ${Math.round(row.cpuShare * 100)}% of a core), ${row.reqPerSec} req/s, p99 ${row.p99} ms`)
     }
   } finally {
     for (const { child, dir } of servers) {
@@ -111,27 +172,30 @@ for (const scenario of scenarios) {
   }
 }
 redis.kill('SIGKILL')
+await postgres?.stop()
 
 const find = (c, s) => results.find(r => r.contender === c && r.scenario === s)
-const ratio = (a, b) => (a && b ? Math.round((a.reqPerSec / b.reqPerSec) * 100) / 100 : null)
+/** how many times less server CPU per request `a` needs than `b` (> 1: a is cheaper) */
+const ratio = (a, b) => (a && b ? Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 100) / 100 : null)
 
-const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rounds, duration, connections, results }
+const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, load: 'wrk', rounds, duration, connections, results }
 const out = opt('out', null)
 if (out !== null) writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
 if (json) {
   console.log(JSON.stringify(report, null, 2))
 } else {
-  console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; ${connections} connections, median of ${rounds} × ${duration} s after a 2 s warm-up\n`)
-  console.log('| contender | scenario | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB | Redis cmds/req |')
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
-  for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)
-  console.log('\n| ratio | read | write | create |\n|---|---:|---:|---:|')
-  const bestRedis = (s) => [find('fastify-session-connect-redis', s), find('fastify-session-redis-store', s)].filter(Boolean).sort((a, b) => b.reqPerSec - a.reqPerSec)[0]
+  console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; wrk, ${connections} connections, server on core ${SERVER_CORE}, load/Redis/PostgreSQL on core ${LOAD_CORE}; median of ${rounds} × ${duration} s after a 2 s warm-up\n`)
+  console.log('| contender | scenario | server µs CPU/req | server CPU share | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB (idle → after) | Redis cmds/req |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.cpuUsPerRequest} | ${Math.round(r.cpuShare * 100)}% | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.idleRssMB} → ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)
+  console.log('\n| server CPU per request, times less than … | read | write | create |\n|---|---:|---:|---:|')
+  const bestRedis = (s) => [find('fastify-session-connect-redis', s), find('fastify-session-redis-store', s)].filter(Boolean).sort((a, b) => a.cpuUsPerRequest - b.cpuUsPerRequest)[0]
   const lines = [
-    ['fzs-memory / @fastify/session memory', s => ratio(find('fzs-memory', s), find('fastify-session-memory', s))],
-    ['fzs-memory / signed-cookie floor', s => ratio(find('fzs-memory', s), find('signed-cookie', s))],
-    ['fzs-memory / @fastify/secure-session', s => ratio(find('fzs-memory', s), find('secure-session', s))],
-    ['fzs-redis / best @fastify/session + Redis', s => ratio(find('fzs-redis', s), bestRedis(s))]
+    ['fzs-memory vs @fastify/session memory', s => ratio(find('fzs-memory', s), find('fastify-session-memory', s))],
+    ['fzs-memory vs the signed-cookie floor', s => ratio(find('fzs-memory', s), find('signed-cookie', s))],
+    ['fzs-memory vs @fastify/secure-session', s => ratio(find('fzs-memory', s), find('secure-session', s))],
+    ['fzs-redis vs best @fastify/session + Redis', s => ratio(find('fzs-redis', s), bestRedis(s))],
+    ['fzs-postgres vs best @fastify/session + Redis', s => ratio(find('fzs-postgres', s), bestRedis(s))]
   ]
   for (const [name, f] of lines) console.log(`| ${name} | ${scenarios.includes('read') ? f('read') ?? '' : ''} | ${scenarios.includes('write') ? f('write') ?? '' : ''} | ${scenarios.includes('create') ? f('create') ?? '' : ''} |`)
 }

@@ -1,4 +1,5 @@
 // One contender's server, run in its own process by bench/run.mjs: `node bench/server.mjs <contender> [redisPort] [dir]`
+// (fzs-postgres reads FZS_BENCH_POSTGRES_URL)
 // Prints {"port":N} once listening. Every contender serves /read, /write and /create with the same
 // ~300-byte session: a user object and a counter.
 import Fastify from 'fastify'
@@ -117,6 +118,13 @@ const contenders = {
   'fzs-redis': async () => {
     const { RedisStore } = await import('../dist/esm/stores/redis.js')
     await fastifyZodSession(new RedisStore({ client: await redisClient() }))
+  },
+  'fzs-postgres': async () => {
+    const { default: pg } = await import('pg')
+    const { PostgresStore } = await import('../dist/esm/stores/postgres.js')
+    const pool = new pg.Pool({ connectionString: process.env.FZS_BENCH_POSTGRES_URL, max: 10 })
+    close = async () => { await pool.end() }
+    await fastifyZodSession(new PostgresStore({ pool }))
   },
   'fzs-directory': async () => {
     const { DirectoryStore } = await import('../dist/esm/stores/directory.js')

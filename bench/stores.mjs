@@ -14,8 +14,19 @@ const sizes = args.includes('--sizes') ? sizesArg.split(',').map(Number) : [1_00
 const onlyArg = args.includes('--stores') ? args[args.indexOf('--stores') + 1].split(',') : null
 const OPS = 2_000
 
+let postgres = null
 const makers = {
   memory: (n) => new MemoryStore({ maxEntries: n + OPS * 2 }),
+  postgres: async (n) => {
+    // a throw-away server (the test harness's), one table per size
+    postgres ??= await (await import('../test/helpers/pg-server.mjs')).startPostgres()
+    const { default: pg } = await import('pg')
+    const { PostgresStore } = await import('../dist/esm/stores/postgres.js')
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 10 })
+    const store = new PostgresStore({ pool, table: `bench_${n}` })
+    store.close = async () => { await pool.end() }
+    return store
+  },
   file: (_n, dir) => new FileStore({ path: join(dir, 'sessions.jsonl') }),
   directory: (_n, dir) => new DirectoryStore({ path: join(dir, 'sessions') })
 }
@@ -24,6 +35,8 @@ const session = (i) => ({
   data: { user: { id: `user-${i}`, name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'editor'] }, visits: i, cart: [{ sku: 'A-1', qty: 2 }, { sku: 'B-22', qty: 1 }], theme: 'dark', csrf: 'x'.repeat(43) },
   createdAt: Date.now(),
   expiresAt: Date.now() + 3_600_000,
+  version: 0,
+  auth: { current: ['x'.repeat(43)], replaced: [] },
   meta: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) bench', owner: `user-${i % 1000}` }
 })
 
@@ -39,7 +52,7 @@ for (const [name, make] of Object.entries(makers)) {
   if (onlyArg !== null && !onlyArg.includes(name)) continue
   for (const size of sizes) {
     const dir = mkdtempSync(join(tmpdir(), `fzs-bench-${name}-`))
-    const store = make(size, dir)
+    const store = await make(size, dir)
     await store.ready?.()
     const fillStart = Date.now()
     for (let i = 0; i < size; i += 500) await Promise.all(Array.from({ length: Math.min(500, size - i) }, (_, j) => store.set(`s${i + j}`, session(i + j))))
@@ -72,6 +85,7 @@ for (const [name, make] of Object.entries(makers)) {
   }
 }
 
+await postgres?.stop()
 if (json) {
   console.log(JSON.stringify(results, null, 2))
 } else {
