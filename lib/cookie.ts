@@ -2,6 +2,7 @@ import { hash, randomBytes } from 'node:crypto'
 import { Signer, type SerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
+import type { CookieOverrides } from './cookie-view.js'
 
 /** the registered @fastify/cookie's fastify.serializeCookie */
 export type Serialize = (name: string, value: string, options?: SerializeOptions) => string
@@ -76,6 +77,16 @@ export class SessionCookie {
       // @fastify/cookie registered with `hook: false`: parse the header ourselves
       value = request.server.parseCookie(request.headers.cookie)[this.#name]
     }
+    return this.verify(value)
+  }
+
+  /** The signed cookie value of a session. */
+  value (id: string, secret: string): string {
+    return this.#signer.sign(`${id}.${secret}`)
+  }
+
+  /** The id, secret and secret's hash of a signed cookie value, or null. */
+  verify (value: unknown): VerifiedCookie | null {
     if (typeof value !== 'string' || value.length > 200) return null
     const cached = this.#verified.get(value)
     if (cached !== undefined) return cached
@@ -88,19 +99,24 @@ export class SessionCookie {
     return verified
   }
 
-  /** Set-Cookie value for a session expiring at `expiresAt` (ms), or a browser-session cookie when null. */
-  serialize (request: FastifyRequest, id: string, secret: string, expiresAt: number | null, now: number): string {
+  /**
+   * Set-Cookie value for a session expiring at `expiresAt` (ms), or a browser-session cookie when null.
+   * Expires goes beside Max-Age for clients that only know Expires.
+   */
+  serialize (request: FastifyRequest, id: string, secret: string, expiresAt: number | null, now: number, overrides: CookieOverrides | null = null): string {
     const maxAge = expiresAt === null ? undefined : Math.max(0, Math.ceil((expiresAt - now) / 1000))
-    return this.#serialize(this.#name, this.#signer.sign(`${id}.${secret}`), this.#attributes(request, maxAge))
+    const attributes = this.#attributes(request, maxAge, overrides)
+    if (maxAge !== undefined) attributes.expires = new Date(now + maxAge * 1000)
+    return this.#serialize(this.#name, this.value(id, secret), attributes)
   }
 
-  /** Set-Cookie value that deletes the cookie. */
-  clear (request: FastifyRequest): string {
-    return this.#serialize(this.#name, '', { ...this.#attributes(request, 0), expires: new Date(0) })
+  /** Set-Cookie value that deletes the cookie (ours, or another name such as an imported @fastify/session cookie). */
+  clear (request: FastifyRequest, overrides: CookieOverrides | null = null, name = this.#name): string {
+    return this.#serialize(name, '', { ...this.#attributes(request, 0, overrides), expires: new Date(0) })
   }
 
-  #attributes (request: FastifyRequest, maxAge: number | undefined): SerializeOptions {
-    const o = this.#options
+  #attributes (request: FastifyRequest, maxAge: number | undefined, overrides: CookieOverrides | null): SerializeOptions {
+    const o = overrides === null ? this.#options : { ...this.#options, ...overrides }
     return {
       path: o.path,
       domain: o.domain,

@@ -1,13 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
-import { errorCodes } from './errors.js'
-import { SessionCookie, addVaryCookie, type Serialize } from './cookie.js'
+import { errorCodes, storeError } from './errors.js'
+import { SessionCookie, addVaryCookie, type Serialize, type VerifiedCookie } from './cookie.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
 import { callStore, detectNested, freshState, regenerated, startOver, adopt, type SessionState } from './state.js'
 import { Session, kState } from './session.js'
-import { sessionClassFor } from './session-accessors.js'
+import { sessionProxy } from './session-proxy.js'
+import { LegacyImporter } from './legacy.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
 
@@ -24,7 +25,7 @@ export class SessionManager {
   readonly #opts: ResolvedOptions
   readonly #loader: SessionLoader
   readonly #writer: SessionWriter
-  readonly #Session: typeof Session
+  readonly #legacy: LegacyImporter | null
 
   constructor (opts: ResolvedOptions, serializeCookie: Serialize) {
     this.#opts = opts
@@ -33,7 +34,11 @@ export class SessionManager {
     this.cookie = new SessionCookie(opts, serializeCookie)
     this.#loader = new SessionLoader(opts)
     this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
-    this.#Session = sessionClassFor(opts.schema)
+    this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts.legacy, this.#loader)
+  }
+
+  get options (): ResolvedOptions {
+    return this.#opts
   }
 
   /** a new session's data: {} through the schema (validated at startup to succeed) */
@@ -52,11 +57,22 @@ export class SessionManager {
     const now = Date.now()
     const inPath = this.cookie.inPath(request.url)
     const cookie = inPath ? this.cookie.read(request) : null
+    return this.open(request, cookie, now, inPath)
+  }
+
+  /** A session for `cookie` (verified), or a new one; fastify.decryptSession() comes here too. */
+  open (request: FastifyRequest, cookie: VerifiedCookie | null, now: number, inPath = true): Session | Promise<Session> {
     const state = freshState(request, now, cookie === null ? this.emptyData() : NO_DATA)
-    const session = new this.#Session(this, state)
+    const session = sessionProxy(new Session(this, state))
     if (cookie === null) {
       if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) request.log.debug('session cookie rejected (bad signature or format): fresh session')
-      return session
+      const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request) : null
+      if (oldId === null) return session
+      return this.#legacy!.import(state, oldId, this.emptyData()).then(() => session, (err: unknown) => {
+        if (this.#opts.onStoreError !== 'anonymous') throw storeError('import the @fastify/session session', err)
+        request.log.warn({ err }, 'the old session store failed: fresh session')
+        return session
+      })
     }
     return this.#loader.open(state, cookie, now).then(found => {
       // the empty data is only worked out when the stored session cannot be used
@@ -134,7 +150,7 @@ export class SessionManager {
     if (this.#dropsSecureCookie(request)) return undefined
     if (reply.statusCode >= 500) {
       // a failed request saves nothing and deletes nothing; a session it destroyed loses its cookie
-      if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request))
+      if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
       if (state.read || state.clearCookie) addVaryCookie(reply)
       return undefined
     }
@@ -164,9 +180,10 @@ export class SessionManager {
 
   #headers (request: FastifyRequest, reply: FastifyReply, state: SessionState, now: number): void {
     if (state.sendCookie && !state.stale && state.stored && state.id !== null && state.secret !== null) {
-      reply.header('set-cookie', this.cookie.serialize(request, state.id, state.secret, state.expiresAt, now))
+      reply.header('set-cookie', this.cookie.serialize(request, state.id, state.secret, state.expiresAt, now, state.cookieOverrides))
+      if (state.clearLegacy !== null) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides, state.clearLegacy))
     } else if (state.clearCookie) {
-      reply.header('set-cookie', this.cookie.clear(request))
+      reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
     }
     if (state.read || state.sendCookie || state.clearCookie) addVaryCookie(reply)
   }

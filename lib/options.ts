@@ -1,6 +1,7 @@
 import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
+import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues, storableData } from './schema.js'
@@ -26,13 +27,14 @@ export interface ResolvedOptions<Store = SessionStore> {
   owner: ((data: any) => string | undefined | null) | null
   maxDataBytes: number | null
   storeTimeout: number | null
+  legacy: ResolvedLegacy | null
 }
 
 const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
-  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout'])
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling'])
 const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
 /** @fastify/session cookie options that mean something else here: the option to use instead */
 const COOKIE_REPLACED: Record<string, string> = {
@@ -175,7 +177,11 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     pruneInterval: duration(opts, 'pruneInterval', '10m', true),
     owner: (opts.owner as ResolvedOptions['owner'] | undefined) ?? null,
     maxDataBytes: maxDataBytes as number | null,
-    storeTimeout: duration(opts, 'storeTimeout', '3s', true)
+    storeTimeout: duration(opts, 'storeTimeout', '3s', true),
+    legacy: resolveLegacy(opts.legacy)
+  }
+  if (opts.rolling !== undefined && opts.rolling !== true) {
+    fail('rolling', 'sessions always slide (each request extends the idle timeout, written at most every touchAfter); for a fixed lifetime set absoluteTimeout')
   }
   if (resolved.idleTimeout === 0) fail('idleTimeout', 'must be greater than 0 (or null for none)')
   if (resolved.absoluteTimeout === 0) fail('absoluteTimeout', 'must be greater than 0 (or null for none)')

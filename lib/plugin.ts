@@ -14,10 +14,18 @@ import { createSessionsApi } from './sessions-api.js'
 declare module 'fastify' {
   interface FastifyRequest {
     session: Session<SessionData>
+    /** the store (as @fastify/session has it) */
+    sessionStore: SessionStore
   }
   interface FastifyInstance {
     sessionStore: SessionStore
     sessions: SessionsApi
+    /**
+     * @fastify/session's decryptSession: loads the session a signed cookie value names into
+     * `request.session` (a new one when it names none), e.g. to authenticate a WebSocket upgrade
+     */
+    decryptSession: ((cookieValue: string, request: FastifyRequest, callback: (err?: Error | null) => void) => void) &
+    ((cookieValue: string, request: FastifyRequest, cookieOptions: Record<string, unknown>, callback: (err?: Error | null) => void) => void)
   }
 }
 
@@ -49,6 +57,18 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   fastify.decorate('sessionStore', store)
   fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null))
   fastify.decorateRequest('session', null as never)
+  fastify.decorateRequest('sessionStore', { getter: () => store })
+  fastify.decorate('decryptSession', function decryptSession (value: string, request: FastifyRequest, optionsOrCallback: unknown, maybeCallback?: unknown) {
+    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as (err?: Error | null) => void
+    let opened: ReturnType<SessionManager['open']>
+    try {
+      opened = manager.open(request, manager.cookie.verify(value), Date.now())
+    } catch (err) {
+      callback(err as Error)
+      return
+    }
+    Promise.resolve(opened).then(session => { request.session = session as never; callback() }, callback)
+  } as FastifyInstance['decryptSession'])
 
   // callback hooks with synchronous fast paths: a request with no store work allocates no promise
   fastify.addHook('onRequest', (request, _reply, done) => {

@@ -2,7 +2,8 @@ import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { validateKey } from './schema.js'
 import type { SessionManager } from './manager.js'
-import { ensureId, markChanged, markSet, markCleared, markUnset, snapshot, type SessionState } from './state.js'
+import { SessionCookieView } from './cookie-view.js'
+import { detectNested, ensureId, markChanged, markSet, markCleared, markUnset, snapshot, type SessionState } from './state.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -12,6 +13,8 @@ export type { SessionState }
 
 export const kState = Symbol('fastify-zod-session.state')
 export const kManager = Symbol('fastify-zod-session.manager')
+const kDataView = Symbol('fastify-zod-session.data-view')
+const kCookieView = Symbol('fastify-zod-session.cookie-view')
 
 function isObject (value: unknown): value is object {
   return value !== null && typeof value === 'object'
@@ -28,13 +31,17 @@ function withCallback (promise: Promise<void>, callback?: Callback): Promise<voi
 export class Session<D extends Record<string, any> = Record<string, any>> {
   /** @internal */ [kState]: SessionState
   /** @internal */ [kManager]: SessionManager
-  #proxy: D | null = null
-  #proxyTarget: Record<string, unknown> | null = null
+  /** @internal the live data object handed out by `data`, and the data it wraps */
+  [kDataView]: { target: Record<string, unknown>, proxy: unknown } | null
+  /** @internal */
+  [kCookieView]: SessionCookieView | null
 
   /** @internal */
   constructor (manager: SessionManager, state: SessionState) {
     this[kManager] = manager
     this[kState] = state
+    this[kDataView] = null
+    this[kCookieView] = null
   }
 
   /** the session id: a lookup key, stable across secret rotation; not a credential (the cookie's secret is) */
@@ -64,7 +71,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   }
 
   get<K extends keyof D & string> (key: K): D[K] {
-    return this.#expose(key) as D[K]
+    return expose(this[kState], key) as D[K]
   }
 
   /** validates the value against the key's schema now; throws FST_SESSION_INVALID_DATA */
@@ -89,12 +96,12 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   /** the data as a live object: assignments, deletions and nested mutations are all saved */
   get data (): D {
     const target = this[kState].data
-    if (this.#proxy !== null && this.#proxyTarget === target) return this.#proxy
+    const view = this[kDataView]
+    if (view !== null && view.target === target) return view.proxy as D
     const session = this
-    this.#proxyTarget = target
-    this.#proxy = new Proxy(target, {
+    const proxy = new Proxy(target, {
       get (target, key, receiver) {
-        return typeof key === 'string' && Object.hasOwn(target, key) ? session.#expose(key) : Reflect.get(target, key, receiver)
+        return typeof key === 'string' && Object.hasOwn(target, key) ? expose(session[kState], key) : Reflect.get(target, key, receiver)
       },
       set (target, key, value) {
         target[key as string] = value
@@ -106,7 +113,8 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
         return true
       }
     }) as D
-    return this.#proxy
+    this[kDataView] = { target, proxy }
+    return proxy
   }
 
   /** removes every key (defaults of the schema come back) */
@@ -152,10 +160,40 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     this[kState].touchDue = this[kState].stored
   }
 
-  #expose (key: string): unknown {
-    const state = this[kState]
-    const value = state.data[key]
-    if (isObject(value)) snapshot(state, key, value)
-    return value
+  /** @fastify/session's cookie: this session's expiry and attributes; writing them changes this session's cookie */
+  get cookie (): SessionCookieView {
+    this[kCookieView] ??= new SessionCookieView(this[kManager], this[kState])
+    return this[kCookieView]
   }
+
+  /** @fastify/session's per-request cookie options (attributes, maxAge in ms, expires) */
+  options (cookieOptions: Record<string, unknown>): void {
+    this.cookie.apply(cookieOptions)
+  }
+
+  /** the signed cookie value (`<id>.<secret>` signed), as @fastify/session's encryptedSessionId; a new session gets its id now */
+  get encryptedSessionId (): string {
+    const state = this[kState]
+    ensureId(state)
+    return this[kManager].cookie.value(state.id as string, state.secret as string)
+  }
+
+  /** something was changed that onSend would save */
+  isModified (): boolean {
+    const state = this[kState]
+    detectNested(state)
+    return state.changed.size > 0 || state.unset.size > 0 || state.replaced || state.metaChanged
+  }
+
+  /** the session is in the store as it is now */
+  isSaved (): boolean {
+    return this[kState].stored && !this.isModified()
+  }
+}
+
+/** a value handed out: objects are snapshotted so that a nested mutation is seen at save */
+function expose (state: SessionState, key: string): unknown {
+  const value = state.data[key]
+  if (isObject(value)) snapshot(state, key, value)
+  return value
 }

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
 import { hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
+import type { CookieOverrides } from './cookie-view.js'
 
 const NOTHING_STORED: Readonly<Record<string, unknown>> = Object.freeze({})
 
@@ -47,6 +48,10 @@ export class SessionState {
   anonymous!: boolean
   /** a valid session cookie came with the request (Vary: Cookie) */
   read!: boolean
+  /** this response's cookie attributes set through session.cookie / session.options() */
+  cookieOverrides!: CookieOverrides | null
+  /** an @fastify/session cookie whose session was imported: cleared in the response */
+  clearLegacy!: string | null
   log!: FastifyBaseLogger
   ip!: string
   userAgent!: string | undefined
@@ -58,6 +63,8 @@ export class SessionState {
     this.clearCookie = false
     this.anonymous = false
     this.read = false
+    this.cookieOverrides = null
+    this.clearLegacy = null
     this.log = request.log
     this.ip = request.ip
     this.userAgent = request.headers['user-agent']

@@ -25,7 +25,7 @@ t.test('Set-Cookie flags: Secure only over https, honouring trustProxy', async t
 
   const custom = await buildApp(t, { cookieName: 'sid', cookie: { secure: true, domain: 'example.com', path: '/', sameSite: 'strict', partitioned: true } })
   const res = await custom.inject({ method: 'POST', url: '/visit' })
-  t.match(rawSetCookie(res)[0], /^sid=[^;]+; Max-Age=960; Domain=example.com; Path=\/; HttpOnly; Secure; Partitioned; SameSite=Strict$/)
+  t.match(rawSetCookie(res)[0], /^sid=[^;]+; Max-Age=960; Domain=example.com; Path=\/; Expires=[^;]+ GMT; HttpOnly; Secure; Partitioned; SameSite=Strict$/)
 })
 
 t.test('Max-Age follows the session expiry; no idle timeout means a browser-session cookie', async t => {

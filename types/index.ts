@@ -164,6 +164,23 @@ export interface BindOptions {
   onMismatch?: 'destroy' | 'log'
 }
 
+/** An express-session / @fastify/session store: connect-redis's RedisStore, fastify-session-redis-store, … */
+export interface LegacyStore {
+  get (sid: string, callback: (err: unknown, session?: Record<string, unknown> | null) => void): unknown
+  destroy? (sid: string, callback: (err?: unknown) => void): unknown
+}
+
+export interface LegacyOptions {
+  /** @fastify/session's cookie name @default 'sessionId' */
+  cookieName?: string
+  /** @fastify/session's secret (or its array): the one its cookies were signed with */
+  secret: string | string[]
+  /** the old store, read only (nothing is written to it) */
+  store: LegacyStore
+  /** delete the old session once imported: closes the window in which a copy of the old cookie could be imported again, but rolling back then logs those users out @default false */
+  deleteAfterImport?: boolean
+}
+
 export type MigrateFunction = (data: unknown, error: z.ZodError) => unknown
 
 export interface FastifyZodSessionOptions {
@@ -209,6 +226,10 @@ export interface FastifyZodSessionOptions {
    * null = wait for the store's own timeouts @default '3s'
    */
   storeTimeout?: Duration | null
+  /** migrate from @fastify/session without a re-login: a request with its cookie and none of ours gets its session imported @default undefined (off) */
+  legacy?: LegacyOptions
+  /** @fastify/session's option: sessions here always slide (see touchAfter); only `true` is accepted @default true */
+  rolling?: true
 }
 
 /** One session as fastify.sessions.list() reports it; `id` is the session id (not a credential). */

@@ -1,0 +1,40 @@
+import type { Session } from './session.js'
+
+/**
+ * request.session as @fastify/session users and plugins meet it: any data key is a property
+ * (`session.user = x` is `session.set('user', x)`, validated, so a key a strict schema does not know
+ * throws FST_SESSION_INVALID_DATA; `= undefined` or `delete` unsets), and `Object.keys(session)` lists
+ * the data keys (@fastify/passport's keepSessionInfo keeps what it finds there). Session members
+ * (methods, `id`, `cookie`, …) win over data keys of the same name.
+ */
+const handler: ProxyHandler<Session> = {
+  get (target, key) {
+    if (typeof key === 'symbol' || key in target) return Reflect.get(target, key, target)
+    return target.get(key)
+  },
+  set (target, key, value) {
+    if (typeof key === 'symbol' || key in target) return Reflect.set(target, key, value, target)
+    if (value === undefined) target.unset(key)
+    else target.set(key, value)
+    return true
+  },
+  deleteProperty (target, key) {
+    if (typeof key === 'symbol' || key in target) return Reflect.deleteProperty(target, key)
+    target.unset(key)
+    return true
+  },
+  has (target, key) {
+    return key in target || (typeof key === 'string' && target.has(key))
+  },
+  ownKeys (target) {
+    return Object.keys(target.data).filter(key => !(key in target) && target.has(key))
+  },
+  getOwnPropertyDescriptor (target, key) {
+    if (typeof key === 'symbol' || key in target || !target.has(key)) return Reflect.getOwnPropertyDescriptor(target, key)
+    return { value: target.get(key), writable: true, enumerable: true, configurable: true }
+  }
+}
+
+export function sessionProxy<S extends Session> (session: S): S {
+  return new Proxy(session, handler) as S
+}

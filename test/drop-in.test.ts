@@ -1,0 +1,135 @@
+// The @fastify/session surface on our session (issue 14): what its apps and plugins touch.
+import t from 'tap'
+import { z } from 'zod'
+import { MemoryStore } from '../lib/index.js'
+import { buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
+
+const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+
+for (const [name, schema] of [
+  ['a catchall schema', z.object({ visits: z.number().default(0) }).catchall(z.unknown())],
+  ['a record schema', z.record(z.string(), z.unknown())]
+] as const) {
+  t.test(`request.session.x = v with ${name} is saved, validated, listed and deletable`, async t => {
+    const store = new MemoryStore()
+    const app = await buildApp(t, { store, schema: schema as never }, app => {
+      app.post('/assign', async request => {
+        const s = request.session as unknown as Record<string, unknown>
+        s.state = 'oauth-state-123'
+        s.grant = { provider: 'github' }
+        return { sameRequest: s.state, keys: Object.keys(request.session).sort() }
+      })
+      app.get('/props', async request => {
+        const s = request.session as unknown as Record<string, unknown>
+        return { state: s.state ?? null, grant: s.grant ?? null, keys: Object.keys(request.session).sort(), has: 'state' in s }
+      })
+      app.post('/delete', async request => { delete (request.session as unknown as Record<string, unknown>).state; return {} })
+    })
+    const res = await app.inject({ method: 'POST', url: '/assign' })
+    t.equal(res.json().sameRequest, 'oauth-state-123')
+    t.ok(res.json().keys.includes('state') && res.json().keys.includes('grant'), 'Object.keys lists the data keys')
+    const cookie = sessionCookie(res)!
+    t.ok(cookie, 'the assignment was saved: a cookie was sent')
+    t.match((await store.get(idOf(cookie)))?.data, { state: 'oauth-state-123', grant: { provider: 'github' } })
+    t.match((await app.inject({ url: '/props', headers: { cookie } })).json(), { state: 'oauth-state-123', grant: { provider: 'github' }, has: true })
+    await app.inject({ method: 'POST', url: '/delete', headers: { cookie } })
+    t.match((await app.inject({ url: '/props', headers: { cookie } })).json(), { state: null, has: false }, 'delete unsets')
+  })
+}
+
+t.test('a strict schema refuses an unknown property with FST_SESSION_INVALID_DATA, as set() does', async t => {
+  const app = await buildApp(t, { schema: z.object({ user: z.string().optional() }).strict() as never }, app => {
+    app.post('/unknown', async request => { (request.session as unknown as Record<string, unknown>).nope = 1; return {} })
+  })
+  const res = await app.inject({ method: 'POST', url: '/unknown' })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  t.match(res.json().message, /"nope" is not a key of the session schema/)
+})
+
+t.test('Object.keys(request.session) lists the data keys, so passport-style keepSessionInfo keeps them', async t => {
+  const app = await buildApp(t, {}, app => {
+    app.post('/keys', async request => {
+      request.session.set('a', 'x')
+      return Object.keys(request.session).sort()
+    })
+    app.post('/keep', async request => {
+      await request.session.regenerate(Object.keys(request.session) as never)
+      return { a: request.session.get('a') ?? null, b: request.session.get('b') ?? null }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/keys' })
+  t.same(res.json(), ['a', 'cart', 'visits'], 'the keys with a value, defaults included')
+  const cookie = sessionCookie(res)!
+  t.same((await app.inject({ method: 'POST', url: '/keep', headers: { cookie } })).json(), { a: 'x', b: null })
+})
+
+t.test('request.sessionStore, isModified(), isSaved(), encryptedSessionId and fastify.decryptSession()', async t => {
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/state', async request => {
+      const before = { modified: request.session.isModified(), saved: request.session.isSaved() }
+      request.session.set('a', 'x')
+      const changed = { modified: request.session.isModified(), saved: request.session.isSaved() }
+      await request.session.save()
+      const after = { modified: request.session.isModified(), saved: request.session.isSaved() }
+      return { sameStore: request.sessionStore === store, before, changed, after, encrypted: request.session.encryptedSessionId }
+    })
+    // a WebSocket-style handshake: the session named by a token, not by the Cookie header
+    app.get('/by-token', async (request) => {
+      await new Promise<void>((resolve, reject) => {
+        app.decryptSession(String(request.headers['x-session']), request, (err) => { err ? reject(err) : resolve() })
+      })
+      return { a: request.session.get('a') ?? null, id: request.session.id }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/state' })
+  const body = res.json()
+  t.ok(body.sameStore)
+  t.same(body.before, { modified: false, saved: false })
+  t.same(body.changed, { modified: true, saved: false })
+  t.same(body.after, { modified: false, saved: true })
+  const cookie = sessionCookie(res)!
+  t.equal(`session_id=${body.encrypted}`, cookie, 'encryptedSessionId is the signed cookie value')
+  const viaToken = (await app.inject({ url: '/by-token', headers: { 'x-session': body.encrypted } })).json()
+  t.same(viaToken, { a: 'x', id: idOf(cookie) })
+  const forged = (await app.inject({ url: '/by-token', headers: { 'x-session': body.encrypted.slice(0, -2) + 'xx' } })).json()
+  t.equal(forged.a, null, 'a forged value gives a new, empty session')
+})
+
+t.test('request.session.cookie: reading it, and writing maxAge / expires / attributes for this session', async t => {
+  const app = await buildApp(t, { idleTimeout: '15m', touchAfter: '1m', absoluteTimeout: '7d' }, app => {
+    app.get('/cookie', async request => request.session.cookie)
+    app.post('/remember', async request => {
+      request.session.set('a', 'x')
+      request.session.cookie.maxAge = 86_400_000 // @fastify/session: ms
+      return {}
+    })
+    app.post('/attributes', async request => {
+      request.session.set('a', 'y')
+      request.session.options({ sameSite: 'strict', path: '/', userInfo: 'ignored (csrf passes it along)' })
+      return {}
+    })
+    app.post('/expires', async request => {
+      request.session.set('a', 'z')
+      request.session.cookie.expires = new Date(Date.now() + 3_600_000)
+      return {}
+    })
+  })
+  const fresh = (await app.inject({ url: '/cookie' })).json()
+  t.match(fresh, { originalMaxAge: 900_000, path: '/', httpOnly: true, sameSite: 'lax' })
+  t.ok(fresh.maxAge > 899_000 && fresh.maxAge <= 900_000, 'maxAge: ms until expiry')
+  const remembered = await app.inject({ method: 'POST', url: '/remember' })
+  t.match(rawSetCookie(remembered)[0], /Max-Age=864\d\d;/, 'a day (plus the touch slack)')
+  const cookie = sessionCookie(remembered)!
+  t.equal((await app.inject({ url: '/cookie', headers: { cookie } })).json().originalMaxAge, 86_400_000, "it is this session's own idle timeout from now on")
+  t.match(rawSetCookie(await app.inject({ method: 'POST', url: '/attributes', headers: { cookie } }))[0], /SameSite=Strict/)
+  t.match(rawSetCookie(await app.inject({ method: 'POST', url: '/expires', headers: { cookie } }))[0], /Max-Age=3\d\d\d;/, 'an hour')
+})
+
+t.test('rolling: true is accepted (sessions always slide); rolling: false names what to use', async t => {
+  await buildApp(t, { rolling: true } as never)
+  const app = (await import('fastify')).default()
+  app.register((await import('../lib/index.js')).default, { secret: 'x'.repeat(32), schema: z.object({}), rolling: false } as never)
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /"rolling": .*absoluteTimeout/ })
+})
