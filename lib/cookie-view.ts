@@ -27,6 +27,7 @@ export class SessionCookieView {
   }
 
   #override (key: keyof CookieOverrides, value: unknown): void {
+    if (this.#attribute(key) === value) return // unchanged: no cookie owed
     this.#state.cookieOverrides = { ...this.#state.cookieOverrides, [key]: value }
     this.#state.sendCookie = this.#state.stored || this.#state.sendCookie
   }

@@ -9,7 +9,7 @@ import { z } from 'zod'
 import fastifyZodSession, { MemoryStore } from '../lib/index.js'
 import { SECRET, sessionCookie } from './helpers/app.js'
 
-async function appWith (t: Test, schema: z.ZodObject, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
+async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
   const store = new MemoryStore()
   const app = Fastify()
   await app.register(fastifyZodSession, { secret: SECRET, schema, store })
@@ -19,11 +19,16 @@ async function appWith (t: Test, schema: z.ZodObject, setup: (app: FastifyInstan
   return { app, store }
 }
 
-for (const sessionPlugin of ['@fastify/session', '@fastify/secure-session'] as const) {
-  t.test(`@fastify/csrf-protection with sessionPlugin '${sessionPlugin}'`, async t => {
-    const { app, store } = await appWith(t, z.object({ _csrf: z.string().optional() }), async app => {
+const CSRF_SCHEMAS = {
+  strict: z.object({ _csrf: z.string().optional() }).strict(),
+  permissive: z.object({}).catchall(z.unknown())
+}
+for (const sessionPlugin of ['@fastify/session', '@fastify/secure-session'] as const) for (const [kind, schema] of Object.entries(CSRF_SCHEMAS)) {
+  t.test(`@fastify/csrf-protection with sessionPlugin '${sessionPlugin}' and a ${kind} schema`, async t => {
+    const { app, store } = await appWith(t, schema as never, async app => {
       await app.register(fastifyCsrf, { sessionPlugin })
-      app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf() }))
+      // generateCsrf(opts): the secure-session mode hands opts to session.options()
+      app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf({ userInfo: undefined, path: '/' } as never) }))
       app.post('/submit', { preHandler: app.csrfProtection }, async () => ({ ok: true }))
     })
     const form = await app.inject({ url: '/form' })
@@ -101,6 +106,44 @@ t.test('@fastify/passport with a local strategy: login regenerates the session, 
   t.equal(logout.body, 'bye')
   t.equal(await store.get(idOf(loggedIn)), undefined, 'the logged-in session is gone from the store')
   t.same((await app.inject({ url: '/me', headers: { cookie: loggedIn } })).json(), { user: null, theme: null }, 'its cookie no longer logs anyone in')
+})
+
+t.test('@fastify/passport: successRedirect, keepSessionInfo, and a logout that leaves an empty session', async t => {
+  const schema = z.object({ passport: z.string().optional(), theme: z.string().optional(), returnTo: z.string().optional() })
+  const { app, store } = await appWith(t, schema, async app => {
+    const passport = new fastifyPassport.Authenticator()
+    passport.use('local', new LocalStrategy((username, password, done) => { done(null, username === 'ada' && password === 'lovelace' ? { id: '1' } : false) }))
+    passport.registerUserSerializer(async (user: { id: string }) => user.id)
+    passport.registerUserDeserializer(async (id: string) => ({ id, name: 'ada' }))
+    await app.register(passport.initialize())
+    await app.register(passport.secureSession())
+    app.post('/theme', async request => { request.session.set('theme', 'dark'); return 'ok' })
+    // passport sends the redirect from its preValidation hook without returning the reply
+    app.post('/login', { preValidation: passport.authenticate('local', { successRedirect: '/home', authInfo: false }) }, async () => 'not reached')
+    app.post('/login-keep', { preValidation: passport.authenticate('local', { keepSessionInfo: true, authInfo: false }) }, async () => 'in')
+    app.get('/home', async request => ({ user: (request.user as { name: string } | undefined)?.name ?? null, theme: request.session.get('theme') ?? null }))
+    app.post('/logout', async request => { await request.logout(); return { keys: Object.keys(request.session) } })
+  })
+  const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+  const anonymous = sessionCookie(await app.inject({ method: 'POST', url: '/theme' }))!
+
+  const redirected = await app.inject({ method: 'POST', url: '/login', headers: { cookie: anonymous }, payload: { username: 'ada', password: 'lovelace' } })
+  t.equal(redirected.statusCode, 302)
+  t.equal(redirected.headers.location, '/home')
+  const loggedIn = sessionCookie(redirected)!
+  t.ok(loggedIn, 'the redirect carries the logged-in cookie')
+  t.same((await app.inject({ url: '/home', headers: { cookie: loggedIn } })).json(), { user: 'ada', theme: null }, 'successRedirect logs in (pre-login data cleared)')
+
+  const other = sessionCookie(await app.inject({ method: 'POST', url: '/theme' }))!
+  const kept = await app.inject({ method: 'POST', url: '/login-keep', headers: { cookie: other }, payload: { username: 'ada', password: 'lovelace' } })
+  const keptCookie = sessionCookie(kept)!
+  t.not(keptCookie, other, 'keepSessionInfo still regenerates the id')
+  t.equal(await store.get(idOf(other)), undefined)
+  t.same((await app.inject({ url: '/home', headers: { cookie: keptCookie } })).json(), { user: 'ada', theme: 'dark' }, 'keepSessionInfo keeps the pre-login data')
+
+  const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: keptCookie } })
+  t.same(out.json(), { keys: [] }, 'logout leaves an empty session')
+  t.same((await app.inject({ url: '/home', headers: { cookie: keptCookie } })).json(), { user: null, theme: null })
 })
 
 t.test('@fastify/session-style properties for schema keys; Session members win a clash', async t => {
