@@ -23,31 +23,33 @@ const CSRF_SCHEMAS = {
   strict: z.object({ _csrf: z.string().optional() }).strict(),
   permissive: z.object({}).catchall(z.unknown())
 }
-for (const sessionPlugin of ['@fastify/session', '@fastify/secure-session'] as const) for (const [kind, schema] of Object.entries(CSRF_SCHEMAS)) {
-  t.test(`@fastify/csrf-protection with sessionPlugin '${sessionPlugin}' and a ${kind} schema`, async t => {
-    const { app, store } = await appWith(t, schema as never, async app => {
-      await app.register(fastifyCsrf, { sessionPlugin })
-      // generateCsrf(opts): the secure-session mode hands opts to session.options()
-      app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf({ userInfo: undefined, path: '/' } as never) }))
-      app.post('/submit', { preHandler: app.csrfProtection }, async () => ({ ok: true }))
-    })
-    const form = await app.inject({ url: '/form' })
-    const cookie = sessionCookie(form)!
-    const { token } = form.json()
-    t.ok(cookie, 'generating a token started a session')
-    const key = (cookie.split('=')[1].split('.')[0])
-    t.match((await store.get(key))?.data, { _csrf: /^[\w-]{16,}$/ }, 'the csrf secret is kept in the session store')
-    t.notMatch(form.headers['set-cookie'], /_csrf/, 'and never sent in a cookie')
+for (const sessionPlugin of ['@fastify/session', '@fastify/secure-session'] as const) {
+  for (const [kind, schema] of Object.entries(CSRF_SCHEMAS)) {
+    t.test(`@fastify/csrf-protection with sessionPlugin '${sessionPlugin}' and a ${kind} schema`, async t => {
+      const { app, store } = await appWith(t, schema as never, async app => {
+        await app.register(fastifyCsrf, { sessionPlugin })
+        // generateCsrf(opts): the secure-session mode hands opts to session.options()
+        app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf({ userInfo: undefined, path: '/' } as never) }))
+        app.post('/submit', { preHandler: app.csrfProtection }, async () => ({ ok: true }))
+      })
+      const form = await app.inject({ url: '/form' })
+      const cookie = sessionCookie(form)!
+      const { token } = form.json()
+      t.ok(cookie, 'generating a token started a session')
+      const key = (cookie.split('=')[1].split('.')[0])
+      t.match((await store.get(key))?.data, { _csrf: /^[\w-]{16,}$/ }, 'the csrf secret is kept in the session store')
+      t.notMatch(form.headers['set-cookie'], /_csrf/, 'and never sent in a cookie')
 
-    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token } })).statusCode, 200, 'the right token passes')
-    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token + 'x' } })).statusCode, 403, 'a wrong token is refused')
-    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie } })).statusCode, 403, 'no token is refused')
-    const other = await app.inject({ url: '/form' })
-    t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie: sessionCookie(other)!, 'x-csrf-token': token } })).statusCode, 403,
-      'a token from another session is refused')
-    const again = await app.inject({ url: '/form', headers: { cookie } })
-    t.equal(sessionCookie(again), undefined, 'a second token for the same session reuses its secret: no write, no new cookie')
-  })
+      t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token } })).statusCode, 200, 'the right token passes')
+      t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie, 'x-csrf-token': token + 'x' } })).statusCode, 403, 'a wrong token is refused')
+      t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie } })).statusCode, 403, 'no token is refused')
+      const other = await app.inject({ url: '/form' })
+      t.equal((await app.inject({ method: 'POST', url: '/submit', headers: { cookie: sessionCookie(other)!, 'x-csrf-token': token } })).statusCode, 403,
+        'a token from another session is refused')
+      const again = await app.inject({ url: '/form', headers: { cookie } })
+      t.equal(sessionCookie(again), undefined, 'a second token for the same session reuses its secret: no write, no new cookie')
+    })
+  }
 }
 
 t.test('@fastify/flash: a message survives one redirect and is read once', async t => {
