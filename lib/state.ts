@@ -6,6 +6,7 @@ import { hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
 import type { CookieOverrides } from './cookie-view.js'
 
+const SILENT = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return SILENT }, level: 'silent', silent () {} } as unknown as FastifyBaseLogger
 const NOTHING_STORED: Readonly<Record<string, unknown>> = Object.freeze({})
 
 export class SessionState {
@@ -65,9 +66,10 @@ export class SessionState {
     this.read = false
     this.cookieOverrides = null
     this.clearLegacy = null
-    this.log = request.log
-    this.ip = request.ip
-    this.userAgent = request.headers['user-agent']
+    // fastify.decryptSession() may be given a bare object standing for a request (a WebSocket upgrade)
+    this.log = request.log ?? request.server?.log ?? SILENT
+    this.ip = request.ip ?? ''
+    this.userAgent = request.headers?.['user-agent']
   }
 }
 

@@ -95,6 +95,14 @@ t.test('request.sessionStore, isModified(), isSaved(), encryptedSessionId and fa
   t.same(viaToken, { a: 'x', id: idOf(cookie) })
   const forged = (await app.inject({ url: '/by-token', headers: { 'x-session': body.encrypted.slice(0, -2) + 'xx' } })).json()
   t.equal(forged.a, null, 'a forged value gives a new, empty session')
+
+  // a WebSocket server hands over a bare object, not a Fastify request
+  const bare: Record<string, any> = {}
+  await new Promise<void>((resolve, reject) => { app.decryptSession(body.encrypted, bare as never, (err) => { err ? reject(err) : resolve() }) })
+  t.equal(bare.session.get('a'), 'x', 'a bare object gets the session too')
+  bare.session.set('a', 'from-the-socket')
+  await bare.session.save()
+  t.equal((await store.get(idOf(cookie)))?.data.a, 'from-the-socket', 'and can save it')
 })
 
 t.test('request.session.cookie: reading it, and writing maxAge / expires / attributes for this session', async t => {

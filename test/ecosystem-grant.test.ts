@@ -29,7 +29,7 @@ async function appWith (t: Test, schema: z.ZodType, origin: string): Promise<{ a
   const store = new MemoryStore()
   const app = Fastify()
   await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
-  await app.register(grant.fastify()({
+  await app.register((grant as unknown as { fastify: () => (config: unknown) => never }).fastify()({
     defaults: { origin: 'http://app.test', transport: 'session', state: true },
     local: { authorize_url: `${origin}/authorize`, access_url: `${origin}/token`, oauth: 2, key: 'app-id', secret: 'app-secret', callback: '/done' }
   }))

@@ -12,7 +12,7 @@ import { SECRET, sessionCookie } from './helpers/app.js'
 async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
   const store = new MemoryStore()
   const app = Fastify()
-  await app.register(fastifyZodSession, { secret: SECRET, schema, store })
+  await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
   await setup(app)
   await app.ready()
   t.teardown(() => app.close())

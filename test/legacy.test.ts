@@ -4,13 +4,15 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyCookie } from '@fastify/cookie'
-import fastifySession from '@fastify/session'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import { z } from 'zod'
 import fastifyZodSession, { MemoryStore } from '../lib/index.js'
 import { startRedis } from './helpers/servers.js'
 
+// loaded by a specifier TypeScript does not follow: @fastify/session's type augmentation of
+// FastifyRequest.session would clash with ours in this project's type-check
+const fastifySession = (await import('@fastify/session' as string)).default
 const OLD_SECRET = 'the-secret-the-old-fastify-session-app-used'
 const NEW_SECRET = 'a-new-secret-for-fastify-zod-session-0123456789'
 

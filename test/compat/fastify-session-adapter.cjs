@@ -1,0 +1,56 @@
+'use strict'
+// @fastify/session's options mapped onto this plugin, so that @fastify/session's own test suite can be
+// run against it (test/compat/run.mjs). Its stores are express-session stores holding our records.
+const fp = require('fastify-plugin')
+const { z } = require('zod')
+const plugin = require('../../lib/require.cjs')
+const { applyPatch, applyRotate, isLive } = require('../../dist/cjs/stores/kit/record.js')
+
+function wrap (store) {
+  const call = (method, ...args) => new Promise((resolve, reject) => {
+    store[method](...args, (err, value) => err ? reject(err) : resolve(value))
+  })
+  const get = async id => {
+    const record = await call('get', id)
+    return record && isLive(record) ? record : undefined
+  }
+  const update = async (id, change) => {
+    const record = await get(id)
+    const result = change(record)
+    if (result.write) await call('set', id, record)
+    return result.value
+  }
+  return {
+    get,
+    set: (id, record) => call('set', id, record),
+    patch: (id, change) => update(id, record => { const value = applyPatch(record, change); return { write: value === 'ok', value } }),
+    rotate: (id, from, auth) => update(id, record => { const value = applyRotate(record, from, auth); return { write: value, value } }),
+    touch: (id, expiresAt) => update(id, record => { if (record) record.expiresAt = expiresAt; return { write: !!record, value: !!record } }),
+    destroy: async id => { const record = await get(id); await call('destroy', id); return record !== undefined }
+  }
+}
+
+function adapted (options = {}) {
+  const { secret, store, cookieName = 'sessionId', cookie = {}, saveUninitialized = true, rolling, idGenerator, cookiePrefix, ...rest } = options
+  const { maxAge, expires, secure = true, ...attributes } = cookie
+  return {
+    ...rest,
+    secret,
+    schema: z.object({}).catchall(z.unknown()),
+    store: store === undefined ? undefined : wrap(store),
+    cookieName,
+    saveUninitialized,
+    cookie: { ...attributes, secure },
+    // @fastify/session without maxAge: a browser-session cookie and no server-side lifetime
+    idleTimeout: maxAge === undefined ? null : Math.max(maxAge, 1) / 1000,
+    absoluteTimeout: null,
+    rotationInterval: null
+  }
+}
+
+module.exports = fp(async function fastifySessionAdapter (fastify, options) {
+  await fastify.register(plugin, adapted(options))
+}, { fastify: '5.x', name: '@fastify/session' })
+module.exports.default = module.exports
+module.exports.fastifySession = module.exports
+module.exports.MemoryStore = class MemoryStore {}
