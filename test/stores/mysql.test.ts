@@ -3,7 +3,7 @@ import { createPool, type Pool } from 'mysql2/promise'
 import { MySQLStore, sessionsTableDDL } from '../../stores/mysql.js'
 import { conformance } from './conformance.js'
 import { startMariaDB } from '../helpers/servers.js'
-import { buildApp, sessionCookie } from '../helpers/app.js'
+import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
 
 const server = await startMariaDB()
 t.teardown(() => server.stop())
@@ -61,34 +61,11 @@ t.test('the table name is validated; values never reach SQL text', async t => {
 t.test('a row with corrupt JSON is treated as missing and reported once', async t => {
   const p = pool()
   const store = new MySQLStore({ pool: p, table: 'corrupt' })
-  await store.set('bad', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
-  await p.query('UPDATE corrupt SET data = ? WHERE id = ?', ['{"a":', 'bad'])
-  const warnings: string[] = []
-  const onWarning = (w: Error): void => { warnings.push(w.message) }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
-  t.equal(await store.get('bad'), undefined)
-  t.equal(await store.get('bad'), undefined)
-  t.equal(await store.patch('bad', { set: { a: 2 }, unset: [], expiresAt: null }), 'missing')
-  await new Promise(resolve => setImmediate(resolve))
-  t.equal(warnings.filter(w => w.includes('corrupt session row')).length, 1)
+  await corruptRowReportedOnce(t, store, async () => { await p.query('UPDATE corrupt SET data = ? WHERE id = ?', ['{"a":', 'bad']) })
 })
 
 t.test('the server restarted mid-run: the store recovers through the pool', async t => {
   const p = pool()
   const store = new MySQLStore({ pool: p, table: 'restart' })
-  const app = await buildApp(t, { store })
-  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
-  await server.kill()
-  const down = await app.inject({ url: '/read', headers: { cookie } })
-  t.equal(down.statusCode, 503)
-  t.equal(down.json().code, 'FST_SESSION_STORE_UNAVAILABLE')
-  await server.restart()
-  const deadline = Date.now() + 5000
-  let res = await app.inject({ url: '/read', headers: { cookie } })
-  while (res.statusCode !== 200 && Date.now() < deadline) {
-    await new Promise(resolve => setTimeout(resolve, 100))
-    res = await app.inject({ url: '/read', headers: { cookie } })
-  }
-  t.equal(res.json().userId, 'alice', 'the session survived the restart (it is on disk)')
+  await recoversAfterRestart(t, server, store)
 })

@@ -3,7 +3,7 @@ import pg from 'pg'
 import { PostgresStore, postgresTableDDL } from '../../stores/postgres.js'
 import { conformance } from './conformance.js'
 import { startPostgres } from '../helpers/pg-server.mjs'
-import { buildApp, sessionCookie } from '../helpers/app.js'
+import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
 
 const started = Date.now()
 const server = await startPostgres()
@@ -89,33 +89,11 @@ t.test('a patch is one UPDATE statement: no transaction, no lock taken first', a
 t.test('a row with corrupt JSON is treated as missing and reported once', async t => {
   const p = pool()
   const store = new PostgresStore({ pool: p, table: 'corrupt' })
-  await store.set('bad', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
-  await p.query('UPDATE corrupt SET auth = \'{"current": 5}\'::jsonb WHERE id = $1', ['bad'])
-  const warnings: string[] = []
-  const onWarning = (w: Error): void => { warnings.push(w.message) }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
-  t.equal(await store.get('bad'), undefined)
-  t.equal(await store.get('bad'), undefined)
-  await new Promise(resolve => setImmediate(resolve))
-  t.equal(warnings.filter(w => w.includes('corrupt session row')).length, 1)
+  await corruptRowReportedOnce(t, store, async () => { await p.query('UPDATE corrupt SET auth = \'{"current": 5}\'::jsonb WHERE id = $1', ['bad']) }, false)
 })
 
 t.test('the server killed mid-run: fast 503s, then the store recovers through the pool', async t => {
   const p = pool()
   const store = new PostgresStore({ pool: p, table: 'restart' })
-  const app = await buildApp(t, { store })
-  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
-  await server.kill()
-  const down = await app.inject({ url: '/read', headers: { cookie } })
-  t.equal(down.statusCode, 503)
-  t.equal(down.json().code, 'FST_SESSION_STORE_UNAVAILABLE')
-  await server.restart()
-  const deadline = Date.now() + 5000
-  let res = await app.inject({ url: '/read', headers: { cookie } })
-  while (res.statusCode !== 200 && Date.now() < deadline) {
-    await new Promise(resolve => setTimeout(resolve, 100))
-    res = await app.inject({ url: '/read', headers: { cookie } })
-  }
-  t.equal(res.json().userId, 'alice', 'the session survived the restart')
+  await recoversAfterRestart(t, server, store)
 })
