@@ -184,8 +184,9 @@ export interface LegacyOptions {
 export type MigrateFunction = (data: unknown, error: z.ZodError) => unknown
 
 export interface FastifyZodSessionOptions {
-  /** ≥32 characters, or an array of them: the first signs, all verify */
+  /** ≥32 characters, or an array of them: the first signs, all verify (required) */
   secret: string | string[]
+  /** the zod schema of the session data; register it with `SessionRegister` for types (required) */
   schema: RegisteredSchema
   /**
    * a SessionStore, or a storage URL (memory://, file://, dir://, redis://, rediss://, redis+cluster://,
@@ -195,6 +196,7 @@ export interface FastifyZodSessionOptions {
   store?: SessionStore | string
   /** @default 'session_id' */
   cookieName?: string
+  /** the cookie's attributes @default { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto' } */
   cookie?: SessionCookieOptions
   /** sliding expiry; null = none @default '15m' */
   idleTimeout?: Duration | null
@@ -214,9 +216,9 @@ export interface FastifyZodSessionOptions {
   onInvalidData?: 'reset' | 'error' | MigrateFunction
   /** a store outage while loading: 'fail' = 503, 'anonymous' = serve the request with an unsaved empty session @default 'fail' */
   onStoreError?: 'fail' | 'anonymous'
-  /** how often expired sessions are removed from stores that need it (file, directory, MySQL); null = never @default '10m' */
+  /** how often expired sessions are removed from stores that need it (memory, file, directory, MySQL, PostgreSQL); null = never @default '10m' */
   pruneInterval?: Duration | null
-  /** derives the owner (e.g. a user id) of a session from its data, for fastify.sessions */
+  /** derives the owner (e.g. a user id) of a session from its data, for fastify.sessions @default undefined (no owners) */
   owner?: (data: SessionData) => string | undefined | null
   /** largest serialized session data accepted at save, in bytes; null = no limit @default 65536 */
   maxDataBytes?: number | null

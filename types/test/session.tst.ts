@@ -55,6 +55,20 @@ test('lifecycle calls are promises; durations are typed', () => {
   expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, storeTimeout: '2 seconds' })
 })
 
+test('the @fastify/session surface is typed', () => {
+  app.get('/', async (request) => {
+    expect(request.session.cookie.maxAge).type.toBe<number | null>()
+    expect(request.session.cookie.expires).type.toBe<Date | null>()
+    expect(request.session.isModified()).type.toBe<boolean>()
+    expect(request.session.encryptedSessionId).type.toBe<string>()
+    expect(request.sessionStore).type.toBe<SessionStore>()
+    return {}
+  })
+  expect(app.decryptSession).type.toBeCallableWith('value', {} as never, (_err?: Error | null) => {})
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, rolling: true })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, rolling: false })
+})
+
 test('misuse is a compile error', () => {
   app.get('/', async (request) => {
     expect(request.session.set).type.not.toBeCallableWith('visits', 'many')
