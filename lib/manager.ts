@@ -12,8 +12,6 @@ import { LegacyImporter } from './legacy.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
-
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
@@ -166,11 +164,11 @@ export class SessionManager {
 
   /**
    * `secure: true` on a plain-http request: the browser would drop the cookie, so a saved session
-   * could never come back. Save nothing, send nothing, and say why once. Browsers treat localhost as
-   * secure, so local development keeps working.
+   * could never come back. Save nothing, send nothing (as @fastify/session does), and say why once.
+   * Local development over http uses the default `secure: 'auto'`.
    */
   #dropsSecureCookie (request: FastifyRequest): boolean {
-    if (this.#opts.cookie.secure !== true || request.protocol === 'https' || LOOPBACK.has(request.hostname)) return false
+    if (this.#opts.cookie.secure !== true || request.protocol === 'https') return false
     if (!this.#warnedPlainHttp) {
       this.#warnedPlainHttp = true
       request.log.warn('fastify-zod-session: cookie.secure is true but this request came over plain http, so browsers would drop the cookie: no session is saved. Behind a TLS-terminating proxy, set Fastify\'s trustProxy so request.protocol is https')

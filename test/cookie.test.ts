@@ -23,8 +23,8 @@ t.test('Set-Cookie flags: Secure only over https, honouring trustProxy', async t
   const viaHttp = await proxied.inject({ method: 'POST', url: '/visit', headers: { 'x-forwarded-proto': 'http' } })
   t.notMatch(rawSetCookie(viaHttp)[0], /Secure/)
 
-  const custom = await buildApp(t, { cookieName: 'sid', cookie: { secure: true, domain: 'example.com', path: '/', sameSite: 'strict', partitioned: true } })
-  const res = await custom.inject({ method: 'POST', url: '/visit' })
+  const custom = await buildApp(t, { cookieName: 'sid', cookie: { secure: true, domain: 'example.com', path: '/', sameSite: 'strict', partitioned: true }, fastify: { trustProxy: true } })
+  const res = await custom.inject({ method: 'POST', url: '/visit', headers: { 'x-forwarded-proto': 'https' } })
   t.match(rawSetCookie(res)[0], /^sid=[^;]+; Max-Age=960; Domain=example.com; Path=\/; Expires=[^;]+ GMT; HttpOnly; Secure; Partitioned; SameSite=Strict$/)
 })
 
