@@ -25,7 +25,7 @@ try {
   let fail = 0
   const files = readdirSync(join(dir, 'test')).filter(f => f.endsWith('.test.js')).sort()
   for (const file of files) {
-    const run = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-timeout=5000', '--test-reporter=tap', join('test', file)], { cwd: dir, encoding: 'utf8', timeout: 120_000 })
+    const run = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-timeout=30000', '--test-reporter=tap', join('test', file)], { cwd: dir, encoding: 'utf8', timeout: 120_000 })
     const out = run.stdout ?? ''
     const count = (what) => Number(new RegExp(`^# ${what} (\\d+)`, 'm').exec(out)?.[1] ?? 0)
     const [p, f] = [count('pass'), count('fail') + count('cancelled')]
