@@ -145,7 +145,7 @@ export class SessionManager {
     if (session === null || session === undefined) return undefined
     const state = session[kState]
     const now = Date.now()
-    if (this.#dropsSecureCookie(request)) return undefined
+    if (this.#dropsSecureCookie(request, state)) return undefined
     if (reply.statusCode >= 500) {
       // a failed request saves nothing and deletes nothing; a session it destroyed loses its cookie
       if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
@@ -167,8 +167,9 @@ export class SessionManager {
    * could never come back. Save nothing, send nothing (as @fastify/session does), and say why once.
    * Local development over http uses the default `secure: 'auto'`.
    */
-  #dropsSecureCookie (request: FastifyRequest): boolean {
-    if (this.#opts.cookie.secure !== true || request.protocol === 'https') return false
+  #dropsSecureCookie (request: FastifyRequest, state: SessionState): boolean {
+    const secure = state.cookieOverrides?.secure ?? this.#opts.cookie.secure
+    if (secure !== true || request.protocol === 'https') return false
     if (!this.#warnedPlainHttp) {
       this.#warnedPlainHttp = true
       request.log.warn('fastify-zod-session: cookie.secure is true but this request came over plain http, so browsers would drop the cookie: no session is saved. Behind a TLS-terminating proxy, set Fastify\'s trustProxy so request.protocol is https')

@@ -22,7 +22,7 @@ function isObject (value: unknown): value is object {
 
 function withCallback (promise: Promise<void>, callback?: Callback): Promise<void> {
   if (typeof callback !== 'function') return promise
-  promise.then(() => callback(), callback)
+  promise.then(() => { callback(null) }, callback)
   // the callback form reports errors through the callback; the returned promise must not reject unhandled
   return promise.catch(() => {})
 }

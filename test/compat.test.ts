@@ -24,8 +24,12 @@ t.test('callback and promise forms of save, reload, regenerate and destroy', asy
     app.post('/destroy-cb', (request, reply) => {
       request.session.destroy(err => { reply.send({ err: err ?? null, isNew: request.session.isNew }) })
     })
+    app.post('/null-on-success', (request, reply) => {
+      request.session.save(err => { reply.send({ isNull: err === null }) })
+    })
     app.post('/touch', async (request) => { request.session.touch(); return {} })
   })
+  t.same((await app.inject({ method: 'POST', url: '/null-on-success' })).json(), { isNull: true }, 'success calls back with null, as Node callbacks and @fastify/session do')
   const res = await app.inject({ method: 'POST', url: '/callbacks' })
   const body = res.json()
   t.equal(body.afterReload, 'one', 'reload dropped the unsaved change')

@@ -144,6 +144,14 @@ t.test('secure: true on a plain-http request saves nothing, sends nothing, and w
   t.equal(warnings.filter(w => /trustProxy/.test(w)).length, 1, 'one warning')
   const local = await app.inject({ method: 'POST', url: '/visit', headers: { host: 'localhost:3000' } })
   t.equal(rawSetCookie(local).length, 0, 'localhost too (Safari drops Secure cookies over http://localhost): development uses secure: \'auto\'')
+  const overridden = await buildApp(t, { cookie: { secure: true } }, app => {
+    app.post('/insecure-ok', async request => { request.session.options({ secure: false }); request.session.set('a', 'x'); return {} })
+  })
+  t.equal(rawSetCookie(await overridden.inject({ method: 'POST', url: '/insecure-ok' })).length, 1, 'a per-request secure: false is honoured')
+  const perRequest = await buildApp(t, {}, app => {
+    app.post('/must-be-secure', async request => { request.session.options({ secure: true }); request.session.set('a', 'x'); return {} })
+  })
+  t.equal(rawSetCookie(await perRequest.inject({ method: 'POST', url: '/must-be-secure' })).length, 0, 'and a per-request secure: true over http saves nothing')
   const proxied = await buildApp(t, { cookie: { secure: true }, fastify: { trustProxy: true } })
   const https = await proxied.inject({ method: 'POST', url: '/visit', headers: { host: 'shop.example', 'x-forwarded-proto': 'https' } })
   t.match(rawSetCookie(https)[0], /; Secure/, 'behind a trusted TLS proxy the cookie is sent')
