@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { DirectoryStore } from '../stores/directory.js'
@@ -10,12 +10,16 @@ import type { SessionRecord, SessionStore } from '../types/index.js'
 import { startMemcached, startRedis } from './helpers/servers.js'
 import { tempDir } from './helpers/tmp.js'
 
-const CLI = join(import.meta.dirname, '..', 'bin', 'cli.ts')
+// the built CLI (npm test builds first): a process started through the test's TypeScript loader and
+// coverage takes seconds, and this file starts a dozen
+const CLI = join(import.meta.dirname, '..', 'dist', 'esm', 'bin', 'cli.js')
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build (npm test does it first)`)
+t.setTimeout(300_000)
 
 interface Run { code: number, stdout: string, stderr: string }
 async function cli (...args: string[]): Promise<Run> {
   return new Promise(resolve => {
-    execFile(process.execPath, [...process.execArgv, CLI, ...args], { env: { ...process.env, SESSION_STORE_URL: '' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, SESSION_STORE_URL: '' } }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (err as { code: number }).code, stdout, stderr })
     })
   })
