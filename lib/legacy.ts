@@ -31,7 +31,7 @@ export function resolveLegacy (value: unknown): ResolvedLegacy | null {
 }
 
 /** express-session stores answer through a callback; newer ones also return a promise */
-async function callStore<T> (fn: (sid: string, cb: (err: unknown, value?: T) => void) => unknown, store: object, sid: string): Promise<T | undefined> {
+async function callOldStore<T> (fn: (sid: string, cb: (err: unknown, value?: T) => void) => unknown, store: object, sid: string): Promise<T | undefined> {
   return await new Promise<T | undefined>((resolve, reject) => {
     let settled = false
     const done = (err: unknown, value?: T): void => {
@@ -70,7 +70,7 @@ export class LegacyImporter {
 
   /** Loads the old session into `state` as a new session of ours; false when there is none to import. */
   async import (state: SessionState, oldId: string, emptyData: Record<string, unknown>): Promise<boolean> {
-    const old = await callStore<LegacySession>(this.#legacy.store.get as never, this.#legacy.store, oldId)
+    const old = await callOldStore<LegacySession>(this.#legacy.store.get as never, this.#legacy.store, oldId)
     if (old === undefined || old === null || typeof old !== 'object') return false
     const expires = old.cookie?.expires
     if (typeof expires === 'string' && Date.parse(expires) <= Date.now()) return false
@@ -81,7 +81,7 @@ export class LegacyImporter {
     state.previousId = null // nothing of ours to delete
     state.clearLegacy = this.#legacy.cookieName
     if (this.#legacy.deleteAfterImport && typeof this.#legacy.store.destroy === 'function') {
-      await callStore(this.#legacy.store.destroy as never, this.#legacy.store, oldId)
+      await callOldStore(this.#legacy.store.destroy as never, this.#legacy.store, oldId)
     }
     return true
   }

@@ -1,4 +1,4 @@
-import type { Session } from './session.js'
+import { kState, type Session } from './session.js'
 
 /**
  * request.session as @fastify/session users and plugins meet it: any data key is a property
@@ -27,7 +27,8 @@ const handler: ProxyHandler<Session> = {
     return key in target || (typeof key === 'string' && target.has(key))
   },
   ownKeys (target) {
-    return Object.keys(target.data).filter(key => !(key in target) && target.has(key))
+    // the state's data itself: the live `data` view would be built just to be listed
+    return Object.keys(target[kState].data).filter(key => !(key in target) && target.has(key))
   },
   getOwnPropertyDescriptor (target, key) {
     if (typeof key === 'symbol' || key in target || !target.has(key)) return Reflect.getOwnPropertyDescriptor(target, key)
