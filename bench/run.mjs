@@ -4,7 +4,7 @@
 // req/s, p50/p99, errors and RSS are reported beside it, with the server's CPU share so that a run where
 // the load generator was the bottleneck shows itself. Rounds go round-robin over the contenders.
 // Options: --json, --out results.json, --rounds N (5), --duration S (5), --connections N (32),
-// --only a,b, --scenarios read,write,create
+// --only a,b (a contender may be `name@/path/to/checkout`: that checkout's build), --scenarios read,write,create
 import { spawn, execFileSync, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
@@ -51,7 +51,7 @@ const redisPort = await freePort()
 const redis = spawn('taskset', ['-c', LOAD_CORE, 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
 await new Promise(resolve => setTimeout(resolve, 300))
 const redisCli = (...a) => execFileSync('redis-cli', ['-p', String(redisPort), ...a], { encoding: 'utf8' })
-const postgres = only.includes('fzs-postgres') ? await (await import('../test/helpers/pg-server.mjs')).startPostgres() : null
+const postgres = only.some(c => c.startsWith('fzs-postgres')) ? await (await import('../test/helpers/pg-server.mjs')).startPostgres() : null
 if (postgres !== null) {
   process.env.FZS_BENCH_POSTGRES_URL = postgres.url
   const { postgresPids } = await import('../test/helpers/pg-server.mjs')
@@ -66,8 +66,11 @@ async function dropPostgresTable () {
   await client.end()
 }
 
+/** `name@/path/to/checkout` runs that checkout's server and build (an A/B of two versions in one run) */
 async function startServer (contender, dir) {
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, join(import.meta.dirname, 'server.mjs'), contender, String(redisPort), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [name, checkout] = contender.split('@')
+  const script = checkout === undefined ? join(import.meta.dirname, 'server.mjs') : join(checkout, 'bench', 'server.mjs')
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, script, name, String(redisPort), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve)
     child.once('exit', code => reject(new Error(`${contender} server exited with ${code}`)))

@@ -113,7 +113,7 @@ const contenders = {
   },
   'fzs-memory': async () => {
     const { MemoryStore } = await import('../dist/esm/stores/memory.js')
-    await fastifyZodSession(new MemoryStore({ maxEntries: 2_000_000 }))
+    await fastifyZodSession(new MemoryStore({ maxEntries: Number(process.env.FZS_BENCH_MAX_ENTRIES ?? 2_000_000) }))
   },
   'fzs-redis': async () => {
     const { RedisStore } = await import('../dist/esm/stores/redis.js')

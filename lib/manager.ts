@@ -15,6 +15,9 @@ import { toMs } from './duration.js'
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
+const isBare = (data: unknown): boolean =>
+  data !== null && typeof data === 'object' && Object.getPrototypeOf(data) === Object.prototype && Object.keys(data).length === 0
+
 /** Loads sessions on request, runs request.session's lifecycle calls, persists on response. One per registered plugin. */
 export class SessionManager {
   readonly schema: SessionSchema
@@ -39,10 +42,17 @@ export class SessionManager {
     return this.#opts
   }
 
+  /** the schema gives {} for {}: no defaults to work out per session */
+  #bareEmpty: boolean | null = null
+
   /** a new session's data: {} through the schema (validated at startup to succeed) */
   emptyData (): Record<string, unknown> {
+    if (this.#bareEmpty === true) return {}
     const result = this.schema.safeParse({})
-    return result.success ? result.data : {}
+    const data = result.success ? result.data as Record<string, unknown> : {}
+    // twice in a row, so that a default worked out per call (a timestamp, a random token) is seen
+    this.#bareEmpty ??= isBare(data) && isBare((this.schema.safeParse({}) as { data?: unknown }).data)
+    return data
   }
 
   /** save(): persists now what onSend would persist */
@@ -135,6 +145,7 @@ export class SessionManager {
     const { secret, replacedSecret, touchDue } = state
     state.changed.clear()
     state.unset.clear()
+    state.validated.clear()
     state.snapshots = null
     adopt(state, { id, secret: secret as string, record, data: parsed.value, migrated: parsed.migrated, replacedSecret, touchDue })
   }
@@ -152,7 +163,7 @@ export class SessionManager {
       if (state.read || state.clearCookie) addVaryCookie(reply)
       return undefined
     }
-    const pending = this.#writer.persist(state, now)
+    const pending = this.#writer.persist(state, now, true)
     if (pending === undefined) {
       this.#headers(request, reply, state, now)
       return undefined

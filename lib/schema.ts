@@ -1,6 +1,7 @@
 // The few things the plugin needs from a zod schema, without importing zod at run time.
 
 import { jsonProblem } from './json-value.js'
+import { outputsFreshJson } from './json-schema-kind.js'
 
 interface Issue { path: PropertyKey[], message: string }
 export interface SchemaError { issues: Issue[] }
@@ -33,8 +34,8 @@ function walk (node: unknown, seen: Set<unknown>): boolean {
 }
 
 /** A value as the session stores it must pass the schema again when loaded, and survive JSON. */
-function storable (keySchema: SessionSchema, key: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined // the key is absent
+function storable (keySchema: SessionSchema, key: string, value: unknown, fresh: boolean): string | undefined {
+  if (value === undefined || fresh) return undefined // the key is absent, or the schema only outputs JSON
   const problem = jsonProblem(value, key)
   if (problem !== undefined) return problem
   if (mayTransform(keySchema) && !keySchema.safeParse(value).success) {
@@ -52,24 +53,27 @@ export function describeIssues (error: SchemaError): string {
 /**
  * Validates one top-level key's new value. For an object schema only that key's schema runs;
  * for any other schema (unions, pipes) the whole data with the new value is validated.
- * Returns the parsed value, or a description of what is wrong.
+ * Returns the parsed value, or a description of what is wrong. `fresh`: the value is plain JSON that
+ * only the session references (see json-schema-kind), so it needs no validating again before it is saved.
  */
 export function validateKey (schema: SessionSchema, data: Record<string, unknown>, key: string, value: unknown):
-{ ok: true, value: unknown } | { ok: false, why: string } {
+{ ok: true, value: unknown, fresh: boolean } | { ok: false, why: string } {
   const def = schema._zod?.def
   if (def?.type === 'object' && def.shape !== undefined) {
     const keySchema = Object.hasOwn(def.shape, key) ? def.shape[key] : def.catchall
     if (keySchema === undefined || keySchema._zod?.def.type === 'never') return { ok: false, why: `"${key}" is not a key of the session schema` }
     const result = keySchema.safeParse(value)
     if (!result.success) return { ok: false, why: describeIssues({ issues: result.error.issues.map(i => ({ ...i, path: [key, ...i.path] })) }) }
-    const problem = storable(keySchema, key, result.data)
-    return problem === undefined ? { ok: true, value: result.data } : { ok: false, why: problem }
+    // a default stands in for undefined input: it is not a parsed copy, so it is walked
+    const fresh = value !== undefined && outputsFreshJson(keySchema)
+    const problem = storable(keySchema, key, result.data, fresh)
+    return problem === undefined ? { ok: true, value: result.data, fresh } : { ok: false, why: problem }
   }
   const result = schema.safeParse({ ...data, [key]: value })
   if (!result.success) return { ok: false, why: describeIssues(result.error) }
   const whole = result.data as Record<string, unknown>
   const problem = storableData(schema, whole)
-  return problem === undefined ? { ok: true, value: whole[key] } : { ok: false, why: problem }
+  return problem === undefined ? { ok: true, value: whole[key], fresh: false } : { ok: false, why: problem }
 }
 
 /** storable() for the whole data, for schemas validated whole */

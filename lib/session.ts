@@ -79,7 +79,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     const state = this[kState]
     const result = validateKey(this[kManager].schema, state.data, key, value)
     if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
-    markSet(state, key, result.value)
+    markSet(state, key, result.value, result.fresh)
   }
 
   unset<K extends keyof D & string> (key: K): void {

@@ -34,6 +34,8 @@ export class SessionState {
   data!: Record<string, unknown>
   changed!: Set<string>
   unset!: Set<string>
+  /** changed keys whose value set() validated and nobody else references: persisting skips them */
+  validated!: Set<string>
   /** JSON of object values handed out by get() or data, to detect nested mutation */
   snapshots!: Map<string, string> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record) */
@@ -61,6 +63,7 @@ export class SessionState {
     resetSession(this, now, data)
     this.changed = new Set()
     this.unset = new Set()
+    this.validated = new Set()
     this.clearCookie = false
     this.anonymous = false
     this.read = false
@@ -137,6 +140,7 @@ export function startOver (state: SessionState, data: Record<string, unknown>, n
   resetSession(state, now, data)
   state.changed.clear()
   state.unset.clear()
+  state.validated.clear()
 }
 
 /** regenerate(): a new id and secret and a new creation time; the stored record is deleted on send. */
@@ -169,15 +173,20 @@ export function hasWrites (state: SessionState): boolean {
 export function markChanged (state: SessionState, key: string): void {
   state.changed.add(key)
   state.unset.delete(key)
+  state.validated.delete(key)
   state.snapshots?.delete(key)
 }
 
-/** set(): a value equal to the one stored is no change, so a request that re-sets what it read writes nothing */
-export function markSet (state: SessionState, key: string, value: unknown): void {
+/**
+ * set(): a value equal to the one stored is no change, so a request that re-sets what it read writes
+ * nothing. `fresh`: the value was validated and only the session references it (validateKey).
+ */
+export function markSet (state: SessionState, key: string, value: unknown, fresh = false): void {
   const before = state.data[key]
   state.data[key] = value
   if (!state.stored || state.replaced || state.changed.has(key) || !Object.hasOwn(state.storedData, key) || before === undefined) {
     markChanged(state, key)
+    if (fresh) state.validated.add(key)
     return
   }
   const handedOut = state.snapshots?.get(key)
@@ -189,6 +198,7 @@ export function markSet (state: SessionState, key: string, value: unknown): void
   const stored = handedOut ?? JSON.stringify(before)
   if (JSON.stringify(value) !== stored) {
     markChanged(state, key)
+    if (fresh) state.validated.add(key)
     return
   }
   // unchanged, but the caller holds the new object: a later mutation of it must still be seen
@@ -198,6 +208,7 @@ export function markSet (state: SessionState, key: string, value: unknown): void
 
 export function markUnset (state: SessionState, key: string): void {
   state.changed.delete(key)
+  state.validated.delete(key)
   state.snapshots?.delete(key)
   state.unset.add(key)
 }
@@ -207,13 +218,18 @@ export function markCleared (state: SessionState, data: Record<string, unknown>)
   state.data = data
   state.changed.clear()
   state.unset.clear()
+  state.validated.clear()
   state.snapshots = null
   state.replaced = true
 }
 
 /** An object value handed out: remember its JSON to see nested mutations later. */
 export function snapshot (state: SessionState, key: string, value: object): void {
-  if (state.changed.has(key)) return
+  // a changed value is saved whole anyway; handed out, it may be changed into something invalid
+  if (state.changed.has(key)) {
+    state.validated.delete(key)
+    return
+  }
   state.snapshots ??= new Map()
   if (!state.snapshots.has(key)) state.snapshots.set(key, JSON.stringify(value))
 }
@@ -228,13 +244,17 @@ export function detectNested (state: SessionState): void {
 
 /**
  * The data was persisted: nothing is pending, and every object value that was handed out or written
- * is snapshotted again, so a nested mutation made after save() is still seen.
+ * is snapshotted again, so a nested mutation made after save() is still seen. `final` (onSend's
+ * save): nothing can be saved after it, so there is nothing to watch.
  */
-export function saved (state: SessionState, meta: SessionMeta, expiresAt: number | null, version: number): void {
+export function saved (state: SessionState, meta: SessionMeta, expiresAt: number | null, version: number, final = false): void {
   const handedOut = state.snapshots
   state.snapshots = null
-  for (const key of state.changed) resnapshot(state, key)
-  if (handedOut !== null) for (const key of handedOut.keys()) resnapshot(state, key)
+  if (!final) {
+    for (const key of state.changed) resnapshot(state, key)
+    if (handedOut !== null) for (const key of handedOut.keys()) resnapshot(state, key)
+    state.storedData = { ...state.data }
+  }
   state.meta = meta
   state.expiresAt = expiresAt
   state.version = version
@@ -242,9 +262,9 @@ export function saved (state: SessionState, meta: SessionMeta, expiresAt: number
   state.replaced = false
   state.metaChanged = false
   state.touchDue = false
-  state.storedData = { ...state.data }
   state.changed.clear()
   state.unset.clear()
+  state.validated.clear()
 }
 
 function resnapshot (state: SessionState, key: string): void {
