@@ -163,8 +163,8 @@ export class RedisStore implements SessionStore {
     }
     fields.push('_b', String(bytes))
     metaFields(record.meta, fields, [])
-    const old = await this.#scripts.fzsSessionSet(this.#key(id), expiry(record.expiresAt), ...fields)
-    await this.#reindex(id, ownerOf(old), record.meta.owner, record.expiresAt)
+    const old = ownerOf(await this.#scripts.fzsSessionSet(this.#key(id), expiry(record.expiresAt), ...fields))
+    if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
