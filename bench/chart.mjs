@@ -17,13 +17,14 @@ const LABELS = {
   'fastify-session-connect-redis': '@fastify/session + connect-redis',
   'fastify-session-redis-store': '@fastify/session + fastify-session-redis-store',
   'fzs-redis': 'fastify-zod-session + RedisStore',
+  'fzs-postgres': 'fastify-zod-session + PostgresStore',
   'fzs-file': 'fastify-zod-session + FileStore',
   'fzs-directory': 'fastify-zod-session + DirectoryStore'
 }
 const scenarios = ['read', 'write', 'create'].filter(s => report.results.some(r => r.scenario === s))
 // bottom to top in the chart: references first, ours last in each group
 const contenders = Object.keys(LABELS).filter(c => report.results.some(r => r.contender === c)).reverse()
-const value = (c, s) => report.results.find(r => r.contender === c && r.scenario === s)?.reqPerSec ?? null
+const value = (c, s) => report.results.find(r => r.contender === c && r.scenario === s)?.cpuUsPerRequest ?? null
 const ours = c => c.startsWith('fzs-')
 
 const width = 960
@@ -33,8 +34,8 @@ chart.setOption({
   animation: false,
   backgroundColor: '#ffffff',
   title: {
-    text: 'Requests per second (higher is better)',
-    subtext: `${report.date.slice(0, 10)} · Node ${report.node} · ${report.cpus} vCPU · ${report.connections} connections · median of ${report.rounds} × ${report.duration} s · npm run bench`,
+    text: 'Server CPU µs per request (lower is better)',
+    subtext: `${report.date.slice(0, 10)} · Node ${report.node} · ${report.cpus} vCPU · ${report.connections} connections · ${report.load ?? 'wrk'}, server and load on separate cores · median of ${report.rounds} × ${report.duration} s · npm run bench`,
     left: 'center',
     textStyle: { fontSize: 16 },
     subtextStyle: { fontSize: 11, color: '#555' }
@@ -53,7 +54,7 @@ chart.setOption({
     type: 'bar',
     barGap: '10%',
     data: contenders.map(c => value(c, s)),
-    label: { show: true, position: 'right', fontSize: 10, formatter: ({ value }) => value === null ? '' : Number(value).toLocaleString('en') }
+    label: { show: true, position: 'right', fontSize: 10, formatter: ({ value }) => value === null ? '' : Number(value).toFixed(1) }
   }))
 })
 mkdirSync(dirname(output), { recursive: true })
