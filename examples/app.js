@@ -51,6 +51,24 @@ export async function buildExampleApp (options = {}) {
     return reply.redirect('/', 303)
   })
 
+  // step-up freshness: renaming needs a login within the last 2 minutes; otherwise FST_SESSION_NOT_FRESH
+  // (401) comes before the handler, and this route turns it into "log in again"
+  app.post('/account/name', {
+    config: { session: { fresh: '2m' } },
+    errorHandler: (err, request, reply) => {
+      if (err.code !== 'FST_SESSION_NOT_FRESH') throw err
+      request.session.set('flash', 'Changing your name needs a recent login: please log in again.')
+      return reply.redirect('/', 303)
+    }
+  }, async (request, reply) => {
+    const name = String(request.body?.name ?? '').trim().slice(0, 40)
+    if (request.session.get('user') !== undefined && name !== '') {
+      request.session.set('user', name)
+      request.session.set('flash', `You are now ${name}.`)
+    }
+    return reply.redirect('/', 303)
+  })
+
   app.post('/cart', async (request, reply) => {
     const item = String(request.body?.item ?? '').trim().slice(0, 40)
     if (item !== '') {
@@ -134,6 +152,7 @@ ${flash ? `<p class="flash" id="flash">${escape(flash)}</p>` : ''}
 ${user
   ? `<p id="user">Logged in as <strong>${escape(user)}</strong></p>
 <p><a href="/sessions" id="your-sessions">Your sessions</a></p>
+<form method="post" action="/account/name"><input name="name" placeholder="New name" id="new-name"> <button id="rename">Change my name</button></form>
 <form method="post" action="/logout"><button id="logout">Log out</button></form>
 <form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form>`
   : '<form method="post" action="/login"><input name="name" placeholder="Your name" id="name"> <button id="login">Log in</button></form>'}

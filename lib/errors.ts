@@ -13,6 +13,7 @@ export const errorCodes: {
   FST_SESSION_OWNER_UNSUPPORTED: Code<'FST_SESSION_OWNER_UNSUPPORTED', 501>
   FST_SESSION_CONFLICT: Code<'FST_SESSION_CONFLICT', 503>
   FST_SESSION_TOO_LARGE: Code<'FST_SESSION_TOO_LARGE', 500>
+  FST_SESSION_NOT_FRESH: Code<'FST_SESSION_NOT_FRESH', 401>
 } = {
   FST_SESSION_INVALID_OPTIONS: createError('FST_SESSION_INVALID_OPTIONS', 'Invalid fastify-zod-session option "%s": %s', 500, TypeError),
   FST_SESSION_INVALID_DATA: createError('FST_SESSION_INVALID_DATA', 'Session data failed the schema: %s', 500),
@@ -20,7 +21,8 @@ export const errorCodes: {
   FST_SESSION_STORE_UNAVAILABLE: createError('FST_SESSION_STORE_UNAVAILABLE', 'Session store unavailable while trying to %s', 503),
   FST_SESSION_OWNER_UNSUPPORTED: createError('FST_SESSION_OWNER_UNSUPPORTED', 'Session owners are not available: %s', 501),
   FST_SESSION_CONFLICT: createError('FST_SESSION_CONFLICT', 'Session not saved: other requests of the session kept writing it (%d attempts)', 503),
-  FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is over the limit of %d bytes (%s)', 500)
+  FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is over the limit of %d bytes (%s)', 500),
+  FST_SESSION_NOT_FRESH: createError('FST_SESSION_NOT_FRESH', 'This action needs a login within the last %s: log in again', 401)
 }
 
 export type ErrorCode = keyof typeof errorCodes

@@ -77,7 +77,7 @@ export class LegacyImporter {
     const { cookie: _cookie, ...data } = old
     const parsed = this.#loader.parseStored(data, state.log, `legacy ${oldId.slice(0, 6)}…`)
     if (parsed === undefined) return false
-    regenerated(state, { ...emptyData, ...parsed.value })
+    regenerated(state, { ...emptyData, ...parsed.value }, Date.now(), false)
     state.previousId = null // nothing of ours to delete
     state.clearLegacy = this.#legacy.cookieName
     if (this.#legacy.deleteAfterImport && typeof this.#legacy.store.destroy === 'function') {

@@ -122,7 +122,7 @@ export class SessionManager {
       const { createdAt, meta } = state
       this.regenerate(state, Object.keys(state.data))
       state.createdAt = createdAt
-      state.meta = { idleTimeout: meta.idleTimeout, absoluteExpiresAt: meta.absoluteExpiresAt }
+      state.meta = { idleTimeout: meta.idleTimeout, absoluteExpiresAt: meta.absoluteExpiresAt, authenticatedAt: meta.authenticatedAt }
     }
     state.metaChanged = true
   }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
-import type { FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
+import type { Duration, FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
 import type { Session } from './session.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
@@ -11,12 +11,19 @@ import { SessionManager } from './manager.js'
 import { withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
+import { addFreshnessCheck } from './freshness.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     session: Session<SessionData>
     /** the store (as @fastify/session has it) */
     sessionStore: SessionStore
+  }
+  interface FastifyContextConfig {
+    session?: {
+      /** step-up freshness: the login (the session's last regenerate()) must be at most this old, or FST_SESSION_NOT_FRESH (401) */
+      fresh?: Duration
+    }
   }
   interface FastifyInstance {
     sessionStore: SessionStore
@@ -73,6 +80,8 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     }
     Promise.resolve(opened).then(session => { request.session = session as never; callback() }, callback)
   } as FastifyInstance['decryptSession'])
+
+  fastify.addHook('onRoute', addFreshnessCheck)
 
   // callback hooks with synchronous fast paths: a request with no store work allocates no promise
   fastify.addHook('onRequest', (request, _reply, done) => {

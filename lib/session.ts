@@ -1,6 +1,7 @@
 import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { validateKey } from './schema.js'
+import { toMs } from './duration.js'
 import type { SessionManager } from './manager.js'
 import { SessionCookieView } from './cookie-view.js'
 import { detectNested, ensureId, markChanged, markSet, markCleared, markUnset, snapshot, type SessionState } from './state.js'
@@ -68,6 +69,23 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   get lastAccess (): { at: Date, ip: string | undefined } | null {
     const meta = this[kState].meta
     return meta.lastAccessAt === undefined ? null : { at: new Date(meta.lastAccessAt), ip: meta.lastAccessIp }
+  }
+
+  /** when this session was last regenerated (the login moment), or null if it never was */
+  get authenticatedAt (): Date | null {
+    const at = this[kState].meta.authenticatedAt
+    return at === undefined ? null : new Date(at)
+  }
+
+  /**
+   * Whether the login (the last regenerate()) happened within `maxAge` (seconds, or '5m'): ask for the
+   * password again before an account change when it did not. Pair it with your own logged-in check.
+   */
+  isFresh (maxAge: Duration): boolean {
+    const ms = toMs(maxAge)
+    if (ms === undefined) throw new errorCodes.FST_SESSION_INVALID_OPTIONS('isFresh(maxAge)', `${String(maxAge)} is not a duration`)
+    const at = this[kState].meta.authenticatedAt
+    return at !== undefined && Date.now() - at <= ms
   }
 
   get<K extends keyof D & string> (key: K): D[K] {

@@ -143,10 +143,14 @@ export function startOver (state: SessionState, data: Record<string, unknown>, n
   state.validated.clear()
 }
 
-/** regenerate(): a new id and secret and a new creation time; the stored record is deleted on send. */
-export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
+/**
+ * regenerate(): a new id and secret and a new creation time; the stored record is deleted on send.
+ * `login`: this is the authentication moment step-up freshness counts from (not for an imported session).
+ */
+export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now(), login = true): void {
   const previousId = state.stored ? state.id : state.previousId
   startOver(state, data, now)
+  if (login) state.meta = { authenticatedAt: now }
   state.previousId = previousId
   state.replaced = true
   ensureId(state)

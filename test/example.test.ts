@@ -81,3 +81,22 @@ t.test('the example app stores sessions under SESSION_DIR even with URL-special 
   await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Eve' })
   t.ok(readdirSync(dir).some(name => name.endsWith('.session')), 'the session file is in the folder, not a mangled one')
 })
+
+t.test('the example app: changing the name needs a login within 2 minutes', async t => {
+  const store = new DirectoryStore({ path: tempDir(t) })
+  const app: FastifyInstance = await buildExampleApp({ logger: false, store })
+  t.teardown(() => app.close())
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login', headers: form, payload: 'name=Fay' }))!
+  const renamed = await app.inject({ method: 'POST', url: '/account/name', headers: { ...form, cookie }, payload: 'name=Faye' })
+  t.equal(renamed.statusCode, 303)
+  t.match((await app.inject({ url: '/', headers: { cookie } })).body, /Logged in as <strong>Faye<\/strong>/)
+  // the login was 3 minutes ago
+  const id = cookie.split('=')[1].split('.')[0]
+  t.equal(await store.patch(id, { set: {}, unset: [], meta: { authenticatedAt: Date.now() - 180_000 } }), 'ok')
+  const refused = await app.inject({ method: 'POST', url: '/account/name', headers: { ...form, cookie }, payload: 'name=Mallory' })
+  t.equal(refused.statusCode, 303)
+  const home = (await app.inject({ url: '/', headers: { cookie } })).body
+  t.match(home, /needs a recent login/)
+  t.match(home, /Logged in as <strong>Faye<\/strong>/, 'not renamed, still logged in')
+})

@@ -65,7 +65,7 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       when: new Date('2026-03-04T05:06:07.089Z'),
       dates: [new Date(0)]
     }
-    const input = record(data, { version: 7, meta: { ip: '::1', userAgent: 'ua', lastAccessAt: 5, owner: 'o', absoluteExpiresAt: 12, idleTimeout: 60_000 } })
+    const input = record(data, { version: 7, meta: { ip: '::1', userAgent: 'ua', lastAccessAt: 5, owner: 'o', absoluteExpiresAt: 12, idleTimeout: 60_000, authenticatedAt: 4 } })
     await store.set(id, input)
     const got = await store.get(id)
     same(got?.data, data)

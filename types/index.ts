@@ -42,6 +42,8 @@ export interface SessionMeta {
   absoluteExpiresAt?: number
   /** per-session idle timeout in ms, set by refresh() */
   idleTimeout?: number | null
+  /** ms since epoch of the last regenerate() (the login moment): what step-up freshness checks */
+  authenticatedAt?: number
 }
 
 /** A per-key change of one record. */

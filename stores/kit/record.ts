@@ -4,7 +4,7 @@ import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord
 import { stringify } from './codec.js'
 
 const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
-const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt'] as const
+const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt', 'authenticatedAt'] as const
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)

@@ -55,6 +55,18 @@ test('lifecycle calls are promises; durations are typed', () => {
   expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, storeTimeout: '2 seconds' })
 })
 
+test('step-up freshness is typed: authenticatedAt, isFresh and the route option', () => {
+  app.get('/', async (request) => {
+    expect(request.session.authenticatedAt).type.toBe<Date | null>()
+    expect(request.session.isFresh('5m')).type.toBe<boolean>()
+    expect(request.session.isFresh).type.not.toBeCallableWith('five minutes')
+    return {}
+  })
+  expect(app.post).type.toBeCallableWith('/email', { config: { session: { fresh: '5m' } } }, async () => ({}))
+  expect(app.post).type.toBeCallableWith('/email', { config: { session: { fresh: 300 } } }, async () => ({}))
+  expect(app.post).type.not.toBeCallableWith('/email', { config: { session: { fresh: '5 minutes' } } }, async () => ({}))
+})
+
 test('the @fastify/session surface is typed', () => {
   app.get('/', async (request) => {
     expect(request.session.cookie.maxAge).type.toBe<number | null>()
