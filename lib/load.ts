@@ -54,25 +54,33 @@ export class SessionLoader {
       throw storeError('load the session', err)
     }
     const session = cookie.id
+    const events = this.#opts.events
+    const client = { id: session, ip: state.ip, userAgent: state.userAgent }
     if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
       log.debug({ session }, 'session unknown or expired: fresh session')
+      if (record === undefined) events.emit('rejected', { ...client, reason: 'unknown' }, log)
+      else events.emit('expired', { ...client, owner: record.meta.owner, reason: 'idle' }, log)
       return false
     }
+    const owner = record.meta.owner
     const status = secretStatus(record.auth, cookie.hash, now)
     if (status === null) {
       log.debug({ session }, 'session secret not current nor in its grace window: fresh session')
+      events.emit('rejected', { ...client, owner, reason: 'secret' }, log)
       return false
     }
     if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session }, 'session past its absolute timeout: fresh session')
+      events.emit('expired', { ...client, owner, reason: 'absolute' }, log)
       await this.#destroyQuietly(log, cookie.id)
       return false
     }
     const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
     if (mismatch !== null) {
       log.warn({ session, mismatch }, 'session binding mismatch')
+      events.emit('bindingMismatch', { ...client, owner, reason: mismatch }, log)
       if (this.#opts.bind?.onMismatch === 'destroy') {
-        await this.#destroyQuietly(log, cookie.id)
+        if (await this.#destroyQuietly(log, cookie.id)) events.emit('destroyed', { ...client, owner, reason: 'binding' }, log)
         return false
       }
     }
@@ -116,11 +124,12 @@ export class SessionLoader {
     return undefined
   }
 
-  async #destroyQuietly (log: FastifyBaseLogger, id: string): Promise<void> {
+  async #destroyQuietly (log: FastifyBaseLogger, id: string): Promise<boolean> {
     try {
-      await this.#store.destroy(id)
+      return await this.#store.destroy(id)
     } catch (err) {
       log.warn({ err }, 'could not destroy an invalid session')
+      return false
     }
   }
 }

@@ -73,7 +73,10 @@ export class SessionManager {
     const state = freshState(request, now, cookie === null ? this.emptyData() : NO_DATA)
     const session = sessionProxy(new Session(this, state))
     if (cookie === null) {
-      if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) request.log.debug('session cookie rejected (bad signature or format): fresh session')
+      if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) {
+        request.log.debug('session cookie rejected (bad signature or format): fresh session')
+        this.#opts.events.emit('rejected', { ip: state.ip, userAgent: state.userAgent, reason: 'signature' }, state.log)
+      }
       const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request) : null
       if (oldId === null) return session
       return this.#legacy!.import(state, oldId, this.emptyData()).then(() => session, (err: unknown) => {
@@ -103,8 +106,12 @@ export class SessionManager {
   async destroy (state: SessionState): Promise<void> {
     let deleted = false
     const ids = [state.stored ? state.id : null, state.previousId].filter(id => id !== null)
+    const owner = state.meta.owner
     for (const id of ids) {
-      if (await callStore('destroy the session', () => this.store.destroy(id))) deleted = true
+      if (await callStore('destroy the session', () => this.store.destroy(id))) {
+        deleted = true
+        this.#opts.events.emit('destroyed', { id, owner, ip: state.ip, userAgent: state.userAgent, reason: 'destroy' }, state.log)
+      }
     }
     startOver(state, this.emptyData())
     // clear the cookie only when this request removed a live session: a late request must not clear a newer login's cookie

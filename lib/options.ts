@@ -1,4 +1,5 @@
-import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions } from '../types/index.js'
+import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
+import { EVENT_NAMES, SessionEvents } from './events.js'
 import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
 import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
@@ -28,13 +29,14 @@ export interface ResolvedOptions<Store = SessionStore> {
   maxDataBytes: number | null
   storeTimeout: number | null
   legacy: ResolvedLegacy | null
+  events: SessionEvents
 }
 
 const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
-  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling'])
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events'])
 const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
 /** @fastify/session cookie options that mean something else here: the option to use instead */
 const COOKIE_REPLACED: Record<string, string> = {
@@ -128,6 +130,16 @@ function cookie (value: unknown): ResolvedOptions['cookie'] {
   return resolved
 }
 
+function eventHandlers (value: unknown): SessionEventHandlers {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('events', `must be an object of handlers, one per event (${EVENT_NAMES.join(', ')})`)
+  for (const [name, handler] of Object.entries(value as object)) {
+    if (!EVENT_NAMES.includes(name as SessionEventName)) fail(`events.${name}`, `is not an event; the events are ${EVENT_NAMES.join(', ')}`)
+    if (typeof handler !== 'function') fail(`events.${name}`, 'must be a function')
+  }
+  return value as SessionEventHandlers
+}
+
 function bind (value: unknown): Required<BindOptions> | null {
   if (value === undefined || value === null || value === false) return null
   if (typeof value !== 'object') fail('bind', 'must be an object like { ip: true, userAgent: true }')
@@ -178,7 +190,8 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     owner: (opts.owner as ResolvedOptions['owner'] | undefined) ?? null,
     maxDataBytes: maxDataBytes as number | null,
     storeTimeout: duration(opts, 'storeTimeout', '3s', true),
-    legacy: resolveLegacy(opts.legacy)
+    legacy: resolveLegacy(opts.legacy),
+    events: new SessionEvents(eventHandlers(opts.events))
   }
   if (opts.rolling !== undefined && opts.rolling !== true) {
     fail('rolling', 'sessions always slide (each request extends the idle timeout, written at most every touchAfter); for a fixed lifetime set absoluteTimeout')

@@ -85,6 +85,8 @@ export class SessionWriter {
       await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
     state.auth = record.auth
+    this.#opts.events.emit(state.regenerated ? 'regenerated' : 'created', { id, owner: meta.owner, ip: state.ip, userAgent: state.userAgent }, state.log)
+    state.regenerated = false
     saved(state, meta, record.expiresAt, 0, final)
     state.sendCookie = true
     state.clearCookie = false
@@ -200,6 +202,7 @@ export class SessionWriter {
     const rotated = await callStore('rotate the session secret', () => this.#store.rotate(state.id as string, read.current[0], auth))
     if (rotated) {
       Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
+      this.#opts.events.emit('rotated', { id: state.id as string, owner: state.meta.owner, ip: state.ip, userAgent: state.userAgent }, state.log)
     } else {
       state.stale = true
     }

@@ -66,7 +66,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   const manager = new SessionManager(opts, fastify.serializeCookie)
 
   fastify.decorate('sessionStore', store)
-  fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null))
+  fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null, opts.events, fastify.log))
   fastify.decorateRequest('session', null as never)
   fastify.decorateRequest('sessionStore', { getter: () => store })
   fastify.decorate('decryptSession', function decryptSession (value: string, request: FastifyRequest, optionsOrCallback: unknown, maybeCallback?: unknown) {

@@ -28,6 +28,9 @@ declare namespace fastifyZodSession {
   export type MigrateFunction = mod.MigrateFunction
   export type FastifyZodSessionOptions = mod.FastifyZodSessionOptions
   export type SessionInfo = mod.SessionInfo
+  export type SessionEvent = mod.SessionEvent
+  export type SessionEventName = mod.SessionEventName
+  export type SessionEventHandlers = mod.SessionEventHandlers
   export type SessionsApi = mod.SessionsApi
   export type SessionStats = mod.SessionStats
   export type PruneOptions = mod.PruneOptions

@@ -1,8 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { SessionInfo, SessionsApi, SessionStore } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
+import type { SessionEvents } from './events.js'
 
 /** fastify.sessions: per-owner listing and "log out everywhere", and pruning on demand. */
-export function createSessionsApi (store: SessionStore, ownerConfigured: boolean): SessionsApi {
+export function createSessionsApi (store: SessionStore, ownerConfigured: boolean, events: SessionEvents, log: FastifyBaseLogger): SessionsApi {
   function requireOwners (): void {
     if (!ownerConfigured) throw new errorCodes.FST_SESSION_OWNER_UNSUPPORTED('set the plugin\'s `owner` option to a function of the session data')
     if (typeof store.listByOwner !== 'function' || typeof store.destroyByOwner !== 'function') {
@@ -30,11 +32,14 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
     async revoke (owner, options = {}): Promise<number> {
       requireOwners()
       const except = options.except === undefined ? undefined : typeof options.except === 'string' ? options.except : options.except.id
+      let count: number
       try {
-        return await store.destroyByOwner!(owner, except)
+        count = await store.destroyByOwner!(owner, except)
       } catch (err) {
         throw storeError('revoke sessions', err)
       }
+      events.emit('revoked', { owner, count, reason: except === undefined ? 'all' : 'others' }, log)
+      return count
     },
 
     async prune (): Promise<number> {

@@ -40,6 +40,8 @@ export class SessionState {
   snapshots!: Map<string, string> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record) */
   replaced!: boolean
+  /** regenerate() ran (a login): the save reports 'regenerated', not 'created' */
+  regenerated!: boolean
   /** meta changed by refresh(): persist it even with no data change */
   metaChanged!: boolean
   touchDue!: boolean
@@ -96,6 +98,7 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.data = data
   state.snapshots = null
   state.replaced = false
+  state.regenerated = false
   state.metaChanged = false
   state.touchDue = false
   state.sendCookie = false
@@ -153,6 +156,7 @@ export function regenerated (state: SessionState, data: Record<string, unknown>,
   if (login) state.meta = { authenticatedAt: now }
   state.previousId = previousId
   state.replaced = true
+  state.regenerated = login
   ensureId(state)
 }
 

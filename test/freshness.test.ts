@@ -87,7 +87,7 @@ t.test('a config.session.fresh that is not a duration fails app.ready() naming t
   t.teardown(() => nested.close())
   await nested.register(fastifyZodSession, { secret: 'x'.repeat(40), schema: z.object({}) })
   nested.register(async routes => { routes.post('/bad', { config: { session: { fresh: -1 as never } } }, async () => ({})) })
-  await t.rejects(nested.ready(), /config\.session\.fresh of POST \/bad/)
+  await t.rejects(async () => { await nested.ready() }, /config\.session\.fresh of POST \/bad/)
   const ok = await buildApp(t, {}, app => {
     app.get('/is-fresh', async (request) => request.session.isFresh('later' as never))
   })

@@ -185,6 +185,35 @@ export interface LegacyOptions {
 
 export type MigrateFunction = (data: unknown, error: z.ZodError) => unknown
 
+/** What happened to a session; see `SessionEvent` */
+export type SessionEventName = 'created' | 'regenerated' | 'rotated' | 'destroyed' | 'revoked' | 'expired' | 'bindingMismatch' | 'rejected'
+
+/**
+ * A lifecycle event, given to the `events` handlers and published on the diagnostics channel
+ * `fastify-zod-session:<type>`. `id` is the session id, its store key: never a usable cookie (the
+ * secret is not in it).
+ */
+export interface SessionEvent<T extends SessionEventName = SessionEventName> {
+  type: T
+  /** absent when a cookie was refused before any lookup (a bad signature), and for `revoked` */
+  id?: string
+  owner?: string
+  /** the request's client, when a request caused it */
+  ip?: string
+  userAgent?: string
+  /**
+   * rejected: 'signature' | 'unknown' | 'secret'; expired: 'idle' | 'absolute'; bindingMismatch: 'ip' | 'userAgent';
+   * destroyed: 'destroy' | 'binding'; revoked: 'all' | 'others'
+   */
+  reason?: string
+  /** revoked: how many sessions were removed */
+  count?: number
+  at: Date
+}
+
+/** One handler per event; a handler that throws or rejects is logged and never breaks the request */
+export type SessionEventHandlers = { [T in SessionEventName]?: (event: SessionEvent<T>) => void | Promise<void> }
+
 export interface FastifyZodSessionOptions {
   /** ≥32 characters, or an array of them: the first signs, all verify (required) */
   secret: string | string[]
@@ -234,6 +263,8 @@ export interface FastifyZodSessionOptions {
   legacy?: LegacyOptions
   /** @fastify/session's option: sessions here always slide (see touchAfter); only `true` is accepted @default true */
   rolling?: true
+  /** lifecycle event handlers (audit logs, closing a user's websockets on logout, "new device" mails) @default {} */
+  events?: SessionEventHandlers
 }
 
 /** One session as fastify.sessions.list() reports it; `id` is the session id (not a credential). */

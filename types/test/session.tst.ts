@@ -67,6 +67,12 @@ test('step-up freshness is typed: authenticatedAt, isFresh and the route option'
   expect(app.post).type.not.toBeCallableWith('/email', { config: { session: { fresh: '5 minutes' } } }, async () => ({}))
 })
 
+test('event handlers are typed per event', () => {
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, events: { revoked: (e: { type: 'revoked', count?: number }) => { void e.count } } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, events: { loggedIn: () => {} } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, events: { created: (e: { type: 'destroyed' }) => { void e } } })
+})
+
 test('the @fastify/session surface is typed', () => {
   app.get('/', async (request) => {
     expect(request.session.cookie.maxAge).type.toBe<number | null>()

@@ -1,0 +1,36 @@
+// Lifecycle events: the `events` option's handlers and Node's diagnostics_channel
+// (`fastify-zod-session:<type>`), built only when someone listens.
+import { channel, type Channel } from 'node:diagnostics_channel'
+import type { FastifyBaseLogger } from 'fastify'
+import type { SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
+
+export const EVENT_NAMES: readonly SessionEventName[] = ['created', 'regenerated', 'rotated', 'destroyed', 'revoked', 'expired', 'bindingMismatch', 'rejected']
+
+const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fastify-zod-session:${name}`)])) as Record<SessionEventName, Channel>
+
+type Fields = Omit<SessionEvent, 'type' | 'at'>
+
+export class SessionEvents {
+  readonly #handlers: SessionEventHandlers
+
+  constructor (handlers: SessionEventHandlers) {
+    this.#handlers = handlers
+  }
+
+  /** Delivers an event. A handler that throws or rejects is logged: it never breaks the request. */
+  emit (type: SessionEventName, fields: Fields, log: FastifyBaseLogger): void {
+    const handler = this.#handlers[type] as ((event: SessionEvent) => unknown) | undefined
+    const published = CHANNELS[type]
+    if (handler === undefined && !published.hasSubscribers) return
+    const event: SessionEvent = { type, ...fields, at: new Date() }
+    if (published.hasSubscribers) published.publish(event)
+    if (handler === undefined) return
+    const failed = (err: unknown): void => { log.warn({ err, event: type }, 'a session event handler failed') }
+    try {
+      const result = handler(event)
+      if (result instanceof Promise) result.catch(failed)
+    } catch (err) {
+      failed(err)
+    }
+  }
+}
