@@ -212,7 +212,7 @@ export interface SessionEvent<T extends SessionEventName = SessionEventName> {
 }
 
 /** One handler per event; a handler that throws or rejects is logged and never breaks the request */
-export type SessionEventHandlers = { [T in SessionEventName]?: (event: SessionEvent<T>) => void | Promise<void> }
+export type SessionEventHandlers = { [T in SessionEventName]?: (event: SessionEvent<T>) => unknown }
 
 export interface FastifyZodSessionOptions {
   /** ≥32 characters, or an array of them: the first signs, all verify (required) */
