@@ -1,5 +1,6 @@
 import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
 import { EVENT_NAMES, SessionEvents } from './events.js'
+import type { OwnerLimitOptions } from './owner-limit.js'
 import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
 import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
@@ -30,13 +31,14 @@ export interface ResolvedOptions<Store = SessionStore> {
   storeTimeout: number | null
   legacy: ResolvedLegacy | null
   events: SessionEvents
+  maxSessionsPerOwner: OwnerLimitOptions | null
 }
 
 const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
-  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events'])
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events', 'maxSessionsPerOwner'])
 const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
 /** @fastify/session cookie options that mean something else here: the option to use instead */
 const COOKIE_REPLACED: Record<string, string> = {
@@ -140,6 +142,15 @@ function eventHandlers (value: unknown): SessionEventHandlers {
   return value as SessionEventHandlers
 }
 
+function ownerLimit (value: unknown): OwnerLimitOptions | null {
+  if (value === undefined || value === null) return null
+  const o = value as Partial<OwnerLimitOptions>
+  if (typeof value !== 'object') fail('maxSessionsPerOwner', "must be an object like { limit: 5, policy: 'evictOldest' }")
+  if (!Number.isInteger(o.limit) || (o.limit as number) < 1) fail('maxSessionsPerOwner.limit', 'must be a positive integer')
+  if (!['evictOldest', 'evictIdlest', 'refuse'].includes(o.policy as string)) fail('maxSessionsPerOwner.policy', "must be 'evictOldest', 'evictIdlest' or 'refuse'")
+  return { limit: o.limit as number, policy: o.policy as OwnerLimitOptions['policy'] }
+}
+
 function bind (value: unknown): Required<BindOptions> | null {
   if (value === undefined || value === null || value === false) return null
   if (typeof value !== 'object') fail('bind', 'must be an object like { ip: true, userAgent: true }')
@@ -191,8 +202,10 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     maxDataBytes: maxDataBytes as number | null,
     storeTimeout: duration(opts, 'storeTimeout', '3s', true),
     legacy: resolveLegacy(opts.legacy),
-    events: new SessionEvents(eventHandlers(opts.events))
+    events: new SessionEvents(eventHandlers(opts.events)),
+    maxSessionsPerOwner: ownerLimit(opts.maxSessionsPerOwner)
   }
+  if (resolved.maxSessionsPerOwner !== null && resolved.owner === null) fail('maxSessionsPerOwner', 'needs the `owner` option (a function of the session data naming its user)')
   if (opts.rolling !== undefined && opts.rolling !== true) {
     fail('rolling', 'sessions always slide (each request extends the idle timeout, written at most every touchAfter); for a fixed lifetime set absoluteTimeout')
   }

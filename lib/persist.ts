@@ -4,6 +4,7 @@ import type { SessionLoader } from './load.js'
 import { errorCodes } from './errors.js'
 import { describeIssues, storableData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
+import { OwnerLimit } from './owner-limit.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { dataSize } from '../stores/kit/record.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
@@ -30,6 +31,7 @@ export class SessionWriter {
   readonly #loader: SessionLoader
   readonly #emptyData: () => Data
   readonly #perKey: boolean
+  readonly #ownerLimit: OwnerLimit | null
 
   constructor (opts: ResolvedOptions, loader: SessionLoader, emptyData: () => Data) {
     this.#opts = opts
@@ -38,6 +40,7 @@ export class SessionWriter {
     this.#loader = loader
     this.#emptyData = emptyData
     this.#perKey = validatesPerKey(opts.schema)
+    this.#ownerLimit = opts.maxSessionsPerOwner === null ? null : new OwnerLimit(opts.store, opts.maxSessionsPerOwner, opts.events)
   }
 
   /**
@@ -73,12 +76,15 @@ export class SessionWriter {
     const id = ensureId(state)
     const secret = state.secret as string
     const owner = this.#opts.owner?.(data) ?? undefined
+    const limited = this.#ownerLimit !== null && typeof owner === 'string'
+    if (limited) await this.#ownerLimit!.before(owner)
     const meta: SessionMeta = { ...state.meta, ip: state.ip, userAgent: state.userAgent, lastAccessAt: now, lastAccessIp: state.ip }
     if (owner !== undefined && owner !== null) meta.owner = owner
     if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
     const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
     const record: SessionRecord = { data, createdAt: state.createdAt, expiresAt: expiryAt(this.#opts, meta, now), version: 0, auth: initialAuth(secret, rotateAt), meta }
     await callStore('save the session', () => this.#store.set(id, record))
+    if (limited) await this.#ownerLimit!.after(owner, id, state.log, { ip: state.ip, userAgent: state.userAgent })
     const previous = state.previousId
     if (previous !== null) {
       state.previousId = null

@@ -6,7 +6,7 @@ import type { Session } from './session.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
 import { isStoreUrl } from '../stores/url/parse.js'
-import { storeError } from './errors.js'
+import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import { withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
@@ -61,6 +61,10 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   // requests see the store through storeTimeout; fastify.sessionStore is the store itself. MemoryStore
   // answers from this process's memory in the same tick: nothing to wait for, and the wrapper's extra
   // promise was ~7% of a read
+  if (resolved.maxSessionsPerOwner !== null && typeof store.listByOwner !== 'function') {
+    await opened?.close()
+    throw new errorCodes.FST_SESSION_INVALID_OPTIONS('maxSessionsPerOwner', `${store.constructor.name} cannot list sessions by owner`)
+  }
   const timed = resolved.storeTimeout !== null && store.constructor !== MemoryStore
   const opts = { ...resolved, store: timed ? withTimeout(store, resolved.storeTimeout as number) : store } as ResolvedOptions
   const manager = new SessionManager(opts, fastify.serializeCookie)

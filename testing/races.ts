@@ -6,6 +6,7 @@ import { z } from 'zod'
 import fastifyZodSession, { type FastifyZodSessionOptions } from '../lib/index.js'
 import type { SessionStore } from '../types/index.js'
 import type { TestCase } from './conformance.js'
+import { ownerLimitRaces } from './owner-limit-races.js'
 
 export interface RaceOptions {
   /** a store for one case; closed after it */
@@ -28,7 +29,7 @@ interface Gate { name: string, entered: Promise<void>, open: () => void }
 interface Sent { status: number, cookie: string | undefined, setCookie: string[], body: any }
 
 /** A gated app: `/w/:gate/:key/:value` waits for the named gate after loading, then sets the key. */
-class RaceApp {
+export class RaceApp {
   readonly gates = new Map<string, { enter: () => void, wait: Promise<void> }>()
   app!: FastifyInstance
 
@@ -68,6 +69,12 @@ class RaceApp {
     app.post('/login/:user', async request => {
       await request.session.regenerate()
       request.session.set('userId', (request.params as { user: string }).user)
+      return { ok: true }
+    })
+    app.post('/login-held/:gate/:user', async request => {
+      await request.session.regenerate()
+      request.session.set('userId', (request.params as { user: string }).user)
+      await this.#hold((request.params as { gate: string }).gate)
       return { ok: true }
     })
     app.post('/w/:gate/:key/:value', async request => {
@@ -407,5 +414,6 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
     assert.deepEqual((await store.get(idOf(cookie)))?.data.cart, ['first', 'after-save'])
   })
 
+  if (options.ownerIndex !== false) ownerLimitRaces(race)
   return cases
 }

@@ -263,6 +263,12 @@ export interface FastifyZodSessionOptions {
   legacy?: LegacyOptions
   /** @fastify/session's option: sessions here always slide (see touchAfter); only `true` is accepted @default true */
   rolling?: true
+  /**
+   * at most `limit` live sessions per owner (needs `owner` and a store that lists owners), enforced when a
+   * session is first saved with an owner (a login through regenerate()): `evictOldest` logs the oldest
+   * login out, `evictIdlest` the longest unused, `refuse` answers FST_SESSION_LIMIT (409) @default undefined (no limit)
+   */
+  maxSessionsPerOwner?: { limit: number, policy: 'evictOldest' | 'evictIdlest' | 'refuse' }
   /** lifecycle event handlers (audit logs, closing a user's websockets on logout, "new device" mails) @default {} */
   events?: SessionEventHandlers
 }

@@ -1,0 +1,67 @@
+// maxSessionsPerOwner: at most `limit` live sessions per owner, enforced when a session is first saved
+// with an owner (a login). Parallel logins converge without a lock: every request orders the owner's
+// sessions the same way (oldest first, ties by id), a request that saved later sees every session
+// saved before it, and nobody ever removes a session that is among the newest `limit` of all of them.
+import type { FastifyBaseLogger } from 'fastify'
+import type { SessionRecord, SessionStore } from '../types/index.js'
+import type { SessionEvents } from './events.js'
+import { errorCodes } from './errors.js'
+import { callStore } from './state.js'
+import { isLive } from '../stores/kit/record.js'
+
+export interface OwnerLimitOptions {
+  limit: number
+  /** evictOldest: the oldest logins go; evictIdlest: the longest unused go; refuse: the new login gets FST_SESSION_LIMIT (409) */
+  policy: 'evictOldest' | 'evictIdlest' | 'refuse'
+}
+
+interface Live { id: string, record: SessionRecord }
+
+export class OwnerLimit {
+  readonly #store: SessionStore
+  readonly #options: OwnerLimitOptions
+  readonly #events: SessionEvents
+
+  constructor (store: SessionStore, options: OwnerLimitOptions, events: SessionEvents) {
+    this.#store = store
+    this.#options = options
+    this.#events = events
+  }
+
+  /** refuse: a login over the limit is refused before its session is saved */
+  async before (owner: string): Promise<void> {
+    if (this.#options.policy !== 'refuse') return
+    const live = await this.#live(owner)
+    if (live.length >= this.#options.limit) throw new errorCodes.FST_SESSION_LIMIT(this.#options.limit)
+  }
+
+  /** after the save: evict beyond the limit, or (refuse, lost a race) remove our own session and refuse */
+  async after (owner: string, self: string, log: FastifyBaseLogger, client: { ip?: string, userAgent?: string }): Promise<void> {
+    const { limit, policy } = this.#options
+    const live = await this.#live(owner)
+    if (live.length <= limit) return
+    if (policy === 'refuse') {
+      // the first `limit` in the shared order keep their place; a later one removes itself
+      if (live.findIndex(s => s.id === self) < limit) return
+      await callStore('remove a session over the owner limit', () => this.#store.destroy(self))
+      throw new errorCodes.FST_SESSION_LIMIT(limit)
+    }
+    for (const { id } of live.slice(0, live.length - limit)) {
+      if (await callStore('evict a session over the owner limit', () => this.#store.destroy(id))) {
+        this.#events.emit('destroyed', { id, owner, ...client, reason: 'limit' }, log)
+      }
+    }
+  }
+
+  /** the owner's live sessions, in the order every request agrees on: first to go first */
+  async #live (owner: string): Promise<Live[]> {
+    const ids = await callStore('list the owner\'s sessions', () => this.#store.listByOwner!(owner))
+    const records = await Promise.all(ids.map(async id => ({ id, record: await callStore('read the owner\'s sessions', () => this.#store.get(id)) })))
+    const now = Date.now()
+    const live = records.filter((s): s is Live => s.record !== undefined && isLive(s.record, now) && s.record.meta.owner === owner)
+    const at = this.#options.policy === 'evictIdlest'
+      ? (r: SessionRecord) => r.meta.lastAccessAt ?? r.createdAt
+      : (r: SessionRecord) => r.createdAt
+    return live.sort((a, b) => at(a.record) - at(b.record) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+}

@@ -1,0 +1,60 @@
+// maxSessionsPerOwner one request at a time: which session goes, the events, and options that cannot
+// work. The parallel-login races run for every store in the lifecycle race suite (testing/owner-limit-races.ts).
+import t from 'tap'
+import { buildApp, sessionCookie } from './helpers/app.js'
+import { CountingStore } from './helpers/counting-store.js'
+import { MemoryStore, type SessionEvent, type SessionStore } from '../lib/index.js'
+
+const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+const owner = (data: Record<string, unknown>): string | undefined => data.userId as string | undefined
+
+t.test('evictIdlest: the session unused the longest is logged out, and a destroyed event says why', async t => {
+  const store = new MemoryStore()
+  const destroyed: SessionEvent[] = []
+  const app = await buildApp(t, { store, owner, maxSessionsPerOwner: { limit: 2, policy: 'evictIdlest' }, events: { destroyed: e => { destroyed.push(e) } } })
+  const a = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  const b = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  // a was used a minute ago, b two hours ago: b is the idlest although a is older
+  for (const [cookie, ago] of [[a, 60_000], [b, 7_200_000]] as const) {
+    t.equal(await store.patch(idOf(cookie), { set: {}, unset: [], meta: { lastAccessAt: Date.now() - ago } }), 'ok')
+  }
+  const c = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  const user = async (cookie: string): Promise<string | null> => (await app.inject({ url: '/read', headers: { cookie } })).json().userId
+  t.equal(await user(a), 'ann')
+  t.equal(await user(b), null)
+  t.equal(await user(c), 'ann')
+  t.same(destroyed.map(e => [e.id, e.owner, e.reason]), [[idOf(b), 'ann', 'limit']])
+})
+
+t.test('refuse: the login over the limit is a 409 and writes nothing; other owners are not counted', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, owner, maxSessionsPerOwner: { limit: 1, policy: 'refuse' } })
+  const first = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  store.reset()
+  const refused = await app.inject({ method: 'POST', url: '/login/ann' })
+  t.equal(refused.statusCode, 409)
+  t.equal(refused.json().code, 'FST_SESSION_LIMIT')
+  t.equal(refused.headers['set-cookie'], undefined)
+  t.equal(store.writes(), 0)
+  t.equal((await app.inject({ url: '/read', headers: { cookie: first } })).json().userId, 'ann')
+  t.equal((await app.inject({ method: 'POST', url: '/login/bob' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/visit' })).statusCode, 200, 'anonymous sessions have no owner and no limit')
+  await app.inject({ method: 'POST', url: '/logout', headers: { cookie: first } })
+  t.equal((await app.inject({ method: 'POST', url: '/login/ann' })).statusCode, 200, 'after a logout there is room again')
+})
+
+t.test('maxSessionsPerOwner that cannot work fails app.ready() naming it', async t => {
+  await t.rejects(buildApp(t, { maxSessionsPerOwner: { limit: 2, policy: 'evictOldest' } }), /"maxSessionsPerOwner": needs the `owner` option/)
+  await t.rejects(buildApp(t, { owner, maxSessionsPerOwner: { limit: 0, policy: 'refuse' } }), /"maxSessionsPerOwner.limit": must be a positive integer/)
+  await t.rejects(buildApp(t, { owner, maxSessionsPerOwner: { limit: 2, policy: 'oldest' as never } }), /"maxSessionsPerOwner.policy"/)
+  const inner = new MemoryStore()
+  const noListing: SessionStore = {
+    get: id => inner.get(id),
+    set: (id, r) => inner.set(id, r),
+    patch: (id, c) => inner.patch(id, c),
+    rotate: (id, f, a) => inner.rotate(id, f, a),
+    touch: (id, e) => inner.touch(id, e),
+    destroy: id => inner.destroy(id)
+  }
+  await t.rejects(buildApp(t, { owner, store: noListing, maxSessionsPerOwner: { limit: 2, policy: 'refuse' } }), /"maxSessionsPerOwner": Object cannot list sessions by owner/)
+})

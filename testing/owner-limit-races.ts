@@ -1,0 +1,41 @@
+// maxSessionsPerOwner under parallel logins of one owner, held so that their saves overlap exactly.
+import assert from 'node:assert/strict'
+import type { SessionStore } from '../types/index.js'
+import type { RaceApp } from './races.js'
+
+type Race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>) => void
+
+const PARALLEL = 4
+
+export function ownerLimitRaces (race: Race): void {
+  race('limit. parallel logins with evictOldest: exactly `limit` sessions of the owner stay, the newest', async (store, r) => {
+    await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'evictOldest' } })
+    const first = await r.login('ann')
+    const sent = await r.held(Array.from({ length: PARALLEL }, () => ['POST', '/login-held/{gate}/ann'] as ['POST', string]))
+    assert.ok(sent.every(s => s.status === 200), 'every login succeeds')
+    const cookies = [first, ...sent.map(s => s.cookie as string)]
+    const loggedIn = []
+    for (const cookie of cookies) if (await r.userOf(cookie) === 'ann') loggedIn.push(cookie)
+    assert.equal(loggedIn.length, 2, 'exactly the limit stays logged in')
+    assert.equal(await r.userOf(first), null, 'the oldest login went')
+    assert.equal((await r.app.sessions.list('ann')).length, 2)
+  })
+
+  race('limit. parallel logins with refuse: the sessions already there keep their place, the rest get FST_SESSION_LIMIT', async (store, r) => {
+    await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'refuse' } })
+    const first = await r.login('ann')
+    const sent = await r.held(Array.from({ length: PARALLEL }, () => ['POST', '/login-held/{gate}/ann'] as ['POST', string]))
+    const accepted = sent.filter(s => s.status === 200)
+    const refused = sent.filter(s => s.status === 409)
+    assert.equal(accepted.length + refused.length, PARALLEL)
+    assert.ok(refused.every(s => s.body.code === 'FST_SESSION_LIMIT'))
+    assert.equal(await r.userOf(first), 'ann', 'the earlier login is kept')
+    let loggedIn = 1
+    for (const s of accepted) if (s.cookie !== undefined && await r.userOf(s.cookie) === 'ann') loggedIn++
+    assert.equal(loggedIn, 2, 'the limit holds and is used')
+    assert.equal((await r.app.sessions.list('ann')).length, 2)
+    const late = await r.send('POST', '/login/ann')
+    assert.equal(late.status, 409, 'a later login is refused before anything is saved')
+    assert.equal((await r.app.sessions.list('ann')).length, 2)
+  })
+}
