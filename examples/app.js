@@ -8,6 +8,8 @@ import { z } from 'zod'
 import { pathToFileURL } from 'node:url'
 import fastifyZodSession from 'fastify-zod-session'
 
+const DEVICE_LIMIT = 3
+
 const SessionSchema = z.object({
   user: z.string().min(1).max(40).optional(),
   visits: z.number().int().default(0),
@@ -20,14 +22,21 @@ export async function buildExampleApp (options = {}) {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' },
     (_request, body, done) => { done(null, Object.fromEntries(new URLSearchParams(body))) })
 
+  // sessions on disk by default: log in, restart the server, and you are still logged in
+  // (a file URL's pathname is percent-encoded, so spaces, '%', '?' or '#' in the folder are safe)
+  const store = options.store ?? process.env.SESSION_STORE_URL ??
+    `dir://${(process.env.SESSION_DIR ? pathToFileURL(process.env.SESSION_DIR) : new URL('.sessions', import.meta.url)).pathname}`
+  // the last lifecycle events, shown on "your sessions" (a real app would write an audit log)
+  const eventLog = []
+  const remember = (event) => { eventLog.unshift(event); eventLog.length = Math.min(eventLog.length, 100) }
   await app.register(fastifyZodSession, {
     secret: process.env.SESSION_SECRET ?? 'example-secret-change-me-it-must-be-32+-chars',
     schema: SessionSchema,
-    // sessions on disk by default: log in, restart the server, and you are still logged in
-    // (a file URL's pathname is percent-encoded, so spaces, '%', '?' or '#' in the folder are safe)
-    store: options.store ?? process.env.SESSION_STORE_URL ??
-      `dir://${(process.env.SESSION_DIR ? pathToFileURL(process.env.SESSION_DIR) : new URL('.sessions', import.meta.url)).pathname}`,
-    owner: (data) => data.user
+    store,
+    owner: (data) => data.user,
+    // a 4th device logs the oldest out (memcached cannot list a user's sessions: no limit there)
+    maxSessionsPerOwner: typeof store === 'string' && store.startsWith('memcached') ? undefined : { limit: DEVICE_LIMIT, policy: 'evictOldest' },
+    events: { regenerated: remember, destroyed: remember, revoked: remember, bindingMismatch: remember }
   })
 
   app.get('/', async (request, reply) => {
@@ -102,7 +111,7 @@ export async function buildExampleApp (options = {}) {
     const flash = request.session.get('flash')
     if (flash !== undefined) request.session.unset('flash')
     reply.type('text/html; charset=utf-8')
-    return sessionsPage(user, list, request.session.id, flash)
+    return sessionsPage(user, list, request.session.id, flash, eventLog.filter(e => e.owner === user).slice(0, 10))
   })
 
   app.post('/logout-everywhere', async (request, reply) => {
@@ -128,7 +137,9 @@ ${body}
 
 const when = (ms) => ms === undefined || ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'
 
-function sessionsPage (user, list, current, flash) {
+const describeEvent = (e) => ({ regenerated: 'logged in', destroyed: e.reason === 'limit' ? `logged out (more than ${DEVICE_LIMIT} devices)` : 'logged out', revoked: `${e.count} device(s) logged out remotely`, bindingMismatch: 'used from another device' })[e.type] ?? e.type
+
+function sessionsPage (user, list, current, flash, events) {
   const rows = list === null
     ? '<p>This store cannot list sessions.</p>'
     : `<table id="sessions"><tr><th>device</th><th>signed in</th><th>last seen</th><th>from</th></tr>
@@ -140,7 +151,12 @@ ${flash ? `<p class="flash" id="flash">${escape(flash)}</p>` : ''}
 <p><a href="/">← back</a></p>
 ${rows}
 <p><form method="post" action="/logout-everywhere"><input type="hidden" name="scope" value="others"><button id="logout-others">Log out my other devices</button></form>
-<form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form></p>`)
+<form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form></p>
+<p>You can be logged in on up to ${DEVICE_LIMIT} devices: logging in on another logs the oldest out.</p>
+<h2>Recent activity</h2>
+<table id="events"><tr><th>when</th><th>what</th><th>from</th></tr>
+${events.map(e => `<tr class="event"><td>${when(e.at.getTime())}</td><td>${escape(describeEvent(e))}</td><td>${escape(e.userAgent ?? e.ip ?? '—')}</td></tr>`).join('\n')}
+</table>`)
 }
 
 function page (session, flash) {

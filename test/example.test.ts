@@ -100,3 +100,20 @@ t.test('the example app: changing the name needs a login within 2 minutes', asyn
   t.match(home, /needs a recent login/)
   t.match(home, /Logged in as <strong>Faye<\/strong>/, 'not renamed, still logged in')
 })
+
+t.test('the example app: a 4th device logs the oldest out, and "your sessions" shows the activity', async t => {
+  const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
+  t.teardown(() => app.close())
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const login = async (agent: string): Promise<string> =>
+    sessionCookie(await app.inject({ method: 'POST', url: '/login', headers: { ...form, 'user-agent': agent }, payload: 'name=Gus' }))!
+  const devices = []
+  for (const agent of ['One', 'Two', 'Three', 'Four']) devices.push(await login(agent))
+  t.notMatch((await app.inject({ url: '/', headers: { cookie: devices[0] } })).body, /Logged in as/, 'the oldest device was logged out')
+  for (const cookie of devices.slice(1)) t.match((await app.inject({ url: '/', headers: { cookie } })).body, /Logged in as <strong>Gus/)
+  const page = (await app.inject({ url: '/sessions', headers: { cookie: devices[3] } })).body
+  t.equal(page.match(/class="session"/g)?.length, 3)
+  t.match(page, /up to 3 devices/)
+  t.match(page, /logged out \(more than 3 devices\)/)
+  t.equal(page.match(/<td>logged in<\/td>/g)?.length, 4)
+})
