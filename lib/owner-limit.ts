@@ -1,7 +1,8 @@
 // maxSessionsPerOwner: at most `limit` live sessions per owner, enforced when a session is first saved
 // with an owner (a login). Parallel logins converge without a lock: every request orders the owner's
-// sessions the same way (oldest first, ties by id), a request that saved later sees every session
-// saved before it, and nobody ever removes a session that is among the newest `limit` of all of them.
+// sessions the same way (oldest first, ties by id) and removes those beyond the limit in that order;
+// the request that saved last sees every session, and a session kept by the whole set's order is kept
+// by any part of it, so nobody removes one that should stay.
 import type { FastifyBaseLogger } from 'fastify'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import type { SessionEvents } from './events.js'
@@ -35,22 +36,20 @@ export class OwnerLimit {
     if (live.length >= this.#options.limit) throw new errorCodes.FST_SESSION_LIMIT(this.#options.limit)
   }
 
-  /** after the save: evict beyond the limit, or (refuse, lost a race) remove our own session and refuse */
+  /** after the save: remove the sessions beyond the limit; refuse when this login is one of them */
   async after (owner: string, self: string, log: FastifyBaseLogger, client: { ip?: string, userAgent?: string }): Promise<void> {
     const { limit, policy } = this.#options
     const live = await this.#live(owner)
     if (live.length <= limit) return
-    if (policy === 'refuse') {
-      // the first `limit` in the shared order keep their place; a later one removes itself
-      if (live.findIndex(s => s.id === self) < limit) return
-      await callStore('remove a session over the owner limit', () => this.#store.destroy(self))
-      throw new errorCodes.FST_SESSION_LIMIT(limit)
-    }
-    for (const { id } of live.slice(0, live.length - limit)) {
+    // refuse: the first `limit` in the shared order keep their place and the newest go (this login, or
+    // one that raced it and was checked before this one was saved); evict: the oldest go
+    const going = policy === 'refuse' ? live.slice(limit) : live.slice(0, live.length - limit)
+    for (const { id } of going) {
       if (await callStore('evict a session over the owner limit', () => this.#store.destroy(id))) {
         this.#events.emit('destroyed', { id, owner, ...client, reason: 'limit' }, log)
       }
     }
+    if (policy === 'refuse' && going.some(s => s.id === self)) throw new errorCodes.FST_SESSION_LIMIT(limit)
   }
 
   /** the owner's live sessions, in the order every request agrees on: first to go first */
