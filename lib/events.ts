@@ -10,6 +10,11 @@ const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fast
 
 type Fields = Omit<SessionEvent, 'type' | 'at'>
 
+/** PruneOptions.onExpired for the plugin's prunes: an `expired` event (reason 'idle') per removed session */
+export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: Array<{ id: string, owner?: string }>) => void {
+  return sessions => { for (const { id, owner } of sessions) events.emit('expired', { id, owner, reason: 'idle' }, log) }
+}
+
 export class SessionEvents {
   readonly #handlers: SessionEventHandlers
 

@@ -12,6 +12,7 @@ import { withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
 import { addFreshnessCheck } from './freshness.js'
+import { reportExpired } from './events.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -117,7 +118,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
 
   if (opts.pruneInterval !== null && typeof store.prune === 'function') {
     const timer = setInterval(() => {
-      store.prune!().then(
+      store.prune!({ onExpired: reportExpired(opts.events, fastify.log) }).then(
         removed => { if (removed > 0) fastify.log.debug({ removed }, 'pruned expired sessions') },
         err => { fastify.log.warn({ err }, 'session prune failed') }
       )

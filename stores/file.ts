@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { SessionIndex } from './kit/session-index.js'
+import { expiredReport } from './kit/expired-report.js'
 import { acquireLock } from './kit/lock-file.js'
 import { destroyOwned } from './kit/owned.js'
 
@@ -204,13 +205,15 @@ export class FileStore implements SessionStore {
   async prune (options?: PruneOptions): Promise<number> {
     await this.#ready()
     const total = this.#index.size
-    const removed = this.#index.prune()
+    const expired = expiredReport(this.#prefix, options)
+    const removed = this.#index.prune(expired?.collect)
     if (removed > 0) {
       this.#forceCompact = true
       this.#flushing ??= this.#flush()
       await this.#flushing
     }
     options?.onProgress?.(total, total)
+    expired?.report()
     return removed
   }
 

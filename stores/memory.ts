@@ -1,5 +1,6 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { SessionIndex } from './kit/session-index.js'
+import { expiredReport } from './kit/expired-report.js'
 
 export interface MemoryStoreOptions {
   /** most sessions kept; the least recently used is evicted beyond it (default 10,000) */
@@ -58,8 +59,10 @@ export class MemoryStore implements SessionStore {
 
   async prune (options?: PruneOptions): Promise<number> {
     const total = this.#index.size
-    const removed = this.#index.prune()
+    const expired = expiredReport(this.#prefix, options)
+    const removed = this.#index.prune(expired?.collect)
     options?.onProgress?.(total, total)
+    expired?.report()
     return removed
   }
 

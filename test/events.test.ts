@@ -5,6 +5,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { z } from 'zod'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { MemoryStore, type SessionEvent, type SessionEventHandlers } from '../lib/index.js'
+import { FileStore } from '../stores/file.js'
+import { tempDir } from './helpers/tmp.js'
+import { join } from 'node:path'
 
 const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
 
@@ -110,4 +113,18 @@ t.test('events: an unknown event or a handler that is not a function fails app.r
   await t.rejects(buildApp(t, { events: { loggedIn: () => {} } as never }), /"events\.loggedIn": is not an event/)
   await t.rejects(buildApp(t, { events: { created: 'audit' } as never }), /"events\.created": must be a function/)
   await t.rejects(buildApp(t, { events: [] as never, schema: z.object({}) as never }), /"events": must be an object of handlers/)
+})
+
+t.test('expired: the sessions a prune removes are reported (MemoryStore and FileStore), with id and owner', async t => {
+  for (const store of [new MemoryStore({ prefix: 'p:' }), new FileStore({ path: join(tempDir(t), 'sessions.jsonl') })]) {
+    const { events, handlers } = recorder()
+    const app = await buildApp(t, { events: handlers, store, owner: data => data.userId as string | undefined })
+    const gone = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+    const kept = sessionCookie(await app.inject({ method: 'POST', url: '/login/bob' }))!
+    t.equal(await store.touch(idOf(gone), Date.now() - 1), true)
+    t.equal(await app.sessions.prune(), 1, store.constructor.name)
+    const expired = events.filter(e => e.type === 'expired')
+    t.same(expired.map(e => [e.id, e.owner, e.reason]), [[idOf(gone), 'ann', 'idle']], store.constructor.name)
+    t.equal((await app.inject({ url: '/read', headers: { cookie: kept } })).json().userId, 'bob')
+  }
 })

@@ -72,6 +72,8 @@ export type PatchResult = 'ok' | 'missing' | 'conflict' | 'too-large'
 export interface PruneOptions {
   /** called as the prune goes: `done` of `total` sessions examined (the CLI draws a progress bar) */
   onProgress?: (done: number, total: number) => void
+  /** called with the expired sessions this prune removed, where the store can tell (MemoryStore, FileStore) */
+  onExpired?: (sessions: Array<{ id: string, owner?: string }>) => void
 }
 
 export interface SessionStats {

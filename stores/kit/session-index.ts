@@ -149,12 +149,14 @@ export class SessionIndex {
     return !expired(entry, Date.now())
   }
 
-  prune (): number {
+  /** removes expired sessions; `onRemoved` hears each one's key and owner */
+  prune (onRemoved?: (key: string, owner: string | undefined) => void): number {
     const now = Date.now()
     let removed = 0
     for (const [key, entry] of this.#entries) {
       if (expired(entry, now)) {
         this.#remove(key, entry)
+        onRemoved?.(key, entry.meta.owner)
         removed++
       }
     }
