@@ -10,6 +10,11 @@ const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fast
 
 type Fields = Omit<SessionEvent, 'type' | 'at'>
 
+/** an event's fields with the client of the request that caused it */
+export function fromRequest (state: { ip: string, userAgent: string | undefined }, fields: Fields): Fields {
+  return { ...fields, ip: state.ip, userAgent: state.userAgent }
+}
+
 /** PruneOptions.onExpired for the plugin's prunes: an `expired` event (reason 'idle') per removed session */
 export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: Array<{ id: string, owner?: string }>) => void {
   return sessions => { for (const { id, owner } of sessions) events.emit('expired', { id, owner, reason: 'idle' }, log) }

@@ -6,11 +6,10 @@ import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
 
-function requireFresh (maxAge: Duration, ms: number): onRequestHookHandler {
+function requireFresh (maxAge: Duration): onRequestHookHandler {
   return function requireFreshLogin (request, _reply, done) {
-    const at = request.session?.authenticatedAt
-    if (at === null || at === undefined || Date.now() - at.getTime() > ms) done(new errorCodes.FST_SESSION_NOT_FRESH(String(maxAge)))
-    else done()
+    if (request.session?.isFresh(maxAge) === true) done()
+    else done(new errorCodes.FST_SESSION_NOT_FRESH(String(maxAge)))
   }
 }
 
@@ -18,10 +17,9 @@ function requireFresh (maxAge: Duration, ms: number): onRequestHookHandler {
 export function addFreshnessCheck (route: RouteOptions): void {
   const maxAge = (route.config as { session?: { fresh?: unknown } } | undefined)?.session?.fresh
   if (maxAge === undefined) return
-  const ms = toMs(maxAge)
-  if (ms === undefined) {
+  if (toMs(maxAge) === undefined) {
     throw new errorCodes.FST_SESSION_INVALID_OPTIONS(`config.session.fresh of ${String(route.method)} ${route.url}`, `${String(maxAge)} is not a duration (seconds, or a string like '5m')`)
   }
   const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-  route.onRequest = [requireFresh(maxAge as Duration, ms), ...own] as RouteOptions['onRequest']
+  route.onRequest = [requireFresh(maxAge as Duration), ...own] as RouteOptions['onRequest']
 }

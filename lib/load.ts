@@ -8,6 +8,7 @@ import { bindingMismatch } from './binding.js'
 import { extensionDue } from './expiry.js'
 import { adopt, type SessionState } from './state.js'
 import { usableRecord } from '../stores/kit/record.js'
+import { fromRequest } from './events.js'
 
 /** constant time for hashes of one length, without allocating on every request (as timingSafeEqual's Buffers would) */
 function sameHash (a: string, b: string): boolean {
@@ -55,32 +56,31 @@ export class SessionLoader {
     }
     const session = cookie.id
     const events = this.#opts.events
-    const client = { id: session, ip: state.ip, userAgent: state.userAgent }
     if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
       log.debug({ session }, 'session unknown or expired: fresh session')
-      if (record === undefined) events.emit('rejected', { ...client, reason: 'unknown' }, log)
-      else events.emit('expired', { ...client, owner: record.meta.owner, reason: 'idle' }, log)
+      if (record === undefined) events.emit('rejected', fromRequest(state, { id: session, reason: 'unknown' }), log)
+      else events.emit('expired', fromRequest(state, { id: session, owner: record.meta.owner, reason: 'idle' }), log)
       return false
     }
     const owner = record.meta.owner
     const status = secretStatus(record.auth, cookie.hash, now)
     if (status === null) {
       log.debug({ session }, 'session secret not current nor in its grace window: fresh session')
-      events.emit('rejected', { ...client, owner, reason: 'secret' }, log)
+      events.emit('rejected', fromRequest(state, { id: session, owner, reason: 'secret' }), log)
       return false
     }
     if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session }, 'session past its absolute timeout: fresh session')
-      events.emit('expired', { ...client, owner, reason: 'absolute' }, log)
+      events.emit('expired', fromRequest(state, { id: session, owner, reason: 'absolute' }), log)
       await this.#destroyQuietly(log, cookie.id)
       return false
     }
     const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
     if (mismatch !== null) {
       log.warn({ session, mismatch }, 'session binding mismatch')
-      events.emit('bindingMismatch', { ...client, owner, reason: mismatch }, log)
+      events.emit('bindingMismatch', fromRequest(state, { id: session, owner, reason: mismatch }), log)
       if (this.#opts.bind?.onMismatch === 'destroy') {
-        if (await this.#destroyQuietly(log, cookie.id)) events.emit('destroyed', { ...client, owner, reason: 'binding' }, log)
+        if (await this.#destroyQuietly(log, cookie.id)) events.emit('destroyed', fromRequest(state, { id: session, owner, reason: 'binding' }), log)
         return false
       }
     }

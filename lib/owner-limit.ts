@@ -3,11 +3,10 @@
 // sessions the same way (oldest first, ties by id) and removes those beyond the limit in that order;
 // the request that saved last sees every session, and a session kept by the whole set's order is kept
 // by any part of it, so nobody removes one that should stay.
-import type { FastifyBaseLogger } from 'fastify'
 import type { SessionRecord, SessionStore } from '../types/index.js'
-import type { SessionEvents } from './events.js'
+import { fromRequest, type SessionEvents } from './events.js'
 import { errorCodes } from './errors.js'
-import { callStore } from './state.js'
+import { callStore, type SessionState } from './state.js'
 import { isLive } from '../stores/kit/record.js'
 
 export interface OwnerLimitOptions {
@@ -37,7 +36,7 @@ export class OwnerLimit {
   }
 
   /** after the save: remove the sessions beyond the limit; refuse when this login is one of them */
-  async after (owner: string, self: string, log: FastifyBaseLogger, client: { ip?: string, userAgent?: string }): Promise<void> {
+  async after (owner: string, self: string, state: SessionState): Promise<void> {
     const { limit, policy } = this.#options
     const live = await this.#live(owner)
     if (live.length <= limit) return
@@ -46,7 +45,7 @@ export class OwnerLimit {
     const going = policy === 'refuse' ? live.slice(limit) : live.slice(0, live.length - limit)
     for (const { id } of going) {
       if (await callStore('evict a session over the owner limit', () => this.#store.destroy(id))) {
-        this.#events.emit('destroyed', { id, owner, ...client, reason: 'limit' }, log)
+        this.#events.emit('destroyed', fromRequest(state, { id, owner, reason: 'limit' }), state.log)
       }
     }
     if (policy === 'refuse' && going.some(s => s.id === self)) throw new errorCodes.FST_SESSION_LIMIT(limit)

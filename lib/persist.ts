@@ -5,6 +5,7 @@ import { errorCodes } from './errors.js'
 import { describeIssues, storableData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
+import { fromRequest } from './events.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { dataSize } from '../stores/kit/record.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
@@ -84,14 +85,14 @@ export class SessionWriter {
     const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
     const record: SessionRecord = { data, createdAt: state.createdAt, expiresAt: expiryAt(this.#opts, meta, now), version: 0, auth: initialAuth(secret, rotateAt), meta }
     await callStore('save the session', () => this.#store.set(id, record))
-    if (limited) await this.#ownerLimit!.after(owner, id, state.log, { ip: state.ip, userAgent: state.userAgent })
+    if (limited) await this.#ownerLimit!.after(owner, id, state)
     const previous = state.previousId
     if (previous !== null) {
       state.previousId = null
       await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
     state.auth = record.auth
-    this.#opts.events.emit(state.regenerated ? 'regenerated' : 'created', { id, owner: meta.owner, ip: state.ip, userAgent: state.userAgent }, state.log)
+    this.#opts.events.emit(state.regenerated ? 'regenerated' : 'created', fromRequest(state, { id, owner: meta.owner }), state.log)
     state.regenerated = false
     saved(state, meta, record.expiresAt, 0, final)
     state.sendCookie = true
@@ -208,7 +209,7 @@ export class SessionWriter {
     const rotated = await callStore('rotate the session secret', () => this.#store.rotate(state.id as string, read.current[0], auth))
     if (rotated) {
       Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
-      this.#opts.events.emit('rotated', { id: state.id as string, owner: state.meta.owner, ip: state.ip, userAgent: state.userAgent }, state.log)
+      this.#opts.events.emit('rotated', fromRequest(state, { id: state.id as string, owner: state.meta.owner }), state.log)
     } else {
       state.stale = true
     }

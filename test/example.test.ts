@@ -8,6 +8,12 @@ import { DirectoryStore } from '../stores/directory.js'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
+/** logs `name` in from a device with user agent `agent`; the session cookie */
+async function loginAs (app: FastifyInstance, name: string, agent: string): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': agent }, payload: `name=${name}` })
+  return sessionCookie(res)!
+}
+
 t.test('the example app: login, counter, cart, logout', async t => {
   const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
   t.teardown(() => app.close())
@@ -45,8 +51,7 @@ t.test('the example app: "your sessions" lists every device and logs the others 
   const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
   t.teardown(() => app.close())
   const form = { 'content-type': 'application/x-www-form-urlencoded' }
-  const login = async (agent: string): Promise<string> =>
-    sessionCookie(await app.inject({ method: 'POST', url: '/login', headers: { ...form, 'user-agent': agent }, payload: 'name=Cy' }))!
+  const login = async (agent: string): Promise<string> => await loginAs(app, 'Cy', agent)
   const laptop = await login('Laptop <b>')
   const phone = await login('Phone')
   const page = (await app.inject({ url: '/sessions', headers: { cookie: laptop } })).body
@@ -104,9 +109,7 @@ t.test('the example app: changing the name needs a login within 2 minutes', asyn
 t.test('the example app: a 4th device logs the oldest out, and "your sessions" shows the activity', async t => {
   const app: FastifyInstance = await buildExampleApp({ logger: false, store: new DirectoryStore({ path: tempDir(t) }) })
   t.teardown(() => app.close())
-  const form = { 'content-type': 'application/x-www-form-urlencoded' }
-  const login = async (agent: string): Promise<string> =>
-    sessionCookie(await app.inject({ method: 'POST', url: '/login', headers: { ...form, 'user-agent': agent }, payload: 'name=Gus' }))!
+  const login = async (agent: string): Promise<string> => await loginAs(app, 'Gus', agent)
   const devices = []
   for (const agent of ['One', 'Two', 'Three', 'Four']) devices.push(await login(agent))
   t.notMatch((await app.inject({ url: '/', headers: { cookie: devices[0] } })).body, /Logged in as/, 'the oldest device was logged out')

@@ -21,6 +21,17 @@ export function ownerLimitRaces (race: Race): void {
     assert.equal((await r.app.sessions.list('ann')).length, 2)
   })
 
+  race('limit. a request of a session evicted while it was in flight does not bring it back', async (store, r) => {
+    await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 1, policy: 'evictOldest' } })
+    const old = await r.login('ann')
+    let fresh = ''
+    const [late] = await r.held([['POST', '/w/{gate}/note/late', old]], async () => { fresh = await r.login('ann') })
+    assert.equal(late.cookie, undefined, 'the late request hands out no cookie for the evicted session')
+    assert.equal(await r.userOf(old), null, 'the evicted session stays dead')
+    assert.equal(await r.userOf(fresh), 'ann', 'the new login is untouched')
+    assert.equal((await r.app.sessions.list('ann')).length, 1)
+  })
+
   race('limit. parallel logins with refuse: the sessions already there keep their place, the rest get FST_SESSION_LIMIT', async (store, r) => {
     await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'refuse' } })
     const first = await r.login('ann')
