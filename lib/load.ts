@@ -32,60 +32,72 @@ export class SessionLoader {
   readonly #opts: ResolvedOptions
   readonly #store: SessionStore
   readonly #schema: SessionSchema
+  readonly #emptyData: () => Record<string, unknown>
 
-  constructor (opts: ResolvedOptions) {
+  constructor (opts: ResolvedOptions, emptyData: () => Record<string, unknown>) {
     this.#opts = opts
     this.#store = opts.store
     this.#schema = opts.schema
+    this.#emptyData = emptyData
   }
 
-  /** Fills the state from the store; false when the session is unusable (a fresh one follows). */
-  async open (state: SessionState, cookie: VerifiedCookie, now: number): Promise<boolean> {
+  /**
+   * Fills the state from the store, or with empty data when the session is unusable (a fresh one
+   * follows). Resolves to `session`, so that the request's hook waits on this one promise only.
+   */
+  async open<S> (state: SessionState, cookie: VerifiedCookie, now: number, session: S): Promise<S> {
     const log = state.log
     state.read = true
     let record: SessionRecord | undefined
     try {
       record = this.usable(await this.#store.get(cookie.id), log)
     } catch (err) {
-      if (this.#opts.onStoreError === 'anonymous') {
-        log.warn({ err }, 'session store unavailable: serving an unsaved anonymous session')
-        state.anonymous = true
-        return false
-      }
-      throw storeError('load the session', err)
+      if (this.#opts.onStoreError !== 'anonymous') throw storeError('load the session', err)
+      log.warn({ err }, 'session store unavailable: serving an unsaved anonymous session')
+      state.anonymous = true
+      state.data = this.#emptyData()
+      return session
     }
+    const verdict = this.#check(state, cookie, record, now)
+    if (verdict === 'usable') return session
+    if (verdict !== 'fresh' && await this.#destroyQuietly(log, cookie.id) && verdict === 'destroy on mismatch') {
+      this.#opts.events.emit('destroyed', fromRequest(state, { id: cookie.id, owner: record?.meta.owner, reason: 'binding' }), log)
+    }
+    state.data = this.#emptyData()
+    return session
+  }
+
+  /** Adopts a usable record into the state (synchronously: the read path awaits only the store), or says why not. */
+  #check (state: SessionState, cookie: VerifiedCookie, record: SessionRecord | undefined, now: number): 'usable' | 'fresh' | 'destroy' | 'destroy on mismatch' {
+    const log = state.log
     const session = cookie.id
     const events = this.#opts.events
     if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
       log.debug({ session }, 'session unknown or expired: fresh session')
       if (record === undefined) events.emit('rejected', fromRequest(state, { id: session, reason: 'unknown' }), log)
       else events.emit('expired', fromRequest(state, { id: session, owner: record.meta.owner, reason: 'idle' }), log)
-      return false
+      return 'fresh'
     }
     const owner = record.meta.owner
     const status = secretStatus(record.auth, cookie.hash, now)
     if (status === null) {
       log.debug({ session }, 'session secret not current nor in its grace window: fresh session')
       events.emit('rejected', fromRequest(state, { id: session, owner, reason: 'secret' }), log)
-      return false
+      return 'fresh'
     }
     if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session }, 'session past its absolute timeout: fresh session')
       events.emit('expired', fromRequest(state, { id: session, owner, reason: 'absolute' }), log)
-      await this.#destroyQuietly(log, cookie.id)
-      return false
+      return 'destroy'
     }
     const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
     if (mismatch !== null) {
       log.warn({ session, mismatch }, 'session binding mismatch')
       events.emit('bindingMismatch', fromRequest(state, { id: session, owner, reason: mismatch }), log)
-      if (this.#opts.bind?.onMismatch === 'destroy') {
-        if (await this.#destroyQuietly(log, cookie.id)) events.emit('destroyed', fromRequest(state, { id: session, owner, reason: 'binding' }), log)
-        return false
-      }
+      if (this.#opts.bind?.onMismatch === 'destroy') return 'destroy on mismatch'
     }
     const data = this.parseStored(record.data, log, session)
-    if (data === undefined) return false
+    if (data === undefined) return 'fresh'
     adopt(state, {
       id: cookie.id,
       secret: cookie.secret,
@@ -96,7 +108,7 @@ export class SessionLoader {
       // a re-signed cookie goes out only after a store write has shown the session is still there
       touchDue: cookie.renew || extensionDue(this.#opts, record.meta, record.expiresAt, now)
     })
-    return true
+    return 'usable'
   }
 
   /** the record a store answered, or undefined (a malformed one is logged and treated as missing) */

@@ -34,7 +34,7 @@ export class SessionManager {
     this.schema = opts.schema
     this.store = opts.store
     this.cookie = new SessionCookie(opts, serializeCookie)
-    this.#loader = new SessionLoader(opts)
+    this.#loader = new SessionLoader(opts, () => this.emptyData())
     this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
     this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts.legacy, this.#loader)
   }
@@ -86,11 +86,8 @@ export class SessionManager {
         return session
       })
     }
-    return this.#loader.open(state, cookie, now).then(found => {
-      // the empty data is only worked out when the stored session cannot be used
-      if (!found) state.data = this.emptyData()
-      return session
-    })
+    // the empty data is only worked out when the stored session cannot be used
+    return this.#loader.open(state, cookie, now, session)
   }
 
   /** regenerate(): new id, secret and creation time; data emptied, or only the listed keys kept */

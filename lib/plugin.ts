@@ -43,8 +43,12 @@ declare module 'fastify' {
  * the reply, as @fastify/passport's redirects do): nothing may escape a promise chain as an unhandled
  * rejection, which would end the process.
  */
-function lateDone (request: FastifyRequest): (err: unknown) => void {
-  return err => { request.log.warn({ err }, 'session hook finished after the reply was sent') }
+function finish (request: FastifyRequest, done: () => void): void {
+  try {
+    done()
+  } catch (err) {
+    request.log.warn({ err }, 'session hook finished after the reply was sent')
+  }
 }
 
 // options → decorators → hooks
@@ -102,7 +106,11 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
       done()
       return
     }
-    loaded.then(session => { request.session = session as never; done() }, done).catch(lateDone(request))
+    // one reaction, no .catch() promise: this is every stored session's path
+    loaded.then(
+      session => { request.session = session as never; finish(request, done) },
+      (err: Error) => { finish(request, () => { done(err) }) }
+    )
   })
   fastify.addHook('onSend', (request, reply, payload, done) => {
     let pending: Promise<void> | undefined
@@ -113,7 +121,12 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
       return
     }
     if (pending === undefined) done(null, payload)
-    else pending.then(() => { done(null, payload) }, done).catch(lateDone(request))
+    else {
+      pending.then(
+        () => { finish(request, () => { done(null, payload) }) },
+        (err: Error) => { finish(request, () => { done(err) }) }
+      )
+    }
   })
 
   if (opts.pruneInterval !== null && typeof store.prune === 'function') {
