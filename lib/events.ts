@@ -2,7 +2,7 @@
 // (`fastify-zod-session:<type>`), built only when someone listens.
 import { channel, type Channel } from 'node:diagnostics_channel'
 import type { FastifyBaseLogger } from 'fastify'
-import type { SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
+import type { ExpiredSession, SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
 
 export const EVENT_NAMES: readonly SessionEventName[] = ['created', 'regenerated', 'rotated', 'destroyed', 'revoked', 'expired', 'bindingMismatch', 'rejected']
 
@@ -16,7 +16,7 @@ export function fromRequest (state: { ip: string, userAgent: string | undefined 
 }
 
 /** PruneOptions.onExpired for the plugin's prunes: an `expired` event (reason 'idle') per removed session */
-export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: Array<{ id: string, owner?: string }>) => void {
+export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: ExpiredSession[]) => void {
   return sessions => { for (const { id, owner } of sessions) events.emit('expired', { id, owner, reason: 'idle' }, log) }
 }
 

@@ -8,5 +8,5 @@ export { Session } from './session.js'
 export type {
   SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
   Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
-  SessionStats, PruneOptions, SessionEvent, SessionEventName, SessionEventHandlers
+  SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers
 } from '../types/index.js'

@@ -5,6 +5,7 @@ import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecor
 import { parse, stringify } from './kit/codec.js'
 import { KeyedLock, writeFileAtomic } from './kit/atomic-file.js'
 import { warnOnce } from './kit/warn-once.js'
+import { expiredReport } from './kit/expired-report.js'
 import { destroyOwned } from './kit/owned.js'
 import { applyPatch, applyRotate, isLive, once, usableRecord } from './kit/record.js'
 
@@ -62,7 +63,14 @@ export class DirectoryStore implements SessionStore {
     return join(this.#dir, OWNERS, this.#prefix + createHash('sha256').update(owner).digest('base64url'))
   }
 
+  /** the live record, or undefined (missing, expired or corrupt) */
   async #read (id: string): Promise<SessionRecord | undefined> {
+    const record = await this.#readAny(id)
+    return record !== undefined && isLive(record) ? record : undefined
+  }
+
+  /** the record, live or expired; undefined when missing or corrupt */
+  async #readAny (id: string): Promise<SessionRecord | undefined> {
     const file = this.#file(id)
     await this.ready()
     let text: string
@@ -83,7 +91,7 @@ export class DirectoryStore implements SessionStore {
       warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing`)
       return undefined
     }
-    return isLive(record) ? record : undefined
+    return record
   }
 
   async #write (id: string, record: SessionRecord): Promise<void> {
@@ -170,6 +178,7 @@ export class DirectoryStore implements SessionStore {
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
     const now = Date.now()
+    const expired = expiredReport('', options)
     let removed = 0
     const ids = await this.#ids()
     let done = 0
@@ -182,11 +191,14 @@ export class DirectoryStore implements SessionStore {
       const gone = await this.#lock.run(id, async () => {
         const fresh = await stat(file).catch(() => null)
         if (fresh === null || fresh.mtimeMs > now) return false
-        await unlink(file).catch(() => {})
-        return true
+        // the owner is read only when someone asked what was removed (and only from an expired file)
+        const owner = expired === undefined ? undefined : (await this.#readAny(id).catch(() => undefined))?.meta.owner
+        // only the unlink that removed the file reports it: another process may prune this directory too
+        return await unlink(file).then(() => { expired?.collect(id, owner); return true }, () => false)
       })
       if (gone) removed++
     }
+    expired?.report()
     options?.onProgress?.(ids.length, ids.length)
     return removed
   }

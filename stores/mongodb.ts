@@ -2,6 +2,7 @@ import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch,
 import { destroyOwned } from './kit/owned.js'
 import { applyPatch, once, usableRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
+import { expiredReport } from './kit/expired-report.js'
 
 /** A session as a MongoDB document. */
 export interface SessionDocument {
@@ -28,6 +29,7 @@ export interface SessionCollection {
   updateOne (filter: Filter, update: Record<string, Record<string, unknown>>): Promise<{ matchedCount: number }>
   deleteOne (filter: Filter): Promise<{ deletedCount: number }>
   deleteMany (filter: Filter): Promise<{ deletedCount: number }>
+  findOneAndDelete (filter: Filter, options: { projection: Record<string, 0 | 1> }): Promise<{ _id: string, owner?: string | null } | null>
   find (filter: Filter, options: { projection: Record<string, 0 | 1> }): { toArray (): Promise<Array<{ _id: string }>> }
   createIndex (spec: Record<string, 1 | -1>, options?: { expireAfterSeconds?: number, name?: string }): Promise<string>
 }
@@ -173,9 +175,22 @@ export class MongoStore implements SessionStore {
   /** The TTL monitor removes expired documents by itself; this does it now. */
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
-    const result = await this.#collection.deleteMany({ expires: { $lte: new Date() }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } })
-    options?.onProgress?.(result.deletedCount, result.deletedCount) // one server-side delete: no steps to report
-    return result.deletedCount
+    const expiredNow = { expires: { $lte: new Date() }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } }
+    const expired = expiredReport(this.#prefix, options)
+    let removed = 0
+    if (expired === undefined) {
+      removed = (await this.#collection.deleteMany(expiredNow)).deletedCount
+    } else {
+      // deleteMany does not say what it removed: one findOneAndDelete each names exactly the
+      // documents this prune took (not those a concurrent prune or the TTL monitor took)
+      for (let doc; (doc = await this.#collection.findOneAndDelete(expiredNow, { projection: { _id: 1, owner: 1 } })) !== null; removed++) {
+        expired.collect(doc._id, doc.owner)
+        if (removed % 100 === 99) expired.report()
+      }
+      expired.report()
+    }
+    options?.onProgress?.(removed, removed) // server-side deletes: no total known beforehand
+    return removed
   }
 
   async stats (): Promise<SessionStats> {

@@ -4,6 +4,7 @@ import { parse, stringify } from './kit/codec.js'
 import { warnOnce } from './kit/warn-once.js'
 import { applyPatch, once, usableRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
+import { expiredReport, type ExpiredReport } from './kit/expired-report.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -116,29 +117,34 @@ export class MySQLStore implements SessionStore {
       [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
   }
 
-  /** a transaction: SELECT … FOR UPDATE, the merge, one UPDATE */
-  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
-    await this.ready()
+  /** `work` in a transaction on one pooled connection: committed when it returns, rolled back when it throws */
+  async #transaction<T> (work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await this.#pool.getConnection()
     try {
       await conn.beginTransaction()
-      const [rows] = await this.#query<Row[]>(conn, `SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE} FOR UPDATE`, [this.#prefix + id, Date.now()])
-      const record = rows.length === 0 ? undefined : this.#decode(rows[0])
-      const result = applyPatch(record, change)
-      if (result !== 'ok' || record === undefined) {
-        await conn.rollback()
-        return result
-      }
-      await this.#query(conn, `UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
-        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, ownerColumn(record.meta.owner), this.#prefix + id])
+      const result = await work(conn)
       await conn.commit()
-      return 'ok'
+      return result
     } catch (err) {
       await conn.rollback().catch(() => {})
       throw err
     } finally {
       conn.release()
     }
+  }
+
+  /** a transaction: SELECT … FOR UPDATE, the merge, one UPDATE (none when the patch does not apply) */
+  async patch (id: string, change: SessionPatch): Promise<PatchResult> {
+    await this.ready()
+    return await this.#transaction(async conn => {
+      const [rows] = await this.#query<Row[]>(conn, `SELECT ${COLUMNS} FROM ${this.#table} WHERE id = ? AND ${LIVE} FOR UPDATE`, [this.#prefix + id, Date.now()])
+      const record = rows.length === 0 ? undefined : this.#decode(rows[0])
+      const result = applyPatch(record, change)
+      if (result !== 'ok' || record === undefined) return result
+      await this.#query(conn, `UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
+        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, ownerColumn(record.meta.owner), this.#prefix + id])
+      return 'ok'
+    })
   }
 
   /** one UPDATE conditioned on the current secret hash */
@@ -175,13 +181,31 @@ export class MySQLStore implements SessionStore {
       total = Number(rows[0].n)
       options.onProgress(0, total)
     }
+    const expired = expiredReport(this.#prefix, options)
     let removed = 0
     for (;;) {
-      const [result] = await this.#query<ResultSetHeader>(this.#pool, `DELETE FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH}`, params)
-      removed += result.affectedRows
+      const count = expired === undefined
+        ? (await this.#query<ResultSetHeader>(this.#pool, `DELETE FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH}`, params))[0].affectedRows
+        : await this.#pruneReporting(where, params, expired)
+      removed += count
       options?.onProgress?.(Math.min(removed, total), Math.max(total, removed))
-      if (result.affectedRows < PRUNE_BATCH) return removed
+      if (count < PRUNE_BATCH) return removed
     }
+  }
+
+  /**
+   * One batch whose removed rows are named (MySQL has no DELETE … RETURNING): the rows are locked by
+   * SELECT … FOR UPDATE, so a concurrent prune waits and then finds them gone; each is reported once.
+   */
+  async #pruneReporting (where: string, params: unknown[], expired: ExpiredReport): Promise<number> {
+    const rows = await this.#transaction(async conn => {
+      const [rows] = await this.#query<RowDataPacket[]>(conn, `SELECT id, owner, meta FROM ${this.#table} ${where} LIMIT ${PRUNE_BATCH} FOR UPDATE`, params)
+      if (rows.length > 0) await this.#query(conn, `DELETE FROM ${this.#table} WHERE id IN (?)`, [rows.map(row => row.id as string)])
+      return rows
+    })
+    for (const row of rows) expired.collect(String(row.id), row.owner === null ? undefined : ownerOf(String(row.owner), row.meta))
+    expired.report()
+    return rows.length
   }
 
   async stats (): Promise<SessionStats> {

@@ -4,6 +4,7 @@ import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecor
 import { parse, stringify } from './kit/codec.js'
 import { warnOnce } from './kit/warn-once.js'
 import { entrySize, once, usableRecord } from './kit/record.js'
+import { expiredReport } from './kit/expired-report.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 
 export interface PostgresStoreOptions {
@@ -212,9 +213,17 @@ export class PostgresStore implements SessionStore {
     if (options?.onProgress !== undefined) {
       total = Number((await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#table} WHERE ${where}`, params)).rows[0].n)
     }
+    const expired = expiredReport(this.#prefix, options)
+    // RETURNING names exactly the rows this DELETE removed (not those a concurrent prune took)
+    const returning = expired === undefined ? '' : ' RETURNING id, owner, meta'
     let removed = 0
     for (;;) {
-      const { rowCount } = await this.#pool.query(`DELETE FROM ${this.#table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.#table} WHERE ${where} LIMIT ${PRUNE_BATCH}))`, params)
+      const { rowCount, rows } = await this.#pool.query<{ id: string, owner: string | null, meta: unknown }>(
+        `DELETE FROM ${this.#table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.#table} WHERE ${where} LIMIT ${PRUNE_BATCH}))${returning}`, params)
+      if (expired !== undefined) {
+        for (const row of rows) expired.collect(row.id, row.owner === null ? undefined : ownerOf(row.owner, row.meta))
+        expired.report()
+      }
       removed += rowCount ?? 0
       options?.onProgress?.(Math.min(removed, total), Math.max(total, removed))
       if ((rowCount ?? 0) < PRUNE_BATCH) return removed

@@ -322,6 +322,25 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       assert.ok(done === total && total >= 3, `the last report is complete (${done}/${total})`)
       assert.equal(await store.prune!(), 0, 'nothing left to prune')
     })
+
+    check('prune names what it removed (onExpired): each expired session exactly once, with its owner, across concurrent prunes', async store => {
+      const long = `owner-${'x'.repeat(300)}` // longer than an SQL owner column: stored hashed, reported whole
+      const live = uniqueId()
+      await store.set(live, record({}, { meta: { owner: 'ann' } }))
+      const dead: Record<string, string | undefined> = { [uniqueId()]: 'ann', [uniqueId()]: undefined, [uniqueId()]: long }
+      for (const [id, owner] of Object.entries(dead)) {
+        await store.set(id, record({}, { expiresAt: Date.now() - 1, meta: owner === undefined ? {} : { owner } }))
+      }
+      const reported: Array<{ id: string, owner?: string }> = []
+      const onExpired = (sessions: Array<{ id: string, owner?: string }>): void => { reported.push(...sessions) }
+      const counts = await Promise.all([store.prune!({ onExpired }), store.prune!({ onExpired })])
+      assert.equal(counts[0] + counts[1], 3, 'the two prunes removed the three expired sessions between them')
+      const byId = new Map(reported.map(s => [s.id, s.owner]))
+      assert.equal(reported.length, 3, `each removed session reported once: ${JSON.stringify(reported.map(s => s.id))}`)
+      same([...byId.keys()].sort(), Object.keys(dead).sort())
+      for (const [id, owner] of Object.entries(dead)) assert.equal(byId.get(id), owner, `owner of ${id}`)
+      assert.ok(await store.get(live))
+    })
   } else {
     check('prune, where present, never removes live sessions', async store => {
       const id = uniqueId()

@@ -69,11 +69,27 @@ export interface SessionPatch {
 /** What patch() did: applied, found no live record, or found the record at another version. */
 export type PatchResult = 'ok' | 'missing' | 'conflict' | 'too-large'
 
+/** A session the store removed because its deadline passed; `owner` where the store still knew it */
+export interface ExpiredSession {
+  id: string
+  owner?: string
+}
+
 export interface PruneOptions {
   /** called as the prune goes: `done` of `total` sessions examined (the CLI draws a progress bar) */
   onProgress?: (done: number, total: number) => void
-  /** called with the expired sessions this prune removed, where the store can tell (MemoryStore, FileStore) */
-  onExpired?: (sessions: Array<{ id: string, owner?: string }>) => void
+  /**
+   * called (once or in batches) with the expired sessions this prune removed, each exactly once: a
+   * session another prune or a request removed first is not reported here
+   */
+  onExpired?: (sessions: ExpiredSession[]) => void
+}
+
+/** A running watch for sessions the backend expires by itself (SessionStore.watchExpired) */
+export interface ExpiryWatch {
+  /** why no events may come (for example Redis's `notify-keyspace-events` lacks `Ex`); logged as a warning */
+  notice?: string
+  stop (): Promise<void>
 }
 
 export interface SessionStats {
@@ -115,6 +131,12 @@ export interface SessionStore {
   destroy (id: string): Promise<boolean>
   /** removes expired sessions, returns how many; for stores without native expiry */
   prune? (options?: PruneOptions): Promise<number>
+  /**
+   * For backends that expire records by themselves (Redis): calls `listener` with the sessions the
+   * backend expired from now on, at most once each, until stopped. The plugin uses it for `expired`
+   * events when something listens.
+   */
+  watchExpired? (listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch>
   /** counts live sessions, and per owner where the store can; for operators */
   stats? (): Promise<SessionStats>
   /** ids of the live sessions whose `meta.owner` is `owner` */

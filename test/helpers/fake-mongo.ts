@@ -120,6 +120,16 @@ export class FakeSessionCollection implements SessionCollection {
     return { deletedCount: found.length }
   }
 
+  /** driver 6+: the document as it was (projected), or null; atomic, as on the server */
+  async findOneAndDelete (filter: Doc, options: { projection: Record<string, 0 | 1> }): Promise<{ _id: string, owner?: string | null } | null> {
+    const [doc] = this.#find(filter)
+    if (doc === undefined) return null
+    this.docs.delete(doc._id as string)
+    const out: Doc = {}
+    for (const key of ['_id', ...Object.keys(options.projection)]) if (doc[key] !== undefined) out[key] = structuredClone(doc[key])
+    return out as { _id: string, owner?: string | null }
+  }
+
   find (filter: Doc, options: { projection: Record<string, 0 | 1> }): { toArray: () => Promise<Array<{ _id: string }>> } {
     const keys = ['_id', ...Object.keys(options.projection)]
     // inclusion projection, dotted paths included ('meta.rotatedTo' → { meta: { rotatedTo } }), as the server does
