@@ -27,6 +27,11 @@ export class SessionEvents {
     this.#handlers = handlers
   }
 
+  /** a handler or a diagnostics_channel subscriber wants `type` now */
+  listens (type: SessionEventName): boolean {
+    return this.#handlers[type] !== undefined || CHANNELS[type].hasSubscribers
+  }
+
   /** Delivers an event. A handler that throws or rejects is logged: it never breaks the request. */
   emit (type: SessionEventName, fields: Fields, log: FastifyBaseLogger): void {
     const handler = this.#handlers[type] as ((event: SessionEvent) => unknown) | undefined

@@ -51,6 +51,20 @@ function finish (request: FastifyRequest, done: () => void): void {
   }
 }
 
+/**
+ * `expired` events for sessions the backend times out by itself (Redis), for as long as the app runs.
+ * Where the backend cannot tell, the app still starts: the reason is logged once.
+ */
+async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opts: ResolvedOptions): Promise<void> {
+  try {
+    const watch = await store.watchExpired!(reportExpired(opts.events, fastify.log))
+    if (watch.notice !== undefined) fastify.log.warn(watch.notice)
+    fastify.addHook('onClose', async () => { await watch.stop() })
+  } catch (err) {
+    fastify.log.warn({ err }, 'session expiry notifications unavailable: sessions timing out in the store raise no \'expired\' event')
+  }
+}
+
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
   const resolved = resolveOptions(options)
@@ -129,6 +143,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     }
   })
 
+  if (typeof store.watchExpired === 'function' && opts.events.listens('expired')) await watchExpiries(fastify, store, opts)
   if (opts.pruneInterval !== null && typeof store.prune === 'function') {
     const timer = setInterval(() => {
       store.prune!({ onExpired: reportExpired(opts.events, fastify.log) }).then(

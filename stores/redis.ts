@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis'
-import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import type { ExpiredSession, ExpiryWatch, PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
 import { dataObject, usableRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
+import { watchRedisExpiries } from './redis-expiry.js'
 
 export interface RedisStoreOptions {
   /** an ioredis `Redis` or `Cluster`; the store never closes it */
@@ -110,6 +111,11 @@ export class RedisStore implements SessionStore {
     this.#client = client
     this.#scripts = client as unknown as ScriptClient
     this.#prefix = options.prefix ?? 'sess:'
+  }
+
+  /** sessions Redis expired by itself, from keyspace notifications (needs `notify-keyspace-events` with `Ex`) */
+  async watchExpired (listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch> {
+    return await watchRedisExpiries(this.#client, this.#prefix, listener)
   }
 
   #key (id: string): string {

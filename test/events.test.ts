@@ -3,13 +3,11 @@
 import t from 'tap'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { z } from 'zod'
-import { buildApp, sessionCookie } from './helpers/app.js'
+import { buildApp, sessionCookie, idOf } from './helpers/app.js'
 import { MemoryStore, type SessionEvent, type SessionEventHandlers } from '../lib/index.js'
 import { FileStore } from '../stores/file.js'
 import { tempDir } from './helpers/tmp.js'
 import { join } from 'node:path'
-
-const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
 
 function recorder (): { events: SessionEvent[], handlers: SessionEventHandlers } {
   const events: SessionEvent[] = []

@@ -1,10 +1,9 @@
 import t from 'tap'
-import { buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
+import { buildApp, sessionCookie, rawSetCookie, idOf } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { fakeClock } from './helpers/clock.js'
 
 const MIN = 60_000
-const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
 
 t.test('idle timeout slides with use; an idle session expires server-side', async t => {
   const clock = fakeClock(t)

@@ -1,11 +1,10 @@
 // maxSessionsPerOwner one request at a time: which session goes, the events, and options that cannot
 // work. The parallel-login races run for every store in the lifecycle race suite (testing/owner-limit-races.ts).
 import t from 'tap'
-import { buildApp, sessionCookie } from './helpers/app.js'
+import { buildApp, sessionCookie, idOf } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { MemoryStore, type SessionEvent, type SessionStore } from '../lib/index.js'
 
-const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
 const owner = (data: Record<string, unknown>): string | undefined => data.userId as string | undefined
 
 t.test('evictIdlest: the session unused the longest is logged out, and a destroyed event says why', async t => {

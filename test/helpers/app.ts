@@ -47,6 +47,9 @@ export async function buildApp (t: Test, options: BuildOptions = {}, routes?: (a
   return app
 }
 
+/** the session id in a `session_id=<id>.<secret>.<signature>` cookie pair */
+export const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+
 /** The `name=value` pair of a response's session Set-Cookie, or undefined. */
 export function sessionCookie (res: { headers: Record<string, unknown> }, name = 'session_id'): string | undefined {
   const header = res.headers['set-cookie']
