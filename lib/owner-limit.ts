@@ -1,5 +1,5 @@
-// maxSessionsPerOwner: at most `limit` live sessions per owner, enforced when a session is first saved
-// with an owner (a login). Parallel logins converge without a lock: every request orders the owner's
+// maxSessionsPerOwner: at most `limit` live sessions per owner, enforced when a session is saved with
+// a new owner (a login, with or without regenerate()). Parallel logins converge without a lock: every request orders the owner's
 // sessions the same way (oldest first, ties by id) and removes those beyond the limit in that order;
 // the request that saved last sees every session, and a session kept by the whole set's order is kept
 // by any part of it, so nobody removes one that should stay.

@@ -32,6 +32,20 @@ export function ownerLimitRaces (race: Race): void {
     assert.equal((await r.app.sessions.list('ann')).length, 1)
   })
 
+  race('limit. parallel logins that set the owner without regenerate() are counted too', async (store, r) => {
+    await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'evictOldest' } })
+    const first = await r.login('ann')
+    const anonymous: string[] = []
+    for (let i = 0; i < PARALLEL; i++) anonymous.push((await r.send('POST', '/w/none/note/anon')).cookie as string)
+    const sent = await r.held(anonymous.map(cookie => ['POST', '/w/{gate}/userId/ann', cookie] as ['POST', string, string]))
+    assert.ok(sent.every(s => s.status === 200), 'every login succeeds')
+    let loggedIn = 0
+    for (const cookie of [first, ...anonymous]) if (await r.userOf(cookie) === 'ann') loggedIn++
+    assert.equal(loggedIn, 2, 'exactly the limit stays logged in')
+    assert.equal(await r.userOf(first), null, 'the oldest session went')
+    assert.equal((await r.app.sessions.list('ann')).length, 2)
+  })
+
   race('limit. parallel logins with refuse: the sessions already there keep their place, the rest get FST_SESSION_LIMIT', async (store, r) => {
     await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'refuse' } })
     const first = await r.login('ann')
