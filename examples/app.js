@@ -36,7 +36,7 @@ export async function buildExampleApp (options = {}) {
     owner: (data) => data.user,
     // a 4th device logs the oldest out (memcached cannot list a user's sessions: no limit there)
     maxSessionsPerOwner: typeof store === 'string' && store.startsWith('memcached') ? undefined : { limit: DEVICE_LIMIT, policy: 'evictOldest' },
-    events: { regenerated: remember, destroyed: remember, revoked: remember, bindingMismatch: remember }
+    events: { regenerated: remember, destroyed: remember, revoked: remember, bindingMismatch: remember, expired: remember }
   })
 
   app.get('/', async (request, reply) => {
@@ -137,7 +137,7 @@ ${body}
 
 const when = (ms) => ms === undefined || ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'
 
-const describeEvent = (e) => ({ regenerated: 'logged in', destroyed: e.reason === 'limit' ? `logged out (more than ${DEVICE_LIMIT} devices)` : 'logged out', revoked: `${e.count} device(s) logged out remotely`, bindingMismatch: 'used from another device' })[e.type] ?? e.type
+const describeEvent = (e) => ({ regenerated: 'logged in', destroyed: e.reason === 'limit' ? `logged out (more than ${DEVICE_LIMIT} devices)` : 'logged out', revoked: `${e.count} device(s) logged out remotely`, bindingMismatch: 'used from another device', expired: 'session timed out' })[e.type] ?? e.type
 
 function sessionsPage (user, list, current, flash, events) {
   const rows = list === null
