@@ -8,6 +8,21 @@ import type { CookieOverrides } from './cookie-view.js'
 
 const SILENT = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return SILENT }, level: 'silent', silent () {} } as unknown as FastifyBaseLogger
 const NOTHING_STORED: Readonly<Record<string, unknown>> = Object.freeze({})
+const NO_META: SessionMeta = Object.freeze({})
+
+/** The shared empty key set every request starts with; the first key added gets the request a set of its own. */
+class NoKeys extends Set<string> {
+  override add (): this {
+    throw new Error('fastify-zod-session: internal: the shared empty key set is read-only')
+  }
+}
+const NO_KEYS: Set<string> = new NoKeys()
+
+/** the request's own set for `field`: most requests write nothing and allocate none */
+function own (state: SessionState, field: 'changed' | 'unset' | 'validated'): Set<string> {
+  const set = state[field]
+  return set !== NO_KEYS ? set : (state[field] = new Set())
+}
 
 export class SessionState {
   /** the lookup id; made lazily for new sessions */
@@ -63,9 +78,9 @@ export class SessionState {
 
   constructor (request: FastifyRequest, now: number, data: Record<string, unknown>) {
     resetSession(this, now, data)
-    this.changed = new Set()
-    this.unset = new Set()
-    this.validated = new Set()
+    this.changed = NO_KEYS
+    this.unset = NO_KEYS
+    this.validated = NO_KEYS
     this.clearCookie = false
     this.anonymous = false
     this.read = false
@@ -94,7 +109,7 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.storedData = NOTHING_STORED
   state.createdAt = now
   state.expiresAt = null
-  state.meta = {}
+  state.meta = NO_META
   state.data = data
   state.snapshots = null
   state.replaced = false
@@ -179,7 +194,7 @@ export function hasWrites (state: SessionState): boolean {
 }
 
 export function markChanged (state: SessionState, key: string): void {
-  state.changed.add(key)
+  own(state, 'changed').add(key)
   state.unset.delete(key)
   state.validated.delete(key)
   state.snapshots?.delete(key)
@@ -194,7 +209,7 @@ export function markSet (state: SessionState, key: string, value: unknown, fresh
   state.data[key] = value
   if (!state.stored || state.replaced || state.changed.has(key) || !Object.hasOwn(state.storedData, key) || before === undefined) {
     markChanged(state, key)
-    if (fresh) state.validated.add(key)
+    if (fresh) own(state, 'validated').add(key)
     return
   }
   const handedOut = state.snapshots?.get(key)
@@ -206,7 +221,7 @@ export function markSet (state: SessionState, key: string, value: unknown, fresh
   const stored = handedOut ?? JSON.stringify(before)
   if (JSON.stringify(value) !== stored) {
     markChanged(state, key)
-    if (fresh) state.validated.add(key)
+    if (fresh) own(state, 'validated').add(key)
     return
   }
   // unchanged, but the caller holds the new object: a later mutation of it must still be seen
@@ -218,7 +233,7 @@ export function markUnset (state: SessionState, key: string): void {
   state.changed.delete(key)
   state.validated.delete(key)
   state.snapshots?.delete(key)
-  state.unset.add(key)
+  own(state, 'unset').add(key)
 }
 
 /** clear(): the whole data is replaced by the schema's defaults. */
@@ -246,7 +261,7 @@ export function snapshot (state: SessionState, key: string, value: object): void
 export function detectNested (state: SessionState): void {
   if (state.snapshots === null) return
   for (const [key, json] of state.snapshots) {
-    if (!state.changed.has(key) && JSON.stringify(state.data[key]) !== json) state.changed.add(key)
+    if (!state.changed.has(key) && JSON.stringify(state.data[key]) !== json) own(state, 'changed').add(key)
   }
 }
 
