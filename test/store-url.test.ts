@@ -57,7 +57,11 @@ t.test('a bad URL names the offending part', async t => {
     ['memory://somewhere', /^host must be empty/],
     ['redis://cache?tls=yes', /^query parameter "tls" is not known for redis:\/\/ \(known: prefix, connectTimeout, commandTimeout\)/],
     ['memcached://user@m1', /^username is not supported/],
-    ['redis://:%zz@cache', /^password is not valid percent-encoding/]
+    ['redis://:%zz@cache', /^password is not valid percent-encoding/],
+    ['postgres://db/app?max=0', /^query parameter max must be a positive integer \(got "0"\)/],
+    ['mysql://db/app?queryTimeout=1.5', /^query parameter queryTimeout must be a positive integer/],
+    ['memory://?maxEntries=', /^query parameter maxEntries must be a positive integer \(got ""\)/],
+    ['redis://cache?commandTimeout=-1', /^query parameter commandTimeout must be a positive integer/]
   ]
   for (const [url, expected] of cases) {
     const err = (() => { try { parseStoreUrl(url) } catch (e) { return e } })() as StoreUrlError
@@ -92,6 +96,10 @@ t.test('the plugin reports a bad URL at ready() as FST_SESSION_INVALID_OPTIONS n
   t.match(err?.message, /option "store": redis:\/\/:\*\*\*@cache:70000: port "70000" of cache is not a port number/)
   t.notMatch(err?.message, /hunter22/)
   await app.close()
+  const pool = Fastify()
+  pool.register(fastifyZodSession, { secret: SECRET, schema: z.object({}), store: 'postgres://db/app?max=0' })
+  await t.rejects(async () => { await pool.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /option "store": postgres:\/\/db\/app\?max=0: query parameter max must be a positive integer/ }, 'a bad number is an option error, not an unavailable store')
+  await pool.close()
 })
 
 t.test('a store that is neither an object nor a string is refused', async t => {

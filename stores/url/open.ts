@@ -24,12 +24,8 @@ async function driver<T> (specifier: string, scheme: string): Promise<T> {
 
 const flag = (value: string | undefined): boolean | undefined => value === undefined ? undefined : value === '' || value === 'true' || value === '1'
 
-function positive (value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`query parameter ${name}=${JSON.stringify(value)} must be a positive integer`)
-  return n
-}
+/** a parameter parseStoreUrl checked to be a positive integer */
+const positive = (value: string | undefined): number | undefined => value === undefined ? undefined : Number(value)
 
 /**
  * Hides the password in anything a driver reports: message and stack (loggers print both), causes,
@@ -81,8 +77,8 @@ async function connected (client: import('ioredis').Redis | import('ioredis').Cl
  */
 function redisFailFast (url: StoreUrl): import('ioredis').RedisOptions {
   return {
-    connectTimeout: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
-    commandTimeout: positive(url.params.commandTimeout, 'commandTimeout') ?? 1000,
+    connectTimeout: positive(url.params.connectTimeout) ?? 2000,
+    commandTimeout: positive(url.params.commandTimeout) ?? 1000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => Math.min(50 * times, 500)
@@ -94,11 +90,11 @@ type Opener = (url: StoreUrl) => Promise<{ store: SessionStore, client?: () => P
 const openers: Record<StoreUrl['kind'], Opener> = {
   async memory (url) {
     const { MemoryStore } = await import('../memory.js')
-    return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries, 'maxEntries'), prefix: url.params.prefix }) }
+    return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries), prefix: url.params.prefix }) }
   },
   async file (url) {
     const { FileStore } = await import('../file.js')
-    return { store: new FileStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync), compactAfter: positive(url.params.compactAfter, 'compactAfter') }) }
+    return { store: new FileStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync), compactAfter: positive(url.params.compactAfter) }) }
   },
   async dir (url) {
     const { DirectoryStore } = await import('../directory.js')
@@ -144,12 +140,12 @@ const openers: Record<StoreUrl['kind'], Opener> = {
       user: url.username,
       password: url.password,
       database: url.database,
-      connectionLimit: positive(url.params.connectionLimit, 'connectionLimit') ?? 10,
-      connectTimeout: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
+      connectionLimit: positive(url.params.connectionLimit) ?? 10,
+      connectTimeout: positive(url.params.connectTimeout) ?? 2000,
       enableKeepAlive: true
     })
     const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
-    const queryTimeout = positive(url.params.queryTimeout, 'queryTimeout') ?? 2000
+    const queryTimeout = positive(url.params.queryTimeout) ?? 2000
     return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix, queryTimeout }), client: async () => pool.end() }
   },
   async postgres (url) {
@@ -162,11 +158,11 @@ const openers: Record<StoreUrl['kind'], Opener> = {
       password: url.password,
       database: url.database,
       ssl: flag(url.params.ssl) === true ? { rejectUnauthorized: true } : undefined,
-      max: positive(url.params.max, 'max') ?? 10,
+      max: positive(url.params.max) ?? 10,
       // fail fast: a frozen server costs a request these, not a hang
-      connectionTimeoutMillis: positive(url.params.connectTimeout, 'connectTimeout') ?? 2000,
-      statement_timeout: positive(url.params.statementTimeout, 'statementTimeout') ?? 2000,
-      query_timeout: positive(url.params.queryTimeout, 'queryTimeout') ?? 2500,
+      connectionTimeoutMillis: positive(url.params.connectTimeout) ?? 2000,
+      statement_timeout: positive(url.params.statementTimeout) ?? 2000,
+      query_timeout: positive(url.params.queryTimeout) ?? 2500,
       keepAlive: true
     })
     pool.on('error', () => {}) // an idle client losing its server; the next query reports it

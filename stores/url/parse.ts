@@ -84,6 +84,9 @@ function hostList (raw: string, defaultPort: number | undefined, single: boolean
   })
 }
 
+/** parameters that take a count or milliseconds: checked with the URL, so a bad one fails app.ready() as an option error */
+const POSITIVE_INTEGERS = new Set(['maxEntries', 'compactAfter', 'connectTimeout', 'commandTimeout', 'connectionLimit', 'queryTimeout', 'max', 'statementTimeout'])
+
 function queryParams (raw: string | undefined, allowed: readonly string[], scheme: string): { ours: Record<string, string>, rest: string } {
   const ours: Record<string, string> = {}
   const rest: string[] = []
@@ -92,8 +95,12 @@ function queryParams (raw: string | undefined, allowed: readonly string[], schem
     const eq = pair.indexOf('=')
     const name = decode(eq === -1 ? pair : pair.slice(0, eq), 'query parameter')
     const value = eq === -1 ? '' : decode(pair.slice(eq + 1), `query parameter ${name}`)
-    if (allowed.includes(name)) ours[name] = value
-    else if (scheme.startsWith('mongodb')) rest.push(pair)
+    if (allowed.includes(name)) {
+      if (POSITIVE_INTEGERS.has(name) && !/^[1-9]\d{0,9}$/.test(value)) {
+        throw new StoreUrlError(`query parameter ${name}`, `must be a positive integer (got ${JSON.stringify(value)})`)
+      }
+      ours[name] = value
+    } else if (scheme.startsWith('mongodb')) rest.push(pair)
     else throw new StoreUrlError(`query parameter ${JSON.stringify(name)}`, `is not known for ${scheme}:// (known: ${allowed.join(', ')})`)
   }
   return { ours, rest: rest.join('&') }
