@@ -92,7 +92,8 @@ export class SessionWriter {
       await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
     state.auth = record.auth
-    this.#opts.events.emit(state.regenerated ? 'regenerated' : 'created', fromRequest(state, { id, owner: meta.owner }), state.log)
+    if (state.regenerated) this.#opts.events.emit('regenerated', fromRequest(state, { id, owner: meta.owner, previousId: previous ?? undefined }), state.log)
+    else this.#opts.events.emit('created', fromRequest(state, { id, owner: meta.owner }), state.log)
     state.regenerated = false
     saved(state, meta, record.expiresAt, 0, final)
     state.sendCookie = true

@@ -28,6 +28,8 @@ t.test('created, regenerated, destroyed: with the id, owner, client and time; ne
   t.equal(events[0].ip, '127.0.0.1')
   t.equal(events[1].id, idOf(login))
   t.equal(events[1].owner, 'ann')
+  t.equal(events[1].previousId, idOf(first), 'a login names the anonymous session it replaced')
+  t.equal(events[0].previousId, undefined)
   t.equal(events[2].owner, 'ann')
   t.ok(events.every(e => e.at instanceof Date))
   const secret = login.split('=')[1].split('.')[1]

@@ -232,6 +232,8 @@ export interface SessionEvent<T extends SessionEventName = SessionEventName> {
   reason?: string
   /** revoked: how many sessions were removed */
   count?: number
+  /** regenerated: the id of the stored session it replaced (deleted with this response), when there was one */
+  previousId?: string
   at: Date
 }
 
