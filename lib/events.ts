@@ -10,11 +10,6 @@ const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fast
 
 type Fields = Omit<SessionEvent, 'type' | 'at'>
 
-/** an event's fields with the client of the request that caused it */
-export function fromRequest (state: { ip: string, userAgent: string | undefined }, fields: Fields): Fields {
-  return { ...fields, ip: state.ip, userAgent: state.userAgent }
-}
-
 /** PruneOptions.onExpired for the plugin's prunes: an `expired` event (reason 'idle') per removed session */
 export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: ExpiredSession[]) => void {
   return sessions => { for (const { id, owner } of sessions) events.emit('expired', { id, owner, reason: 'idle' }, log) }
@@ -30,6 +25,11 @@ export class SessionEvents {
   /** a handler or a diagnostics_channel subscriber wants `type` now */
   listens (type: SessionEventName): boolean {
     return this.#handlers[type] !== undefined || CHANNELS[type].hasSubscribers
+  }
+
+  /** An event a request caused, with its client's ip and user agent; nothing is built when nobody listens. */
+  emitFor (type: SessionEventName, state: { ip: string, userAgent: string | undefined, log: FastifyBaseLogger }, fields: Fields): void {
+    if (this.listens(type)) this.emit(type, { ...fields, ip: state.ip, userAgent: state.userAgent }, state.log)
   }
 
   /** Delivers an event. A handler that throws or rejects is logged: it never breaks the request. */

@@ -8,7 +8,6 @@ import { bindingMismatch } from './binding.js'
 import { extensionDue } from './expiry.js'
 import { adopt, type SessionState } from './state.js'
 import { usableRecord } from '../stores/kit/record.js'
-import { fromRequest } from './events.js'
 
 /** constant time for hashes of one length, without allocating on every request (as timingSafeEqual's Buffers would) */
 function sameHash (a: string, b: string): boolean {
@@ -61,7 +60,7 @@ export class SessionLoader {
     const verdict = this.#check(state, cookie, record, now)
     if (verdict === 'usable') return session
     if (verdict !== 'fresh' && await this.#destroyQuietly(log, cookie.id) && verdict === 'destroy on mismatch') {
-      this.#opts.events.emit('destroyed', fromRequest(state, { id: cookie.id, owner: record?.meta.owner, reason: 'binding' }), log)
+      this.#opts.events.emitFor('destroyed', state, { id: cookie.id, owner: record?.meta.owner, reason: 'binding' })
     }
     state.data = this.#emptyData()
     return session
@@ -74,26 +73,26 @@ export class SessionLoader {
     const events = this.#opts.events
     if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) {
       log.debug({ session }, 'session unknown or expired: fresh session')
-      if (record === undefined) events.emit('rejected', fromRequest(state, { id: session, reason: 'unknown' }), log)
-      else events.emit('expired', fromRequest(state, { id: session, owner: record.meta.owner, reason: 'idle' }), log)
+      if (record === undefined) events.emitFor('rejected', state, { id: session, reason: 'unknown' })
+      else events.emitFor('expired', state, { id: session, owner: record.meta.owner, reason: 'idle' })
       return 'fresh'
     }
     const owner = record.meta.owner
     const status = secretStatus(record.auth, cookie.hash, now)
     if (status === null) {
       log.debug({ session }, 'session secret not current nor in its grace window: fresh session')
-      events.emit('rejected', fromRequest(state, { id: session, owner, reason: 'secret' }), log)
+      events.emitFor('rejected', state, { id: session, owner, reason: 'secret' })
       return 'fresh'
     }
     if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session }, 'session past its absolute timeout: fresh session')
-      events.emit('expired', fromRequest(state, { id: session, owner, reason: 'absolute' }), log)
+      events.emitFor('expired', state, { id: session, owner, reason: 'absolute' })
       return 'destroy'
     }
     const mismatch = this.#opts.bind === null ? null : bindingMismatch(this.#opts.bind, record.meta, state.ip, state.userAgent)
     if (mismatch !== null) {
       log.warn({ session, mismatch }, 'session binding mismatch')
-      events.emit('bindingMismatch', fromRequest(state, { id: session, owner, reason: mismatch }), log)
+      events.emitFor('bindingMismatch', state, { id: session, owner, reason: mismatch })
       if (this.#opts.bind?.onMismatch === 'destroy') return 'destroy on mismatch'
     }
     const data = this.parseStored(record.data, log, session)

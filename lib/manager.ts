@@ -11,7 +11,6 @@ import { sessionProxy } from './session-proxy.js'
 import { LegacyImporter } from './legacy.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
-import { fromRequest } from './events.js'
 
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
@@ -76,7 +75,7 @@ export class SessionManager {
     if (cookie === null) {
       if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) {
         request.log.debug('session cookie rejected (bad signature or format): fresh session')
-        this.#opts.events.emit('rejected', fromRequest(state, { reason: 'signature' }), state.log)
+        this.#opts.events.emitFor('rejected', state, { reason: 'signature' })
       }
       const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request) : null
       if (oldId === null) return session
@@ -108,7 +107,7 @@ export class SessionManager {
     for (const id of ids) {
       if (await callStore('destroy the session', () => this.store.destroy(id))) {
         deleted = true
-        this.#opts.events.emit('destroyed', fromRequest(state, { id, owner, reason: 'destroy' }), state.log)
+        this.#opts.events.emitFor('destroyed', state, { id, owner, reason: 'destroy' })
       }
     }
     startOver(state, this.emptyData())

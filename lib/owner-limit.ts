@@ -4,7 +4,7 @@
 // the request that saved last sees every session, and a session kept by the whole set's order is kept
 // by any part of it, so nobody removes one that should stay.
 import type { SessionRecord, SessionStore } from '../types/index.js'
-import { fromRequest, type SessionEvents } from './events.js'
+import type { SessionEvents } from './events.js'
 import { errorCodes } from './errors.js'
 import { callStore, type SessionState } from './state.js'
 import { isLive } from '../stores/kit/record.js'
@@ -45,7 +45,7 @@ export class OwnerLimit {
     const going = policy === 'refuse' ? live.slice(limit) : live.slice(0, live.length - limit)
     for (const { id } of going) {
       if (await callStore('evict a session over the owner limit', () => this.#store.destroy(id))) {
-        this.#events.emit('destroyed', fromRequest(state, { id, owner, reason: 'limit' }), state.log)
+        this.#events.emitFor('destroyed', state, { id, owner, reason: 'limit' })
       }
     }
     if (policy === 'refuse' && going.some(s => s.id === self)) throw new errorCodes.FST_SESSION_LIMIT(limit)

@@ -5,7 +5,6 @@ import { errorCodes } from './errors.js'
 import { describeIssues, storableData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
-import { fromRequest } from './events.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { dataSize } from '../stores/kit/record.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
@@ -92,8 +91,8 @@ export class SessionWriter {
       await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
     state.auth = record.auth
-    if (state.regenerated) this.#opts.events.emit('regenerated', fromRequest(state, { id, owner: meta.owner, previousId: previous ?? undefined }), state.log)
-    else this.#opts.events.emit('created', fromRequest(state, { id, owner: meta.owner }), state.log)
+    if (state.regenerated) this.#opts.events.emitFor('regenerated', state, { id, owner: meta.owner, previousId: previous ?? undefined })
+    else this.#opts.events.emitFor('created', state, { id, owner: meta.owner })
     state.regenerated = false
     saved(state, meta, record.expiresAt, 0, final)
     state.sendCookie = true
@@ -215,7 +214,7 @@ export class SessionWriter {
     const rotated = await callStore('rotate the session secret', () => this.#store.rotate(state.id as string, read.current[0], auth))
     if (rotated) {
       Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
-      this.#opts.events.emit('rotated', fromRequest(state, { id: state.id as string, owner: state.meta.owner }), state.log)
+      this.#opts.events.emitFor('rotated', state, { id: state.id as string, owner: state.meta.owner })
     } else {
       state.stale = true
     }
