@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
-import type { Duration, FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
+import type { Duration, ExpiryWatch, FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
 import type { Session } from './session.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
@@ -53,16 +53,33 @@ function finish (request: FastifyRequest, done: () => void): void {
 
 /**
  * `expired` events for sessions the backend times out by itself (Redis), for as long as the app runs.
- * Where the backend cannot tell, the app still starts: the reason is logged once.
+ * Where the backend cannot tell, the app still starts and says why. An unreachable store does not hold
+ * up app.ready() longer than storeTimeout: the watch then starts whenever the store answers.
  */
 async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opts: ResolvedOptions): Promise<void> {
-  try {
-    const watch = await store.watchExpired!(reportExpired(opts.events, fastify.log))
-    if (watch.notice !== undefined) fastify.log.warn(watch.notice)
-    fastify.addHook('onClose', async () => { await watch.stop() })
-  } catch (err) {
+  let watch: ExpiryWatch | null = null
+  let closed = false
+  fastify.addHook('onClose', async () => {
+    closed = true
+    await watch?.stop()
+  })
+  const started = store.watchExpired!(reportExpired(opts.events, fastify.log)).then(async w => {
+    if (w.notice !== undefined) fastify.log.warn(w.notice)
+    if (closed) await w.stop()
+    else watch = w
+  }, (err: unknown) => {
     fastify.log.warn({ err }, 'session expiry notifications unavailable: sessions timing out in the store raise no \'expired\' event')
-  }
+  })
+  const ms = opts.storeTimeout ?? 10_000
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>(resolve => {
+    timer = setTimeout(() => {
+      fastify.log.warn(`session expiry notifications did not start within ${ms} ms (store unreachable?): they start when it answers`)
+      resolve()
+    }, ms)
+  })
+  await Promise.race([started, late])
+  clearTimeout(timer)
 }
 
 // options → decorators → hooks

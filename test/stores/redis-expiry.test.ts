@@ -3,6 +3,7 @@
 // listens; a server that sends no notifications starts the app with a warning naming the setting.
 import t from 'tap'
 import { Writable } from 'node:stream'
+import { createServer, type AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../../stores/redis.js'
 import type { ExpiredSession, SessionEvent } from '../../lib/index.js'
@@ -100,4 +101,16 @@ t.test('RedisStore.watchExpired directly: ids without the prefix, stop() ends th
   t.same(await reports.until(s => s.id === 'abc'), { id: 'abc' })
   await watch.stop()
   await watch.stop() // idempotent
+})
+
+t.test('Redis unreachable at startup: app.ready() does not wait past storeTimeout, and closing the app ends the attempt', async t => {
+  const closed = await new Promise<number>(resolve => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => { resolve(port) }) }) })
+  const down = new Redis({ port: closed, host: '127.0.0.1', maxRetriesPerRequest: null, retryStrategy: () => 20 })
+  down.on('error', () => {})
+  t.teardown(() => { down.disconnect() })
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
+  const app = await buildApp(t, { store: new RedisStore({ client: down, prefix: 'down:' }), storeTimeout: '200ms', events: { expired: () => {} }, fastify: { logger: { level: 'warn', stream } } })
+  t.ok(lines.some(line => line.includes('did not start within 200 ms')), 'the app started and says the watch is pending')
+  await app.close()
 })
