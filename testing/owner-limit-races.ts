@@ -46,6 +46,20 @@ export function ownerLimitRaces (race: Race): void {
     assert.equal((await r.app.sessions.list('ann')).length, 2)
   })
 
+  race('limit. a re-login (regenerate) held in flight while another device logs in: one session stays, the replaced one is dead', async (store, r) => {
+    await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 1, policy: 'evictOldest' } })
+    const before = await r.login('ann')
+    let other = ''
+    const [relogin] = await r.held([['POST', '/login-held/{gate}/ann', before]], async () => { other = await r.login('ann') })
+    assert.equal(relogin.status, 200)
+    assert.equal(await r.userOf(before), null, 'the session the re-login replaced stays dead')
+    const alive = [relogin.cookie as string, other].filter(Boolean)
+    let loggedIn = 0
+    for (const cookie of alive) if (await r.userOf(cookie) === 'ann') loggedIn++
+    assert.equal(loggedIn, 1, 'exactly the limit stays logged in')
+    assert.equal((await r.app.sessions.list('ann')).length, 1)
+  })
+
   race('limit. parallel logins with refuse: the sessions already there keep their place, the rest get FST_SESSION_LIMIT', async (store, r) => {
     await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'refuse' } })
     const first = await r.login('ann')
