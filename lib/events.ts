@@ -2,7 +2,7 @@
 // (`fastify-zod-session:<type>`), built only when someone listens.
 import { channel, type Channel } from 'node:diagnostics_channel'
 import type { FastifyBaseLogger } from 'fastify'
-import type { ExpiredSession, SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
+import type { ExpiredSession, PruneOptions, SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
 
 export const EVENT_NAMES: readonly SessionEventName[] = ['created', 'regenerated', 'rotated', 'destroyed', 'revoked', 'expired', 'bindingMismatch', 'rejected']
 
@@ -10,9 +10,17 @@ const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fast
 
 type Fields = Omit<SessionEvent, 'type' | 'at'>
 
-/** PruneOptions.onExpired for the plugin's prunes: an `expired` event (reason 'idle') per removed session */
+/** an `expired` event (reason 'idle') per session the store removed */
 export function reportExpired (events: SessionEvents, log: FastifyBaseLogger): (sessions: ExpiredSession[]) => void {
   return sessions => { for (const { id, owner } of sessions) events.emit('expired', { id, owner, reason: 'idle' }, log) }
+}
+
+/**
+ * The plugin's prune options: what was removed is asked for only while someone listens for `expired`,
+ * since naming it costs the stores more (a row lock, a delete per document, a file read)
+ */
+export function pruneOptions (events: SessionEvents, log: FastifyBaseLogger): PruneOptions {
+  return events.listens('expired') ? { onExpired: reportExpired(events, log) } : {}
 }
 
 export class SessionEvents {

@@ -8,11 +8,11 @@ import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
 import { isStoreUrl } from '../stores/url/parse.js'
 import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
-import { withTimeout } from './store-timeout.js'
+import { deadline, withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
 import { addFreshnessCheck } from './freshness.js'
-import { reportExpired } from './events.js'
+import { pruneOptions, reportExpired } from './events.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -71,15 +71,9 @@ async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opt
     fastify.log.warn({ err }, 'session expiry notifications unavailable: sessions timing out in the store raise no \'expired\' event')
   })
   const ms = opts.storeTimeout ?? 10_000
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<void>(resolve => {
-    timer = setTimeout(() => {
-      fastify.log.warn(`session expiry notifications did not start within ${ms} ms (store unreachable?): they start when it answers`)
-      resolve()
-    }, ms)
+  await deadline(started, ms, 'watchExpired').catch(() => {
+    fastify.log.warn(`session expiry notifications did not start within ${ms} ms (store unreachable?): they start when it answers`)
   })
-  await Promise.race([started, late])
-  clearTimeout(timer)
 }
 
 // options → decorators → hooks
@@ -163,7 +157,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   if (typeof store.watchExpired === 'function' && opts.events.listens('expired')) await watchExpiries(fastify, store, opts)
   if (opts.pruneInterval !== null && typeof store.prune === 'function') {
     const timer = setInterval(() => {
-      store.prune!({ onExpired: reportExpired(opts.events, fastify.log) }).then(
+      store.prune!(pruneOptions(opts.events, fastify.log)).then(
         removed => { if (removed > 0) fastify.log.debug({ removed }, 'pruned expired sessions') },
         err => { fastify.log.warn({ err }, 'session prune failed') }
       )

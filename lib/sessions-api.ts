@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { SessionInfo, SessionsApi, SessionStore } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
-import { reportExpired, type SessionEvents } from './events.js'
+import { pruneOptions, type SessionEvents } from './events.js'
 
 /** fastify.sessions: per-owner listing and "log out everywhere", and pruning on demand. */
 export function createSessionsApi (store: SessionStore, ownerConfigured: boolean, events: SessionEvents, log: FastifyBaseLogger): SessionsApi {
@@ -45,7 +45,7 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
     async prune (): Promise<number> {
       if (typeof store.prune !== 'function') return 0
       try {
-        return await store.prune({ onExpired: reportExpired(events, log) })
+        return await store.prune(pruneOptions(events, log))
       } catch (err) {
         throw storeError('prune sessions', err)
       }

@@ -11,7 +11,8 @@ export class StoreTimeoutError extends Error {
   }
 }
 
-function bounded<T> (call: Promise<T>, ms: number, method: string): Promise<T> {
+/** `call`, or a StoreTimeoutError once `ms` have passed without an answer */
+export function deadline<T> (call: Promise<T>, ms: number, method: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new StoreTimeoutError(method, ms)) }, ms)
     call.then(
@@ -30,7 +31,7 @@ export function withTimeout (store: SessionStore, ms: number): SessionStore {
   const timed: Record<string, unknown> = { constructor: store.constructor }
   const source = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
   for (const method of TIMED) {
-    if (typeof source[method] === 'function') timed[method] = (...args: unknown[]) => bounded(source[method](...args), ms, method)
+    if (typeof source[method] === 'function') timed[method] = (...args: unknown[]) => deadline(source[method](...args), ms, method)
   }
   for (const method of UNTIMED) {
     if (typeof source[method] === 'function') timed[method] = source[method].bind(store)

@@ -4,7 +4,7 @@ import t from 'tap'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { z } from 'zod'
 import { buildApp, sessionCookie, idOf } from './helpers/app.js'
-import { MemoryStore, type SessionEvent, type SessionEventHandlers } from '../lib/index.js'
+import { MemoryStore, type PruneOptions, type SessionEvent, type SessionEventHandlers } from '../lib/index.js'
 import { FileStore } from '../stores/file.js'
 import { tempDir } from './helpers/tmp.js'
 import { join } from 'node:path'
@@ -127,4 +127,23 @@ t.test('expired: the sessions a prune removes are reported (MemoryStore and File
     t.same(expired.map(e => [e.id, e.owner, e.reason]), [[idOf(gone), 'ann', 'idle']], store.constructor.name)
     t.equal((await app.inject({ url: '/read', headers: { cookie: kept } })).json().userId, 'bob')
   }
+})
+
+t.test('prunes ask the store what it removed only while someone listens for expired (naming it costs the stores more)', async t => {
+  const asked: boolean[] = []
+  class Recording extends MemoryStore {
+    override async prune (options?: PruneOptions): Promise<number> {
+      asked.push(options?.onExpired !== undefined)
+      return await super.prune(options)
+    }
+  }
+  const quiet = await buildApp(t, { store: new Recording() })
+  await quiet.sessions.prune()
+  const listening = await buildApp(t, { store: new Recording(), events: { expired: () => {} } })
+  await listening.sessions.prune()
+  const onChannel = (): void => {}
+  subscribe('fastify-zod-session:expired', onChannel)
+  await quiet.sessions.prune()
+  unsubscribe('fastify-zod-session:expired', onChannel)
+  t.same(asked, [false, true, true], 'no listener: no onExpired; a handler or a channel subscriber: onExpired')
 })
