@@ -16,7 +16,8 @@ const LABELS = {
   'fzs-memory': 'fastify-zod-session + MemoryStore',
   'fastify-session-connect-redis': '@fastify/session + connect-redis',
   'fastify-session-redis-store': '@fastify/session + fastify-session-redis-store',
-  'fzs-redis': 'fastify-zod-session + RedisStore',
+  'fzs-redis': 'fastify-zod-session + RedisStore (node-redis)',
+  'fzs-ioredis': 'fastify-zod-session + RedisStore (ioredis)',
   'fzs-postgres': 'fastify-zod-session + PostgresStore',
   'fzs-file': 'fastify-zod-session + FileStore',
   'fzs-directory': 'fastify-zod-session + DirectoryStore'

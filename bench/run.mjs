@@ -20,7 +20,7 @@ const duration = Number(opt('duration', 5))
 const connections = Number(opt('connections', 32))
 const scenarios = opt('scenarios', 'read,write,create').split(',')
 const ALL = ['bare', 'signed-cookie', 'secure-session', 'fastify-session-memory', 'fzs-memory',
-  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-postgres', 'fzs-directory', 'fzs-file']
+  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-ioredis', 'fzs-postgres', 'fzs-directory', 'fzs-file']
 const only = opt('only', null)?.split(',') ?? ALL
 const log = (...m) => { if (!json) console.error(...m) }
 
@@ -204,6 +204,7 @@ if (json) {
     ['fzs-memory vs the signed-cookie floor', s => ratio(find('fzs-memory', s), find('signed-cookie', s))],
     ['fzs-memory vs @fastify/secure-session', s => ratio(find('fzs-memory', s), find('secure-session', s))],
     ['fzs-redis vs best @fastify/session + Redis', s => ratio(find('fzs-redis', s), bestRedis(s))],
+    ['fzs-ioredis vs best @fastify/session + Redis', s => ratio(find('fzs-ioredis', s), bestRedis(s))],
     ['fzs-postgres vs best @fastify/session + Redis', s => ratio(find('fzs-postgres', s), bestRedis(s))]
   ]
   for (const [name, f] of lines) console.log(`| ${name} | ${scenarios.includes('read') ? f('read') ?? '' : ''} | ${scenarios.includes('write') ? f('write') ?? '' : ''} | ${scenarios.includes('create') ? f('create') ?? '' : ''} |`)

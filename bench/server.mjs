@@ -115,7 +115,17 @@ const contenders = {
     const { MemoryStore } = await import('../dist/esm/stores/memory.js')
     await fastifyZodSession(new MemoryStore({ maxEntries: Number(process.env.FZS_BENCH_MAX_ENTRIES ?? 2_000_000) }))
   },
+  // node-redis, the client connect-redis uses
   'fzs-redis': async () => {
+    const { createClient } = await import('redis')
+    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` })
+    await client.connect()
+    close = async () => { await client.quit() }
+    const { RedisStore } = await import('../dist/esm/stores/redis.js')
+    await fastifyZodSession(new RedisStore({ client }))
+  },
+  // ioredis, as fastify-session-redis-store uses it
+  'fzs-ioredis': async () => {
     const { RedisStore } = await import('../dist/esm/stores/redis.js')
     await fastifyZodSession(new RedisStore({ client: await redisClient() }))
   },

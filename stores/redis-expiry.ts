@@ -1,14 +1,17 @@
-import type { Cluster, Redis } from 'ioredis'
 import type { ExpiredSession, ExpiryWatch } from '../types/index.js'
+import type { RedisLink, RedisNode } from './redis-link.js'
 
 /** `notify-keyspace-events` publishes key-event notifications (E) for expiries (x, or A for all) */
 function publishesExpiries (flags: string): boolean {
   return flags.includes('E') && (flags.includes('x') || flags.includes('A'))
 }
 
-async function notifyFlags (node: Redis): Promise<string> {
-  const answer = await node.config('GET', 'notify-keyspace-events') as unknown as string[]
-  return answer[1] ?? ''
+/** CONFIG GET's answer: [name, value] in RESP2, a map in RESP3 */
+async function notifyFlags (node: RedisNode): Promise<string> {
+  const answer = await node.send(['CONFIG', 'GET', 'notify-keyspace-events'])
+  if (Array.isArray(answer)) return String(answer[1] ?? '')
+  if (answer instanceof Map) return String(answer.get('notify-keyspace-events') ?? '')
+  return String((answer as Record<string, unknown> | null)?.['notify-keyspace-events'] ?? '')
 }
 
 /**
@@ -16,30 +19,25 @@ async function notifyFlags (node: Redis): Promise<string> {
  * connection of their own (a subscribed connection runs no other commands); on a Cluster, one per
  * master known now. Only the id is known: the record is gone when the event comes.
  */
-export async function watchRedisExpiries (client: Redis | Cluster, prefix: string, listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch> {
-  const cluster = 'nodes' in client && typeof client.nodes === 'function' && client.isCluster
-  const nodes = cluster ? (client as Cluster).nodes('master') : [client as Redis]
-  const subscribers: Redis[] = []
+export async function watchRedisExpiries (link: RedisLink, prefix: string, listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch> {
+  const stops: Array<() => Promise<void>> = []
   const notices: string[] = []
   const stop = async (): Promise<void> => {
-    await Promise.all(subscribers.map(async s => { await s.quit().catch(() => { s.disconnect() }) }))
+    await Promise.all(stops.map(async s => { await s() }))
+  }
+  const onExpired = (key: string): void => {
+    if (!key.startsWith(prefix)) return
+    const id = key.slice(prefix.length)
+    if (id.length > 0 && !id.startsWith('owner:')) listener([{ id }])
   }
   try {
-    for (const node of nodes) {
+    for (const node of await link.masters()) {
       const flags = await notifyFlags(node).catch((err: Error) => {
         notices.push(`could not read notify-keyspace-events (${err.message})`)
         return null
       })
-      if (flags !== null && !publishesExpiries(flags)) notices.push(`notify-keyspace-events is "${flags}" on ${node.options.host ?? ''}:${node.options.port ?? ''}`)
-      const subscriber = node.duplicate()
-      subscribers.push(subscriber)
-      subscriber.on('error', () => {}) // it reconnects and resubscribes by itself
-      subscriber.on('message', (_channel: string, key: string) => {
-        if (!key.startsWith(prefix)) return
-        const id = key.slice(prefix.length)
-        if (id.length > 0 && !id.startsWith('owner:')) listener([{ id }])
-      })
-      await subscriber.subscribe(`__keyevent@${cluster ? 0 : node.options.db ?? 0}__:expired`)
+      if (flags !== null && !publishesExpiries(flags)) notices.push(`notify-keyspace-events is "${flags}" on ${node.label}`)
+      stops.push(await node.subscribe(`__keyevent@${node.db}__:expired`, onExpired))
     }
   } catch (err) {
     await stop()

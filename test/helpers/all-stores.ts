@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import { Redis, Cluster } from 'ioredis'
 import { createPool } from 'mysql2/promise'
+import { createClient } from 'redis'
 import type { SessionStore } from '../../types/index.js'
 import { MemoryStore } from '../../stores/memory.js'
 import { FileStore } from '../../stores/file.js'
@@ -21,6 +22,8 @@ export interface NamedStore { name: string, store: SessionStore, cleanup: () => 
 export async function allStores (dir: string): Promise<NamedStore[]> {
   const redisServer = await startRedis()
   const redis = new Redis(redisServer.url)
+  const nodeRedis = createClient({ url: redisServer.url })
+  await nodeRedis.connect()
   const cluster = await startRedisCluster()
   const clusterClient = new Cluster(cluster.nodes)
   const maria = await startMariaDB()
@@ -36,7 +39,8 @@ export async function allStores (dir: string): Promise<NamedStore[]> {
     { name: 'memory', store: new MemoryStore(), cleanup: async () => {} },
     { name: 'file', store: new FileStore({ path: join(dir, 'sessions.jsonl') }), cleanup: async () => {} },
     { name: 'directory', store: new DirectoryStore({ path: join(dir, 'sessions') }), cleanup: async () => {} },
-    { name: 'redis', store: new RedisStore({ client: redis }), cleanup: async () => { await redis.quit(); await redisServer.stop() } },
+    { name: 'redis', store: new RedisStore({ client: redis }), cleanup: async () => { await redis.quit(); await nodeRedis.quit(); await redisServer.stop() } },
+    { name: 'redis (node-redis)', store: new RedisStore({ client: nodeRedis, prefix: 'node:' }), cleanup: async () => {} },
     { name: 'redis-cluster', store: new RedisStore({ client: clusterClient }), cleanup: async () => { await clusterClient.quit(); await cluster.stop() } },
     { name: 'mysql', store: new MySQLStore({ pool }), cleanup: async () => { await pool.end(); await maria.stop() } },
     { name: 'postgres', store: new PostgresStore({ pool: pgPool }), cleanup: async () => { await pgPool.end(); await postgres.stop() } },

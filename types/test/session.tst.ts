@@ -6,7 +6,10 @@ import { RedisStore } from 'fastify-zod-session/stores/redis'
 import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
 import { DirectoryStore } from 'fastify-zod-session/stores/directory'
-import { Redis } from 'ioredis'
+import { Redis, Cluster } from 'ioredis'
+import { createClient, createCluster } from 'redis'
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis6'
 import { MySQLStore } from 'fastify-zod-session/stores/mysql'
 import { MongoStore, type SessionCollection, type SessionDocument } from 'fastify-zod-session/stores/mongodb'
 import { createPool } from 'mysql2/promise'
@@ -145,6 +148,18 @@ test('every store is a SessionStore, and their options are checked', () => {
   expect(RedisStore).type.not.toBeConstructableWith({ client: 'redis://localhost' })
   expect(MySQLStore).type.not.toBeConstructableWith({ pool: createPool({}).pool })
   expect(DirectoryStore).type.not.toBeConstructableWith({ folder: '/tmp/s' })
+})
+
+test('RedisStore takes ioredis and node-redis v4, v5 and v6 clients and clusters, nothing else', () => {
+  expect(RedisStore).type.toBeConstructableWith({ client: new Cluster([]) })
+  expect(RedisStore).type.toBeConstructableWith({ client: createClient() })
+  expect(RedisStore).type.toBeConstructableWith({ client: createClient({ RESP: 3 }) })
+  expect(RedisStore).type.toBeConstructableWith({ client: createCluster({ rootNodes: [] }) })
+  expect(RedisStore).type.toBeConstructableWith({ client: createClient4() })
+  expect(RedisStore).type.toBeConstructableWith({ client: createCluster4({ rootNodes: [] }) })
+  expect(RedisStore).type.toBeConstructableWith({ client: createClient6() })
+  expect(RedisStore).type.toBeConstructableWith({ client: createCluster6({ rootNodes: [] }) })
+  expect(RedisStore).type.not.toBeConstructableWith({ client: { sendCommand: async () => null } })
 })
 
 test('a real mongodb Collection has the surface MongoStore uses (the test fake mirrors it)', () => {

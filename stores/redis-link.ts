@@ -1,0 +1,161 @@
+// What RedisStore needs from its client, for both Redis clients: ioredis (Redis, Cluster) and
+// node-redis (the `redis` package's createClient() and createCluster(), the client connect-redis uses).
+import { createHash } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import { SCRIPTS, type ScriptName } from './redis-scripts.js'
+
+/** A node-redis (`redis` v4 or later) client, connected, as far as the store uses it. */
+export interface NodeRedisClient {
+  sendCommand (args: string[]): Promise<unknown>
+  duplicate (): NodeRedisClient
+  connect (): Promise<unknown>
+  subscribe (channel: string, listener: (message: string, channel: string) => void): Promise<unknown>
+  on (event: 'error', listener: (err: Error) => void): unknown
+  close?: () => Promise<unknown>
+  quit?: () => Promise<unknown>
+  destroy?: () => unknown
+  disconnect?: () => unknown
+  readonly options?: { database?: number, url?: string } | undefined
+}
+
+/** A node-redis Redis Cluster client (`createCluster()`), connected. */
+export interface NodeRedisCluster {
+  sendCommand (firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>
+  readonly masters: readonly unknown[]
+  nodeClient (node: never): NodeRedisClient | Promise<NodeRedisClient>
+}
+
+export type RedisClient = Redis | Cluster | NodeRedisClient | NodeRedisCluster
+
+/** One master: SCAN and CONFIG go to it, and expiry notifications come from it. */
+export interface RedisNode {
+  send (args: string[]): Promise<unknown>
+  /** host:port, for messages */
+  readonly label: string
+  readonly db: number
+  /** `onMessage` for every message on `channel`, on a connection of its own; resolves to what stops it */
+  subscribe (channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
+}
+
+export interface RedisLink {
+  /** one command, on the node that owns `key` */
+  send (key: string, args: string[]): Promise<unknown>
+  /** one of SCRIPTS with KEYS[1] = `key`, on the node that owns it */
+  run (script: ScriptName, key: string, args: string[]): Promise<unknown>
+  /** every master (the server itself when it is not a Cluster) */
+  masters (): Promise<RedisNode[]>
+  readonly cluster: boolean
+}
+
+const ignore = (): void => {}
+
+/** HGETALL's reply as a flat [field, value, …] list: RESP2 gives one, RESP3 a map */
+export function flatHash (reply: unknown): string[] {
+  if (Array.isArray(reply)) return reply as string[]
+  if (reply instanceof Map) return [...reply].flat() as string[]
+  if (reply !== null && typeof reply === 'object') return Object.entries(reply).flat() as string[]
+  return []
+}
+
+function ioredisNode (node: Redis, db: number): RedisNode {
+  return {
+    send: async args => await node.call(args[0], ...args.slice(1)),
+    label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
+    db,
+    async subscribe (channel, onMessage) {
+      const subscriber = node.duplicate()
+      subscriber.on('error', ignore) // it reconnects and resubscribes by itself
+      subscriber.on('message', (from: string, message: string) => { if (from === channel) onMessage(message) })
+      const stop = async (): Promise<void> => { await subscriber.quit().catch(() => { subscriber.disconnect() }) }
+      try {
+        await subscriber.subscribe(channel)
+      } catch (err) {
+        await stop()
+        throw err
+      }
+      return stop
+    }
+  }
+}
+
+function ioredisLink (client: Redis | Cluster): RedisLink {
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua })
+  const scripts = client as unknown as Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>
+  const cluster = 'isCluster' in client && client.isCluster
+  return {
+    send: async (_key, args) => await client.call(args[0], ...args.slice(1)),
+    run: async (script, key, args) => await scripts[script](key, ...args),
+    masters: async () => cluster ? (client as Cluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as Redis, (client as Redis).options.db ?? 0)],
+    cluster
+  }
+}
+
+const SHA1 = Object.fromEntries(Object.entries(SCRIPTS).map(([name, lua]) => [name, createHash('sha1').update(lua).digest('hex')])) as Record<ScriptName, string>
+
+/** EVALSHA, and EVAL (which caches the script) when this server has not seen it yet */
+async function evalScript (send: (args: string[]) => Promise<unknown>, script: ScriptName, key: string, args: string[]): Promise<unknown> {
+  try {
+    return await send(['EVALSHA', SHA1[script], '1', key, ...args])
+  } catch (err) {
+    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
+    return await send(['EVAL', SCRIPTS[script], '1', key, ...args])
+  }
+}
+
+function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
+  const options = node.options as { database?: number, url?: string, socket?: { host?: string, port?: number } } | undefined
+  return {
+    send: async args => await node.sendCommand(args),
+    label: options?.socket?.host !== undefined ? `${options.socket.host}:${options.socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
+    db,
+    async subscribe (channel, onMessage) {
+      const subscriber = node.duplicate()
+      subscriber.on('error', ignore) // it reconnects and resubscribes by itself
+      const stop = async (): Promise<void> => {
+        try {
+          await (subscriber.close ?? subscriber.quit)?.call(subscriber)
+        } catch {
+          (subscriber.destroy ?? subscriber.disconnect)?.call(subscriber)
+        }
+      }
+      try {
+        await subscriber.connect()
+        await subscriber.subscribe(channel, message => { onMessage(message) })
+      } catch (err) {
+        await stop()
+        throw err
+      }
+      return stop
+    }
+  }
+}
+
+function nodeRedisLink (client: NodeRedisClient): RedisLink {
+  const send = async (args: string[]): Promise<unknown> => await client.sendCommand(args)
+  return {
+    send: async (_key, args) => await client.sendCommand(args),
+    run: async (script, key, args) => await evalScript(send, script, key, args),
+    masters: async () => [nodeRedisNode(client, client.options?.database ?? 0)],
+    cluster: false
+  }
+}
+
+function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
+  return {
+    send: async (key, args) => await cluster.sendCommand(key, false, args),
+    run: async (script, key, args) => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args),
+    masters: async () => await Promise.all(cluster.masters.map(async master => nodeRedisNode(await cluster.nodeClient(master as never), 0))),
+    cluster: true
+  }
+}
+
+/** The link for an ioredis or node-redis client; a TypeError for anything else. */
+export function redisLink (client: RedisClient): RedisLink {
+  const c = client as unknown as Record<string, unknown> | null
+  if (c !== null && typeof c === 'object') {
+    if (typeof c.defineCommand === 'function' && typeof c.call === 'function') return ioredisLink(client as Redis | Cluster)
+    if (typeof c.sendCommand === 'function' && typeof c.nodeClient === 'function' && 'masters' in c) return nodeRedisClusterLink(client as NodeRedisCluster)
+    if (typeof c.sendCommand === 'function' && typeof c.duplicate === 'function') return nodeRedisLink(client as NodeRedisClient)
+  }
+  throw new TypeError('RedisStore: `client` must be an ioredis Redis or Cluster, or a node-redis client (createClient() or createCluster())')
+}
