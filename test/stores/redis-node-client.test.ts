@@ -11,6 +11,7 @@ import type { NodeRedisClient } from '../../stores/redis-link.js'
 import { conformance } from './conformance.js'
 import { startRedis, startRedisCluster } from '../helpers/servers.js'
 import { buildApp, idOf, sessionCookie } from '../helpers/app.js'
+import { expiriesReportedOnce } from '../helpers/cluster-expiry.js'
 import { record } from '../../testing/index.js'
 
 const server = await startRedis()
@@ -114,20 +115,7 @@ t.test('conformance and expiry events on a 3-master Cluster through node-redis c
     const masters = await Promise.all(client.masters.map(async m => await client.nodeClient(m)))
     await Promise.all(masters.map(async node => { await node.configSet('notify-keyspace-events', 'Ex') }))
     const store = new RedisStore({ client, prefix: 'expiry:' })
-    const ids: string[] = []
-    const reported: string[] = []
-    let all: () => void = () => {}
-    const allIn = new Promise<void>(resolve => { all = resolve })
-    const app = await buildApp(t, { store, events: { expired: event => { reported.push(event.id!); if (ids.length > 0 && ids.every(id => reported.includes(id))) all() } } })
-    for (let i = 0; i < 12; i++) ids.push(idOf(sessionCookie(await app.inject({ method: 'POST', url: `/login/user${i}` }))!))
-    const perNode = await Promise.all(masters.map(async node => (await node.keys('expiry:*')).length))
-    t.ok(perNode.filter(n => n > 0).length >= 2, `sessions on several masters: ${perNode.join(', ')}`)
-    for (const id of ids) t.equal(await store.touch(id, Date.now() + 20), true)
-    for (const id of ids) while (await client.exists(`expiry:${id}`) === 1);
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([allIn, new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`reported only ${reported.length} of ${ids.length}`)) }, 10_000) })])
-    clearTimeout(timer)
-    t.same([...reported].sort(), [...ids].sort())
+    await expiriesReportedOnce(t, store, async () => await Promise.all(masters.map(async node => (await node.keys('expiry:*')).length)), async key => await client.exists(key))
   })
 })
 
