@@ -28,6 +28,15 @@ async function redisClient () {
   return client
 }
 
+/** node-redis, as connect-redis uses it */
+async function nodeRedisClient () {
+  const { createClient } = await import('redis')
+  const client = createClient({ url: `redis://127.0.0.1:${redisPort}` })
+  await client.connect()
+  close = async () => { await client.quit() }
+  return client
+}
+
 function sessionRoutes (get, set) {
   app.get('/read', async (request) => ({ user: get(request, 'user') ?? null, counter: get(request, 'counter') ?? 0 }))
   app.get('/write', async (request) => {
@@ -95,12 +104,8 @@ const contenders = {
   },
   'fastify-session-memory': () => fastifySession(undefined),
   'fastify-session-connect-redis': async () => {
-    const { createClient } = await import('redis')
     const { RedisStore } = await import('connect-redis')
-    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` })
-    await client.connect()
-    close = async () => { await client.quit() }
-    await fastifySession(new RedisStore({ client }))
+    await fastifySession(new RedisStore({ client: await nodeRedisClient() }))
   },
   'fastify-session-redis-store': async () => {
     const { RedisStore } = await import('fastify-session-redis-store')
@@ -117,12 +122,8 @@ const contenders = {
   },
   // node-redis, the client connect-redis uses
   'fzs-redis': async () => {
-    const { createClient } = await import('redis')
-    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` })
-    await client.connect()
-    close = async () => { await client.quit() }
     const { RedisStore } = await import('../dist/esm/stores/redis.js')
-    await fastifyZodSession(new RedisStore({ client }))
+    await fastifyZodSession(new RedisStore({ client: await nodeRedisClient() }))
   },
   // ioredis, as fastify-session-redis-store uses it
   'fzs-ioredis': async () => {

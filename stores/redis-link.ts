@@ -10,12 +10,14 @@ export interface NodeRedisClient {
   duplicate (): NodeRedisClient
   connect (): Promise<unknown>
   subscribe (channel: string, listener: (message: string, channel: string) => void): Promise<unknown>
-  on (event: 'error', listener: (err: Error) => void): unknown
+  on (event: 'error' | 'end', listener: (err: Error) => void): unknown
+  off?: (event: 'end', listener: () => void) => unknown
+  readonly isOpen?: boolean
   close?: () => Promise<unknown>
   quit?: () => Promise<unknown>
   destroy?: () => unknown
   disconnect?: () => unknown
-  readonly options?: { database?: number, url?: string } | undefined
+  readonly options?: { database?: number, url?: string, socket?: unknown } | undefined
 }
 
 /** A node-redis Redis Cluster client (`createCluster()`), connected. */
@@ -44,7 +46,6 @@ export interface RedisLink {
   run (script: ScriptName, key: string, args: string[]): Promise<unknown>
   /** every master (the server itself when it is not a Cluster) */
   masters (): Promise<RedisNode[]>
-  readonly cluster: boolean
 }
 
 const ignore = (): void => {}
@@ -59,14 +60,21 @@ export function flatHash (reply: unknown): string[] {
 
 function ioredisNode (node: Redis, db: number): RedisNode {
   return {
-    send: async args => await node.call(args[0], ...args.slice(1)),
+    send: async args => await node.call(...args as [string, ...string[]]),
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
     db,
     async subscribe (channel, onMessage) {
+      if (node.status === 'end') throw new Error('the Redis client was closed')
       const subscriber = node.duplicate()
       subscriber.on('error', ignore) // it reconnects and resubscribes by itself
       subscriber.on('message', (from: string, message: string) => { if (from === channel) onMessage(message) })
-      const stop = async (): Promise<void> => { await subscriber.quit().catch(() => { subscriber.disconnect() }) }
+      // the subscriber lives no longer than the client it was made from
+      const end = (): void => { subscriber.disconnect() }
+      node.once('end', end)
+      const stop = async (): Promise<void> => {
+        node.off('end', end)
+        await subscriber.quit().catch(() => { subscriber.disconnect() })
+      }
       try {
         await subscriber.subscribe(channel)
       } catch (err) {
@@ -83,10 +91,9 @@ function ioredisLink (client: Redis | Cluster): RedisLink {
   const scripts = client as unknown as Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>
   const cluster = 'isCluster' in client && client.isCluster
   return {
-    send: async (_key, args) => await client.call(args[0], ...args.slice(1)),
+    send: async (_key, args) => await client.call(...args as [string, ...string[]]),
     run: async (script, key, args) => await scripts[script](key, ...args),
-    masters: async () => cluster ? (client as Cluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as Redis, (client as Redis).options.db ?? 0)],
-    cluster
+    masters: async () => cluster ? (client as Cluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as Redis, (client as Redis).options.db ?? 0)]
   }
 }
 
@@ -103,15 +110,21 @@ async function evalScript (send: (args: string[]) => Promise<unknown>, script: S
 }
 
 function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
-  const options = node.options as { database?: number, url?: string, socket?: { host?: string, port?: number } } | undefined
+  const options = node.options
+  const socket = options?.socket as { host?: string, port?: number } | undefined
   return {
     send: async args => await node.sendCommand(args),
-    label: options?.socket?.host !== undefined ? `${options.socket.host}:${options.socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
+    label: socket?.host !== undefined ? `${socket.host}:${socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
     db,
     async subscribe (channel, onMessage) {
+      if (node.isOpen === false) throw new Error('the Redis client was closed')
       const subscriber = node.duplicate()
       subscriber.on('error', ignore) // it reconnects and resubscribes by itself
+      // the subscriber lives no longer than the client it was made from
+      const end = (): void => { (subscriber.destroy ?? subscriber.disconnect)?.call(subscriber) }
+      node.on('end', end)
       const stop = async (): Promise<void> => {
+        node.off?.('end', end)
         try {
           await (subscriber.close ?? subscriber.quit)?.call(subscriber)
         } catch {
@@ -133,10 +146,9 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
 function nodeRedisLink (client: NodeRedisClient): RedisLink {
   const send = async (args: string[]): Promise<unknown> => await client.sendCommand(args)
   return {
-    send: async (_key, args) => await client.sendCommand(args),
+    send: async (_key, args) => await send(args),
     run: async (script, key, args) => await evalScript(send, script, key, args),
-    masters: async () => [nodeRedisNode(client, client.options?.database ?? 0)],
-    cluster: false
+    masters: async () => [nodeRedisNode(client, client.options?.database ?? 0)]
   }
 }
 
@@ -144,8 +156,7 @@ function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
   return {
     send: async (key, args) => await cluster.sendCommand(key, false, args),
     run: async (script, key, args) => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args),
-    masters: async () => await Promise.all(cluster.masters.map(async master => nodeRedisNode(await cluster.nodeClient(master as never), 0))),
-    cluster: true
+    masters: async () => await Promise.all(cluster.masters.map(async master => nodeRedisNode(await cluster.nodeClient(master as never), 0)))
   }
 }
 
