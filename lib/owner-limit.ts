@@ -28,17 +28,20 @@ export class OwnerLimit {
     this.#events = events
   }
 
-  /** refuse: a login over the limit is refused before its session is saved */
-  async before (owner: string): Promise<void> {
+  /**
+   * refuse: a login over the limit is refused before its session is saved. The session a re-login
+   * replaces (`state.previousId`, deleted once the login is saved) is not counted, here or after.
+   */
+  async before (owner: string, state: SessionState): Promise<void> {
     if (this.#options.policy !== 'refuse') return
-    const live = await this.#live(owner)
+    const live = await this.#live(owner, state.previousId)
     if (live.length >= this.#options.limit) throw new errorCodes.FST_SESSION_LIMIT(this.#options.limit)
   }
 
   /** after the save: remove the sessions beyond the limit; refuse when this login is one of them */
   async after (owner: string, self: string, state: SessionState): Promise<void> {
     const { limit, policy } = this.#options
-    const live = await this.#live(owner)
+    const live = await this.#live(owner, state.previousId)
     if (live.length <= limit) return
     // refuse: the first `limit` in the shared order keep their place and the newest go (this login, or
     // one that raced it and was checked before this one was saved); evict: the oldest go
@@ -51,9 +54,9 @@ export class OwnerLimit {
     if (policy === 'refuse' && going.some(s => s.id === self)) throw new errorCodes.FST_SESSION_LIMIT(limit)
   }
 
-  /** the owner's live sessions, in the order every request agrees on: first to go first */
-  async #live (owner: string): Promise<Live[]> {
-    const ids = await callStore('list the owner\'s sessions', () => this.#store.listByOwner!(owner))
+  /** the owner's live sessions but `replaced`, in the order every request agrees on: first to go first */
+  async #live (owner: string, replaced: string | null): Promise<Live[]> {
+    const ids = (await callStore('list the owner\'s sessions', () => this.#store.listByOwner!(owner))).filter(id => id !== replaced)
     const records = await Promise.all(ids.map(async id => ({ id, record: await callStore('read the owner\'s sessions', () => this.#store.get(id)) })))
     const now = Date.now()
     const live = records.filter((s): s is Live => s.record !== undefined && isLive(s.record, now) && s.record.meta.owner === owner)

@@ -77,7 +77,7 @@ export class SessionWriter {
     const secret = state.secret as string
     const owner = this.#opts.owner?.(data) ?? undefined
     const limited = this.#ownerLimit !== null && typeof owner === 'string'
-    if (limited) await this.#ownerLimit!.before(owner)
+    if (limited) await this.#ownerLimit!.before(owner, state)
     const meta: SessionMeta = { ...state.meta, ip: state.ip, userAgent: state.userAgent, lastAccessAt: now, lastAccessIp: state.ip }
     if (owner !== undefined && owner !== null) meta.owner = owner
     if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
@@ -106,7 +106,7 @@ export class SessionWriter {
     // a login that sets the owner on a stored session (no regenerate()) is counted like one that does
     const newOwner = writes && this.#ownerLimit !== null ? this.#opts.owner?.(state.data) ?? undefined : undefined
     const limited = typeof newOwner === 'string' && newOwner !== state.meta.owner
-    if (limited) await this.#ownerLimit!.before(newOwner)
+    if (limited) await this.#ownerLimit!.before(newOwner, state)
     const found = writes
       ? await this.#patch(state, expiresAt, now, final)
       : !state.touchDue || await callStore('touch the session', () => this.#store.touch(id, expiresAt as number | null))

@@ -42,6 +42,20 @@ t.test('refuse: the login over the limit is a 409 and writes nothing; other owne
   t.equal((await app.inject({ method: 'POST', url: '/login/ann' })).statusCode, 200, 'after a logout there is room again')
 })
 
+t.test('a re-login from the same browser is not counted against the session it replaces, with every policy', async t => {
+  for (const policy of ['refuse', 'evictOldest', 'evictIdlest'] as const) {
+    const store = new MemoryStore()
+    const app = await buildApp(t, { store, owner, maxSessionsPerOwner: { limit: 1, policy } })
+    const first = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+    const again = await app.inject({ method: 'POST', url: '/login/ann', headers: { cookie: first } })
+    t.equal(again.statusCode, 200, `${policy}: the re-login is accepted`)
+    const second = sessionCookie(again)!
+    t.equal((await app.inject({ url: '/read', headers: { cookie: second } })).json().userId, 'ann', `${policy}: the new login is logged in`)
+    t.equal((await app.inject({ url: '/read', headers: { cookie: first } })).json().userId, null, `${policy}: the replaced session is dead`)
+    t.same(await app.sessions.list('ann').then(list => list.map(s => s.id)), [idOf(second)])
+  }
+})
+
 t.test('maxSessionsPerOwner that cannot work fails app.ready() naming it', async t => {
   await t.rejects(buildApp(t, { maxSessionsPerOwner: { limit: 2, policy: 'evictOldest' } }), /"maxSessionsPerOwner": needs the `owner` option/)
   await t.rejects(buildApp(t, { owner, maxSessionsPerOwner: { limit: 0, policy: 'refuse' } }), /"maxSessionsPerOwner.limit": must be a positive integer/)
