@@ -1,6 +1,6 @@
 // maxSessionsPerOwner: at most `limit` live sessions per owner, enforced when a session is saved with
 // a new owner (a login, with or without regenerate()). Parallel logins converge without a lock: every request orders the owner's
-// sessions the same way (oldest first, ties by id) and removes those beyond the limit in that order;
+// sessions the same way (oldest first; ties by the microsecond creation time, then by id) and removes those beyond the limit in that order;
 // the request that saved last sees every session, and a session kept by the whole set's order is kept
 // by any part of it, so nobody removes one that should stay.
 import type { SessionRecord, SessionStore } from '../types/index.js'
@@ -63,6 +63,9 @@ export class OwnerLimit {
     const at = this.#options.policy === 'evictIdlest'
       ? (r: SessionRecord) => r.meta.lastAccessAt ?? r.createdAt
       : (r: SessionRecord) => r.createdAt
-    return live.sort((a, b) => at(a.record) - at(b.record) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    // ties within a millisecond go by the microsecond creation time, so a session saved before a
+    // login began always ranks before it; then by id
+    const hr = (r: SessionRecord) => r.meta.createdAtHr ?? r.createdAt
+    return live.sort((a, b) => at(a.record) - at(b.record) || hr(a.record) - hr(b.record) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 }

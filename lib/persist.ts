@@ -78,7 +78,8 @@ export class SessionWriter {
     const owner = this.#opts.owner?.(data) ?? undefined
     const limited = this.#ownerLimit !== null && typeof owner === 'string'
     if (limited) await this.#ownerLimit!.before(owner, state)
-    const meta: SessionMeta = { ...state.meta, ip: state.ip, userAgent: state.userAgent, lastAccessAt: now, lastAccessIp: state.ip }
+    // createdAtHr: sessions saved in the same millisecond still have an order (the owner limit's)
+    const meta: SessionMeta = { ...state.meta, ip: state.ip, userAgent: state.userAgent, lastAccessAt: now, lastAccessIp: state.ip, createdAtHr: performance.timeOrigin + performance.now() }
     if (owner !== undefined && owner !== null) meta.owner = owner
     if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
     const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval

@@ -5,6 +5,7 @@ import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
 import { hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
 import type { CookieOverrides } from './cookie-view.js'
+import { copyTree, sameTree } from '../stores/kit/json-tree.js'
 
 const SILENT = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return SILENT }, level: 'silent', silent () {} } as unknown as FastifyBaseLogger
 const NOTHING_STORED: Readonly<Record<string, unknown>> = Object.freeze({})
@@ -17,6 +18,21 @@ class NoKeys extends Set<string> {
   }
 }
 const NO_KEYS: Set<string> = new NoKeys()
+
+/** the JSON of a handed-out value that is not a plain tree (a class instance the schema let through) */
+class JsonText {
+  constructor (readonly text: string) {}
+}
+
+/** What a handed-out value was: a deep copy of it (4× cheaper than its JSON), or its JSON. */
+function snapshotOf (value: object): unknown {
+  return copyTree(value) ?? new JsonText(JSON.stringify(value))
+}
+
+/** `value` is what `snapshot` recorded, as JSON would see it (a changed Date shows in its time) */
+function unchangedSince (value: unknown, snapshot: unknown): boolean {
+  return snapshot instanceof JsonText ? JSON.stringify(value) === snapshot.text : sameTree(value, snapshot)
+}
 
 /** the request's own set for `field`: most requests write nothing and allocate none */
 function own (state: SessionState, field: 'changed' | 'unset' | 'validated'): Set<string> {
@@ -51,8 +67,8 @@ export class SessionState {
   unset!: Set<string>
   /** changed keys whose value set() validated and nobody else references: persisting skips them */
   validated!: Set<string>
-  /** JSON of object values handed out by get() or data, to detect nested mutation */
-  snapshots!: Map<string, string> | null
+  /** copies of the object values handed out by get() or data as they were, to detect nested mutation */
+  snapshots!: Map<string, unknown> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record) */
   replaced!: boolean
   /** regenerate() ran (a login): the save reports 'regenerated', not 'created' */
@@ -217,9 +233,10 @@ export function markSet (state: SessionState, key: string, value: unknown, fresh
     if (!Object.is(before, value)) markChanged(state, key)
     return
   }
-  // the value as stored: the snapshot taken when it was handed out (it may have been mutated since), or itself
-  const stored = handedOut ?? JSON.stringify(before)
-  if (JSON.stringify(value) !== stored) {
+  // the value as stored: the snapshot taken when it was handed out (it may have been mutated since), or
+  // itself (never handed out, so nobody else holds it)
+  const stored = handedOut ?? before
+  if (!unchangedSince(value, stored)) {
     markChanged(state, key)
     if (fresh) own(state, 'validated').add(key)
     return
@@ -254,14 +271,14 @@ export function snapshot (state: SessionState, key: string, value: object): void
     return
   }
   state.snapshots ??= new Map()
-  if (!state.snapshots.has(key)) state.snapshots.set(key, JSON.stringify(value))
+  if (!state.snapshots.has(key)) state.snapshots.set(key, snapshotOf(value))
 }
 
-/** Finds nested mutations of values handed out by get() or data (plain JSON: a changed Date shows in its ISO text). */
+/** Finds nested mutations of values handed out by get() or data. */
 export function detectNested (state: SessionState): void {
   if (state.snapshots === null) return
-  for (const [key, json] of state.snapshots) {
-    if (!state.changed.has(key) && JSON.stringify(state.data[key]) !== json) own(state, 'changed').add(key)
+  for (const [key, snapshot] of state.snapshots) {
+    if (!state.changed.has(key) && !unchangedSince(state.data[key], snapshot)) own(state, 'changed').add(key)
   }
 }
 
@@ -294,7 +311,7 @@ function resnapshot (state: SessionState, key: string): void {
   const value = state.data[key]
   if (value === null || typeof value !== 'object') return
   state.snapshots ??= new Map()
-  state.snapshots.set(key, JSON.stringify(value))
+  state.snapshots.set(key, snapshotOf(value))
 }
 
 /** Runs a store operation, wrapping its failure once as FST_SESSION_STORE_UNAVAILABLE. */

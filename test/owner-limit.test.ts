@@ -3,6 +3,7 @@
 import t from 'tap'
 import { buildApp, sessionCookie, idOf } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
+import { fakeClock } from './helpers/clock.js'
 import { MemoryStore, type SessionEvent, type SessionStore } from '../lib/index.js'
 
 const owner = (data: Record<string, unknown>): string | undefined => data.userId as string | undefined
@@ -53,6 +54,23 @@ t.test('a re-login from the same browser is not counted against the session it r
     t.equal((await app.inject({ url: '/read', headers: { cookie: second } })).json().userId, 'ann', `${policy}: the new login is logged in`)
     t.equal((await app.inject({ url: '/read', headers: { cookie: first } })).json().userId, null, `${policy}: the replaced session is dead`)
     t.same(await app.sessions.list('ann').then(list => list.map(s => s.id)), [idOf(second)])
+  }
+})
+
+t.test('logins in the same millisecond as an existing session never remove it, with every policy', async t => {
+  fakeClock(t) // every request below starts and saves in one millisecond
+  for (const policy of ['refuse', 'evictOldest', 'evictIdlest'] as const) {
+    for (let round = 0; round < 10; round++) {
+      const app = await buildApp(t, { store: new MemoryStore(), owner, maxSessionsPerOwner: { limit: 2, policy } })
+      const first = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+      const logins = await Promise.all(Array.from({ length: 4 }, async () => await app.inject({ method: 'POST', url: '/login/ann' })))
+      const user = async (cookie: string): Promise<string | null> => (await app.inject({ url: '/read', headers: { cookie } })).json().userId
+      const kept = policy === 'refuse' ? 'ann' : null
+      t.equal(await user(first), kept, `${policy}: the earlier session is ${policy === 'refuse' ? 'kept' : 'the one evicted'}`)
+      const alive = await Promise.all(logins.map(async res => res.statusCode === 200 ? await user(sessionCookie(res)!) : null))
+      t.equal(alive.filter(u => u === 'ann').length + (kept === null ? 0 : 1), 2, `${policy}: the limit holds and is used`)
+      await app.close()
+    }
   }
 })
 

@@ -108,3 +108,40 @@ t.test('saveUninitialized stores and cookies an untouched new session', async t 
   t.ok(sessionCookie(res))
   t.equal(store.count('set'), 1)
 })
+
+t.test('nested mutations of a Date, of a value nested past 64 levels, and a re-set of an equal object', async t => {
+  const store = new CountingStore()
+  let deep: unknown = { n: 1 }
+  for (let i = 0; i < 70; i++) deep = [deep]
+  const bottom = (value: unknown): { n: number } => {
+    let at = value
+    while (Array.isArray(at)) at = at[0]
+    return at as { n: number }
+  }
+  const app = await buildApp(t, { store }, app => {
+    app.post('/init', async (request) => {
+      request.session.set('seenAt', new Date(0))
+      request.session.set('deep', deep)
+      request.session.set('profile', { a: 1, b: { c: [1, 2] } })
+      return { ok: true }
+    })
+    app.post('/date', async (request) => { request.session.get('seenAt')!.setTime(5000); return { ok: true } })
+    app.post('/deep', async (request) => { bottom(request.session.get('deep')).n = 2; return { ok: true } })
+    app.post('/same-profile', async (request) => { request.session.set('profile', { b: { c: [1, 2] }, a: 1 }); return { ok: true } })
+    app.post('/read-deep', async (request) => ({ n: bottom(request.session.get('deep')).n }))
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/init' }))!
+  store.reset()
+  await app.inject({ method: 'POST', url: '/date', headers: { cookie } })
+  t.same(store.calls.map(c => c.op), ['get', 'patch'])
+  t.equal(((store.calls[1].arg as SessionPatch).set.seenAt as Date).getTime(), 5000, 'a Date changed in place is saved')
+  store.reset()
+  await app.inject({ method: 'POST', url: '/deep', headers: { cookie } })
+  t.same(store.calls.map(c => c.op), ['get', 'patch'], 'a change 70 levels down is saved')
+  t.equal(bottom((store.calls[1].arg as SessionPatch).set.deep).n, 2)
+  store.reset()
+  t.equal((await app.inject({ method: 'POST', url: '/read-deep', headers: { cookie } })).json().n, 2)
+  t.equal(store.writes(), 0, 'reading the deep value writes nothing')
+  await app.inject({ method: 'POST', url: '/same-profile', headers: { cookie } })
+  t.equal(store.writes(), 0, 'an equal object in another key order writes nothing')
+})

@@ -65,7 +65,7 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       when: new Date('2026-03-04T05:06:07.089Z'),
       dates: [new Date(0)]
     }
-    const input = record(data, { version: 7, meta: { ip: '::1', userAgent: 'ua', lastAccessAt: 5, owner: 'o', absoluteExpiresAt: 12, idleTimeout: 60_000, authenticatedAt: 4 } })
+    const input = record(data, { version: 7, meta: { ip: '::1', userAgent: 'ua', lastAccessAt: 5, owner: 'o', absoluteExpiresAt: 12, idleTimeout: 60_000, authenticatedAt: 4, createdAtHr: 1764851234567.125 } })
     await store.set(id, input)
     const got = await store.get(id)
     same(got?.data, data)
@@ -141,7 +141,7 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
 
   check('records handed out and taken in are copies, not references', async store => {
     const id = uniqueId()
-    const input = record({ list: [1], obj: { a: 1 } })
+    const input = record({ list: [1], obj: { a: 1 }, when: new Date(0) })
     await store.set(id, input)
     ;(input.data.list as number[]).push(2)
     input.meta.owner = 'changed'
@@ -151,9 +151,11 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
     assert.equal(first?.meta.owner, undefined)
     same(first?.auth.current, ['h-current'])
     ;(first?.data.obj as Record<string, number>).a = 99
+    ;(first?.data.when as Date).setTime(99)
     if (first !== undefined) { first.meta.ip = 'changed'; first.auth.current[0] = 'changed' }
     const second = await store.get(id)
     same(second?.data.obj, { a: 1 })
+    assert.equal((second?.data.when as Date).getTime(), 0)
     assert.equal(second?.meta.ip, '127.0.0.1')
     same(second?.auth.current, ['h-current'])
   })

@@ -44,6 +44,11 @@ export interface SessionMeta {
   idleTimeout?: number | null
   /** ms since epoch of the last regenerate() (the login moment): what step-up freshness checks */
   authenticatedAt?: number
+  /**
+   * when this record was created, in ms since epoch with a microsecond fraction (the monotonic clock):
+   * orders sessions created in the same millisecond (maxSessionsPerOwner keeps the earlier one)
+   */
+  createdAtHr?: number
 }
 
 /** A per-key change of one record. */

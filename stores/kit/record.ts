@@ -4,7 +4,7 @@ import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord
 import { stringify } from './codec.js'
 
 const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
-const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt', 'authenticatedAt'] as const
+const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt', 'authenticatedAt', 'createdAtHr'] as const
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
@@ -41,6 +41,15 @@ function usableAuth (value: unknown): SessionAuth | null {
 
 /** records this module made: already checked */
 const checked = new WeakSet<object>()
+
+/**
+ * Marks a record as checked: only for records a store built itself from ones the plugin gave it, in
+ * this process (MemoryStore), never for anything read back from outside.
+ */
+export function trusted (record: SessionRecord | undefined): SessionRecord | undefined {
+  if (record !== undefined) checked.add(record)
+  return record
+}
 
 /**
  * What a store read back, checked before anyone trusts it: a corrupt row, a 0.1 record, or one
