@@ -6,7 +6,7 @@ import { describeIssues, storableData, validateKey, validatesPerKey, type Sessio
 import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
 import { hashSecret, newSecret } from './cookie.js'
-import { dataSize } from '../stores/kit/record.js'
+import { oversize } from '../stores/kit/record.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
 
 /** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
@@ -70,8 +70,8 @@ export class SessionWriter {
     const data = this.#validated(state, state.data)
     const limit = this.#opts.maxDataBytes
     if (limit !== null) {
-      const bytes = dataSize(data)
-      if (bytes > limit) throw new errorCodes.FST_SESSION_TOO_LARGE(limit, `${bytes} bytes`)
+      const bytes = oversize(data, limit)
+      if (bytes !== undefined) throw new errorCodes.FST_SESSION_TOO_LARGE(limit, `${bytes} bytes`)
     }
     const id = ensureId(state)
     const secret = state.secret as string

@@ -1,6 +1,8 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { copyTree, sameTree } from '../stores/kit/json-tree.js'
+import { copyTree, jsonCopy, sameTree } from '../stores/kit/json-tree.js'
+import { parse, stringify } from '../stores/kit/codec.js'
+import { dataSize, oversize } from '../stores/kit/record.js'
 
 /** JSON with object keys sorted: equal texts mean equal values as JSON sees them, in any key order */
 function canonical (value: unknown): string {
@@ -76,4 +78,37 @@ t.test('what is not a plain tree is not copied, and never equal to a copy', asyn
   t.notOk(sameTree(new Date(5), 5))
   t.notOk(sameTree([1], { 0: 1 }))
   t.ok(sameTree(new Date(NaN), new Date(NaN)))
+})
+
+/** values JSON changes or refuses to keep as they are, mixed into trees */
+const odd = fc.constantFrom<unknown>(NaN, Infinity, -0, undefined, new Date(NaN), { $date: '2026-01-01T00:00:00.000Z' }, { $date: null }, { $date: 'x' }, new Map([[1, 2]]), '\u0000\ud800', 1e21, -1.7976931348623157e+308)
+const anyTree = fc.letrec(tie => ({
+  value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.date(), odd, fc.array(tie('value'), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('a', 'b', '__proto__', '$date'), tie('value'), { maxKeys: 3 }))
+})).value
+
+t.test('jsonCopy gives exactly what the codec gives back', async t => {
+  fc.assert(fc.property(anyTree, value => {
+    if (value === undefined) return
+    const expected = parse(stringify(value)) as unknown
+    const copy = jsonCopy(value)
+    t.equal(stringify(copy), stringify(expected))
+    t.ok(sameTree(copy, expected), 'Dates where the codec has Dates')
+  }))
+  const held = { list: [1], when: new Date(0) }
+  const copy = jsonCopy(held) as typeof held
+  held.list.push(2)
+  held.when.setTime(5)
+  t.same(copy, { list: [1], when: new Date(0) }, 'independent of the original')
+})
+
+t.test('oversize agrees with dataSize for any data and limit', async t => {
+  fc.assert(fc.property(fc.dictionary(fc.string({ unit: 'binary', maxLength: 4 }), anyTree, { maxKeys: 4 }), fc.nat(400), (data, limit) => {
+    if (Object.values(data).some(v => v instanceof Map)) return
+    const size = dataSize(data)
+    t.equal(oversize(data, limit), size > limit ? size : undefined, `size ${size}, limit ${limit}`)
+  }))
+  const text = '\u0001é😀'.repeat(1000)
+  t.equal(oversize({ text }, dataSize({ text })), undefined, 'exactly at the limit fits')
+  t.equal(oversize({ text }, dataSize({ text }) - 1), dataSize({ text }))
 })

@@ -2,7 +2,7 @@
 // Shared by every store that serializes, so dates round-trip through all of them.
 
 const DATE_KEY = '$date'
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/
+const ISO_RE = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/
 
 function replacer (this: Record<string, unknown>, key: string, value: unknown): unknown {
   const raw = this[key]

@@ -98,6 +98,53 @@ export function dataSize (data: Record<string, unknown>): number {
   return bytes
 }
 
+/** bytes of a JSON number at most ("-1.7976931348623157e+308"), of a Date as the codec writes it */
+const NUMBER_BYTES = 25
+const DATE_BYTES = 48
+
+/**
+ * An upper bound on the JSON bytes of `value` (6 bytes per UTF-16 unit of a string, the longest
+ * number): a walk with no string built. Stops once past `budget`; Infinity for what it cannot bound.
+ */
+function boundBytes (value: unknown, budget: number, depth = 0): number {
+  switch (typeof value) {
+    case 'string': return 2 + 6 * value.length
+    case 'number': return NUMBER_BYTES
+    case 'boolean': return 5
+    case 'undefined': return 0
+    case 'object': break
+    default: return Infinity
+  }
+  if (value === null) return 4
+  if (value instanceof Date) return DATE_BYTES
+  if (depth > 64) return Infinity
+  let bytes = 2
+  if (Array.isArray(value)) {
+    for (const item of value) if ((bytes += 1 + boundBytes(item, budget - bytes, depth + 1)) > budget) return bytes
+    return bytes
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return Infinity
+  for (const key of Object.keys(value)) {
+    if ((bytes += 4 + 6 * key.length + boundBytes((value as Record<string, unknown>)[key], budget - bytes, depth + 1)) > budget) return bytes
+  }
+  return bytes
+}
+
+/**
+ * The size of `data` (as dataSize) when it is over `limit`, else undefined. Small data is cleared by
+ * an upper bound, without serializing it.
+ */
+export function oversize (data: Record<string, unknown>, limit: number): number | undefined {
+  let bound = 0
+  for (const key of Object.keys(data)) {
+    if (data[key] !== undefined && (bound += 3 * key.length + boundBytes(data[key], limit - bound)) > limit) break
+  }
+  if (bound <= limit) return undefined
+  const bytes = dataSize(data)
+  return bytes > limit ? bytes : undefined
+}
+
 /** The size `data` would have once `change` is merged into it, without changing it. */
 function mergedSize (data: Record<string, unknown>, change: SessionPatch): number {
   let bytes = 0
