@@ -19,7 +19,7 @@ class NoKeys extends Set<string> {
 }
 const NO_KEYS: Set<string> = new NoKeys()
 
-/** the JSON of a handed-out value that is not a plain tree (a class instance the schema let through) */
+/** the JSON of a handed-out value that is not a plain tree (nested past 64 levels, or holding a class instance) */
 class JsonText {
   constructor (readonly text: string) {}
 }

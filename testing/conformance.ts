@@ -63,7 +63,7 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       flag: false,
       empty: '',
       when: new Date('2026-03-04T05:06:07.089Z'),
-      dates: [new Date(0)]
+      dates: [new Date(0), new Date('+010000-01-01T00:00:00.000Z')]
     }
     const input = record(data, { version: 7, meta: { ip: '::1', userAgent: 'ua', lastAccessAt: 5, owner: 'o', absoluteExpiresAt: 12, idleTimeout: 60_000, authenticatedAt: 4, createdAtHr: 1764851234567.125 } })
     await store.set(id, input)

@@ -2,8 +2,6 @@
 // than a JSON.stringify or JSON.parse of the same value. MemoryStore hands out copies with it, and the
 // plugin snapshots the object values it hands out with it, to see nested mutations at save.
 
-import { parse, stringify } from './codec.js'
-
 /** deeper than this, a value is treated as not a plain tree (the callers then use JSON) */
 const MAX_DEPTH = 64
 const NOT_PLAIN = Symbol('not a plain JSON tree')
@@ -13,22 +11,14 @@ function isPlainObject (value: object): boolean {
   return proto === Object.prototype || proto === null
 }
 
-/**
- * `exact`: the copy must be what the stores' codec gives back (JSON with Dates): anything it would
- * change (a non-finite number, -0, undefined in an array, an object it would revive as a Date) is
- * NOT_PLAIN, and undefined object values are left out.
- */
-function copy (value: unknown, depth: number, exact: boolean): unknown {
-  if (value === null || typeof value !== 'object') {
-    if (exact && !(typeof value === 'string' || typeof value === 'boolean' || value === null || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)))) return NOT_PLAIN
-    return value
-  }
+function copy (value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value
   if (depth > MAX_DEPTH) return NOT_PLAIN
   if (Array.isArray(value)) {
     const out = new Array(value.length)
     for (let i = 0; i < value.length; i++) {
-      const item = copy(value[i], depth + 1, exact)
-      if (item === NOT_PLAIN || (exact && item === undefined)) return NOT_PLAIN
+      const item = copy(value[i], depth + 1)
+      if (item === NOT_PLAIN) return NOT_PLAIN
       out[i] = item
     }
     return out
@@ -36,12 +26,8 @@ function copy (value: unknown, depth: number, exact: boolean): unknown {
   if (value instanceof Date) return new Date(value.getTime())
   if (!isPlainObject(value)) return NOT_PLAIN
   const out: Record<string, unknown> = {}
-  const keys = Object.keys(value)
-  if (exact && keys.length === 1 && keys[0] === '$date') return NOT_PLAIN
-  for (const key of keys) {
-    const source = (value as Record<string, unknown>)[key]
-    if (exact && source === undefined) continue
-    const item = copy(source, depth + 1, exact)
+  for (const key of Object.keys(value)) {
+    const item = copy((value as Record<string, unknown>)[key], depth + 1)
     if (item === NOT_PLAIN) return NOT_PLAIN
     // an own "__proto__" key (JSON.parse makes one) must stay a key, not set the prototype
     if (key !== '__proto__') out[key] = item
@@ -55,17 +41,8 @@ function copy (value: unknown, depth: number, exact: boolean): unknown {
  * holds anything else (a class instance, a Map) or nests deeper than 64.
  */
 export function copyTree<T> (value: T): T | undefined {
-  const out = copy(value, 0, false)
+  const out = copy(value, 0)
   return out === NOT_PLAIN ? undefined : out as T
-}
-
-/**
- * What `value` becomes through the stores' codec (JSON with Dates), made by copying when it can be
- * (4× cheaper than serializing and parsing), else by serializing and parsing.
- */
-export function jsonCopy (value: unknown): unknown {
-  const out = copy(value, 0, true)
-  return out === NOT_PLAIN ? parse(stringify(value)) : out
 }
 
 /**

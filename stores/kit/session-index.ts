@@ -1,36 +1,15 @@
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { parse, stringify } from './codec.js'
 import { dataObject, mergeMeta } from './record.js'
-import { copyTree, jsonCopy } from './json-tree.js'
-
-/**
- * One top-level data key as stored: the value as the codec would give it back (a copy the index
- * owns; reads hand out copies of it), and its text through the codec, made when a size is first asked.
- */
-class Stored {
-  readonly value: unknown
-  #text: string | undefined
-  constructor (value: unknown) {
-    this.value = jsonCopy(value)
-  }
-
-  /** the contract's measure of this key and its value */
-  bytes (key: string): number {
-    this.#text ??= stringify(this.value)
-    return Buffer.byteLength(key) + Buffer.byteLength(this.#text)
-  }
-
-  /** a copy for a reader */
-  read (): unknown {
-    const value = this.value
-    if (value === null || typeof value !== 'object') return value
-    // deeper than copyTree goes: through the codec
-    return copyTree(value) ?? parse(stringify(value))
-  }
-}
+import { copyTree } from './json-tree.js'
 
 interface Entry {
-  data: Map<string, Stored>
+  /** each top-level data key serialized through the codec: compact, keeps Dates, and a patch
+   * re-serializes only the keys it changes */
+  data: Map<string, string>
+  /** keys parsed by an earlier read: a read hands out copies of these (a copy costs a quarter of a
+   * parse); made on the first read, so sessions never read cost no more memory */
+  parsed: Map<string, unknown> | null
   createdAt: number
   expiresAt: number | null
   version: number
@@ -38,15 +17,21 @@ interface Entry {
   meta: SessionMeta
 }
 
-function encode (data: Record<string, unknown>): Map<string, Stored> {
-  const out = new Map<string, Stored>()
-  for (const k of Object.keys(data)) if (data[k] !== undefined) out.set(k, new Stored(data[k]))
+function encode (data: Record<string, unknown>): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const k of Object.keys(data)) if (data[k] !== undefined) out.set(k, stringify(data[k]))
   return out
 }
 
-function decode (data: Map<string, Stored>): Record<string, unknown> {
+function decode (entry: Entry): Record<string, unknown> {
   const out = dataObject()
-  for (const [k, v] of data) out[k] = v.read()
+  const parsed = entry.parsed ??= new Map()
+  for (const [k, text] of entry.data) {
+    let value = parsed.get(k)
+    if (value === undefined) parsed.set(k, value = parse(text))
+    // deeper than copyTree goes: parse again
+    out[k] = value === null || typeof value !== 'object' ? value : copyTree(value) ?? parse(text)
+  }
   return out
 }
 
@@ -54,7 +39,7 @@ const copyAuth = (auth: SessionAuth): SessionAuth => ({ ...auth, current: [...au
 const expired = (entry: Entry, now: number): boolean => entry.expiresAt !== null && entry.expiresAt <= now
 
 function toRecord (entry: Entry): SessionRecord {
-  return { data: decode(entry.data), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
+  return { data: decode(entry), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
 }
 
 /**
@@ -125,7 +110,7 @@ export class SessionIndex {
 
   set (key: string, record: SessionRecord): void {
     const previous = this.#entries.get(key)
-    const entry = { data: encode(record.data), createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta } }
+    const entry = { data: encode(record.data), parsed: null, createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta } }
     this.#store(key, entry, previous?.meta.owner)
   }
 
@@ -138,17 +123,20 @@ export class SessionIndex {
     for (const k of Object.keys(change.set)) {
       const value = change.set[k]
       if (value === undefined) data.delete(k)
-      else data.set(k, new Stored(value))
+      else data.set(k, stringify(value))
     }
     for (const k of change.unset) data.delete(k)
     if (change.maxBytes !== undefined) {
       let bytes = 0
-      for (const [k, v] of data) bytes += v.bytes(k)
+      for (const [k, v] of data) bytes += Buffer.byteLength(k) + Buffer.byteLength(v)
       if (bytes > change.maxBytes) return 'too-large'
     }
     const meta = mergeMeta(entry.meta, change.meta)
     const expiresAt = change.expiresAt === undefined ? entry.expiresAt : change.expiresAt
-    this.#store(key, { data, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)
+    // the replaced entry is dropped: its parsed keys serve the new one but for those this patch changed
+    const parsed = entry.parsed
+    if (parsed !== null) for (const k of [...Object.keys(change.set), ...change.unset]) parsed.delete(k)
+    this.#store(key, { data, parsed, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)
     return 'ok'
   }
 

@@ -54,3 +54,16 @@ t.test('warns once under NODE_ENV=production', async t => {
   await new Promise(resolve => setImmediate(resolve))
   t.equal(warnings.filter(w => (w as Error & { code?: string }).code === 'FST_SESSION_MEMORY_STORE').length, 1)
 })
+
+t.test('reads after a patch see the patched keys, never a value parsed before it, nor a reader\'s mutation', async t => {
+  const store = new MemoryStore()
+  await store.set('a', { ...rec(), data: { kept: { n: 1 }, changed: { n: 1 }, gone: 'x' } })
+  const first = await store.get('a')
+  ;(first!.data.kept as { n: number }).n = 99
+  t.equal(await store.patch('a', { set: { changed: { n: 2 } }, unset: ['gone'] }), 'ok')
+  t.same((await store.get('a'))!.data, { kept: { n: 1 }, changed: { n: 2 } })
+  t.equal(await store.patch('a', { set: { changed: { n: 3 }, added: [1] }, unset: [] }), 'ok')
+  t.same((await store.get('a'))!.data, { kept: { n: 1 }, changed: { n: 3 }, added: [1] })
+  await store.set('a', { ...rec(), data: { kept: 'replaced' } })
+  t.same((await store.get('a'))!.data, { kept: 'replaced' }, 'set() replaces what was parsed')
+})
