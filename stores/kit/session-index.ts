@@ -23,12 +23,20 @@ function encode (data: Record<string, unknown>): Map<string, string> {
   return out
 }
 
-function decode (entry: Entry): Record<string, unknown> {
+/** `keep`: remember what was parsed (a request's read; not a dump of every session) */
+function decode (entry: Entry, keep: boolean): Record<string, unknown> {
   const out = dataObject()
-  const parsed = entry.parsed ??= new Map()
+  const parsed = keep ? entry.parsed ??= new Map() : entry.parsed
   for (const [k, text] of entry.data) {
-    let value = parsed.get(k)
-    if (value === undefined) parsed.set(k, value = parse(text))
+    let value = parsed?.get(k)
+    if (value === undefined) {
+      value = parse(text)
+      if (!keep || parsed === null) {
+        out[k] = value // a fresh parse is the reader's own
+        continue
+      }
+      parsed.set(k, value)
+    }
     // deeper than copyTree goes: parse again
     out[k] = value === null || typeof value !== 'object' ? value : copyTree(value) ?? parse(text)
   }
@@ -38,8 +46,8 @@ function decode (entry: Entry): Record<string, unknown> {
 const copyAuth = (auth: SessionAuth): SessionAuth => ({ ...auth, current: [...auth.current], replaced: auth.replaced.map(([h, u]) => [h, u]) })
 const expired = (entry: Entry, now: number): boolean => entry.expiresAt !== null && entry.expiresAt <= now
 
-function toRecord (entry: Entry): SessionRecord {
-  return { data: decode(entry), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
+function toRecord (entry: Entry, keep = true): SessionRecord {
+  return { data: decode(entry, keep), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
 }
 
 /**
@@ -203,7 +211,7 @@ export class SessionIndex {
   /** every live session as [key, record], expired ones dropped on the way */
   liveRecords (): Array<[string, SessionRecord]> {
     this.prune()
-    return [...this.#entries].map(([key, e]) => [key, toRecord(e)])
+    return [...this.#entries].map(([key, e]) => [key, toRecord(e, false)])
   }
 
   clear (): void {
