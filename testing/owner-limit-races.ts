@@ -1,7 +1,7 @@
 // maxSessionsPerOwner under parallel logins of one owner, held so that their saves overlap exactly.
 import assert from 'node:assert/strict'
 import type { SessionStore } from '../types/index.js'
-import type { RaceApp } from './races.js'
+import type { FrozenClock, RaceApp } from './races.js'
 
 type Race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>) => void
 
@@ -14,7 +14,23 @@ async function loggedInAs (r: RaceApp, user: string, cookies: Array<string | und
   return count
 }
 
-export function ownerLimitRaces (race: Race): void {
+export function ownerLimitRaces (race: Race, clock: FrozenClock): void {
+  for (const policy of ['refuse', 'evictOldest'] as const) {
+    race(`limit. held logins in the same millisecond as the owner's existing session (${policy}): it ranks first, so it is ${policy === 'refuse' ? 'kept' : 'the one evicted'}`, async (store, r) => {
+      const time = clock() // every request below starts and saves in one millisecond
+      try {
+        await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy } })
+        const first = await r.login('ann')
+        const sent = await r.held(Array.from({ length: PARALLEL }, () => ['POST', '/login-held/{gate}/ann'] as ['POST', string]))
+        const accepted = sent.filter(s => s.status === 200).map(s => s.cookie)
+        assert.equal(await r.userOf(first), policy === 'refuse' ? 'ann' : null)
+        assert.equal(await loggedInAs(r, 'ann', [first, ...accepted]), 2, 'the limit holds and is used')
+      } finally {
+        time.restore()
+      }
+    })
+  }
+
   race('limit. parallel logins with evictOldest: exactly `limit` sessions of the owner stay, the newest', async (store, r) => {
     await r.start(store, { rotationInterval: null, maxSessionsPerOwner: { limit: 2, policy: 'evictOldest' } })
     const first = await r.login('ann')

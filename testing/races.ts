@@ -147,8 +147,10 @@ export class RaceApp {
 
 const idOf = (cookie: string): string => decodeURIComponent(cookie.split('=')[1]).slice(0, 22)
 
+export type FrozenClock = () => { advance: (ms: number) => void, restore: () => void }
+
 /** Date.now frozen at the real time and moved only by the test (stores with native TTLs agree within minutes) */
-function clock (): { advance: (ms: number) => void, restore: () => void } {
+const clock: FrozenClock = () => {
   const real = Date.now
   let now = real()
   Date.now = () => now
@@ -414,6 +416,6 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
     assert.deepEqual((await store.get(idOf(cookie)))?.data.cart, ['first', 'after-save'])
   })
 
-  if (options.ownerIndex !== false) ownerLimitRaces(race)
+  if (options.ownerIndex !== false) ownerLimitRaces(race, clock)
   return cases
 }

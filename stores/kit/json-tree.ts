@@ -3,10 +3,10 @@
 // plugin snapshots the object values it hands out with it, to see nested mutations at save.
 
 /** deeper than this, a value is treated as not a plain tree (the callers then use JSON) */
-const MAX_DEPTH = 64
+export const MAX_DEPTH = 64
 const NOT_PLAIN = Symbol('not a plain JSON tree')
 
-function isPlainObject (value: object): boolean {
+export function isPlainObject (value: object): boolean {
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
 }

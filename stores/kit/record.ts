@@ -2,6 +2,7 @@
 // rotation apply, and the one corrupt-record policy (anything malformed is treated as missing).
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { stringify } from './codec.js'
+import { isPlainObject, MAX_DEPTH } from './json-tree.js'
 
 const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
 const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt', 'authenticatedAt', 'createdAtHr'] as const
@@ -117,14 +118,13 @@ function boundBytes (value: unknown, budget: number, depth = 0): number {
   }
   if (value === null) return 4
   if (value instanceof Date) return DATE_BYTES
-  if (depth > 64) return Infinity
+  if (depth > MAX_DEPTH) return Infinity
   let bytes = 2
   if (Array.isArray(value)) {
     for (const item of value) if ((bytes += 1 + boundBytes(item, budget - bytes, depth + 1)) > budget) return bytes
     return bytes
   }
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return Infinity
+  if (!isPlainObject(value)) return Infinity
   for (const key of Object.keys(value)) {
     if ((bytes += 4 + 6 * key.length + boundBytes((value as Record<string, unknown>)[key], budget - bytes, depth + 1)) > budget) return bytes
   }
