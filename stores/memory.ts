@@ -1,7 +1,6 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { SessionIndex } from './kit/session-index.js'
 import { expiredReport } from './kit/expired-report.js'
-import { trusted } from './kit/record.js'
 
 export interface MemoryStoreOptions {
   /** most sessions kept; the least recently used is evicted beyond it (default 10,000) */
@@ -36,7 +35,7 @@ export class MemoryStore implements SessionStore {
 
   async get (id: string): Promise<SessionRecord | undefined> {
     // records never leave this process: the plugin need not check them again
-    return trusted(this.#index.get(this.#prefix + id))
+    return this.#index.get(this.#prefix + id, true)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {

@@ -71,3 +71,30 @@ t.test('generated store payloads never crash a request or reach the handler unva
     return res.statusCode === 200 && Number.isInteger(res.json().visits)
   }), { numRuns: Math.max(300, RUNS / 10) })
 })
+
+/** Hands out a changed copy of MemoryStore's own record: the copy is a plain object, so it is checked again. */
+class CopyingStore extends MemoryStore {
+  change: (record: SessionRecord) => unknown = r => r
+  override async get (id: string): Promise<SessionRecord | undefined> {
+    const real = await super.get(id)
+    return real === undefined ? undefined : this.change(real) as SessionRecord
+  }
+}
+
+t.test('a store that copies and changes a MemoryStore record gets it checked again', async t => {
+  const store = new CopyingStore()
+  const app = await buildApp(t, { store: store as SessionStore })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, 'alice', 'the untouched record is used as it is')
+  for (const [what, change] of [
+    ['auth not an object', (r: SessionRecord) => ({ ...r, auth: 'x' })],
+    ['current secrets not an array', (r: SessionRecord) => ({ ...r, auth: { ...r.auth, current: 'x' } })],
+    ['data not an object', (r: SessionRecord) => ({ ...r, data: 7 })],
+    ['version not a number', (r: SessionRecord) => ({ ...r, version: '1' })]
+  ] as const) {
+    store.change = change
+    const res = await app.inject({ url: '/read', headers: { cookie } })
+    t.equal(res.statusCode, 200, `${what}: no crash`)
+    t.same(res.json(), { visits: 0, userId: null, isNew: true }, `${what}: a fresh session`)
+  }
+})

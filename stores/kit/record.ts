@@ -40,16 +40,21 @@ function usableAuth (value: unknown): SessionAuth | null {
   return auth
 }
 
-/** records this module made: already checked */
-const checked = new WeakSet<object>()
-
 /**
- * Marks a record as checked: only for records a store built itself from ones the plugin gave it, in
- * this process (MemoryStore), never for anything read back from outside.
+ * A record already checked (by usableRecord, or built by a store from records the plugin gave it in
+ * this process): the plugin does not check it again. A class, not a WeakSet of records: an
+ * `instanceof` costs a tenth of a WeakSet's add and has, and leaves the GC no weak table to sweep;
+ * a copy of a checked record (a spread, a parse) is a plain object and is checked again.
  */
-export function trusted (record: SessionRecord | undefined): SessionRecord | undefined {
-  if (record !== undefined) checked.add(record)
-  return record
+export class CheckedRecord implements SessionRecord {
+  constructor (
+    public data: Record<string, unknown>,
+    public createdAt: number,
+    public expiresAt: number | null,
+    public version: number,
+    public auth: SessionAuth,
+    public meta: SessionMeta
+  ) {}
 }
 
 /**
@@ -59,7 +64,7 @@ export function trusted (record: SessionRecord | undefined): SessionRecord | und
  */
 export function usableRecord (value: unknown): SessionRecord | undefined | null {
   if (value === undefined || value === null) return undefined
-  if (checked.has(value)) return value as SessionRecord // a store already checked it: the plugin does not pay twice
+  if (value instanceof CheckedRecord) return value // a store already checked it: the plugin does not pay twice
   if (!isObject(value) || !isObject(value.data) || !isTime(value.createdAt) || !isTime(value.version)) return null
   if (value.expiresAt !== null && !isTime(value.expiresAt)) return null
   const auth = usableAuth(value.auth)
@@ -71,9 +76,7 @@ export function usableRecord (value: unknown): SessionRecord | undefined | null 
     const idle = value.meta.idleTimeout
     if (idle === null || (isTime(idle) && idle > 0)) meta.idleTimeout = idle
   }
-  const record = { data: toDataObject(value.data), createdAt: value.createdAt, expiresAt: value.expiresAt as number | null, version: value.version, auth, meta }
-  checked.add(record)
-  return record
+  return new CheckedRecord(toDataObject(value.data), value.createdAt, value.expiresAt as number | null, value.version, auth, meta)
 }
 
 /** Merges meta, removing fields set to undefined. */

@@ -1,6 +1,6 @@
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { parse, stringify } from './codec.js'
-import { dataObject, mergeMeta } from './record.js'
+import { CheckedRecord, dataObject, mergeMeta } from './record.js'
 import { copyTree } from './json-tree.js'
 
 interface Entry {
@@ -48,6 +48,11 @@ const expired = (entry: Entry, now: number): boolean => entry.expiresAt !== null
 
 function toRecord (entry: Entry, keep = true): SessionRecord {
   return { data: decode(entry, keep), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
+}
+
+/** a copy the plugin need not check again: only for entries that came from the plugin in this process */
+function toCheckedRecord (entry: Entry): SessionRecord {
+  return new CheckedRecord(decode(entry, true), entry.createdAt, entry.expiresAt, entry.version, copyAuth(entry.auth), { ...entry.meta })
 }
 
 /**
@@ -106,14 +111,15 @@ export class SessionIndex {
     }
   }
 
-  get (key: string): SessionRecord | undefined {
+  /** `checked`: every entry came from the plugin in this process (MemoryStore), so the copy needs no check */
+  get (key: string, checked = false): SessionRecord | undefined {
     const entry = this.#live(key)
     if (entry === undefined) return undefined
     if (this.#maxEntries !== Infinity) {
       this.#entries.delete(key)
       this.#entries.set(key, entry)
     }
-    return toRecord(entry)
+    return checked ? toCheckedRecord(entry) : toRecord(entry)
   }
 
   set (key: string, record: SessionRecord): void {
