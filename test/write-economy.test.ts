@@ -79,10 +79,15 @@ t.test('nested mutation through data is detected and patched', async t => {
 
 t.test('two concurrent requests setting different keys both keep their change', async t => {
   const store = new CountingStore()
+  // each handler waits until both requests have loaded the session: they overlap exactly
+  let arrived = 0
+  let bothIn!: () => void
+  const gate = new Promise<void>(resolve => { bothIn = resolve })
   const app = await buildApp(t, { store }, app => {
     app.post('/slow/:key/:value', async (request) => {
       const { key, value } = request.params as { key: string, value: string }
-      await new Promise(resolve => setTimeout(resolve, 20))
+      if (++arrived === 2) bothIn()
+      await gate
       request.session.set(key, value)
       return { ok: true }
     })
