@@ -19,7 +19,7 @@ export class MemoryStore implements SessionStore {
   constructor (options: MemoryStoreOptions = {}) {
     const max = options.maxEntries ?? 10_000
     if (!Number.isInteger(max) || max < 1) throw new TypeError('MemoryStore: maxEntries must be a positive integer')
-    this.#index = new SessionIndex(max)
+    this.#index = new SessionIndex(max, true)
     this.#prefix = options.prefix ?? ''
     if (process.env.NODE_ENV === 'production' && !warnedProduction) {
       warnedProduction = true
@@ -34,8 +34,8 @@ export class MemoryStore implements SessionStore {
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {
-    // records never leave this process: the plugin need not check them again
-    return this.#index.get(this.#prefix + id, true)
+    // records never leave this process: the plugin need not check them again (see SessionIndex)
+    return this.#index.get(this.#prefix + id)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {

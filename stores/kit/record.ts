@@ -115,7 +115,7 @@ function boundBytes (value: unknown, budget: number, depth = 0): number {
     case 'string': return 2 + 6 * value.length
     case 'number': return NUMBER_BYTES
     case 'boolean': return 5
-    case 'undefined': return 0
+    case 'undefined': return 4 // null in an array; a dropped object value only loosens the bound
     case 'object': break
     default: return Infinity
   }

@@ -46,13 +46,14 @@ function decode (entry: Entry, keep: boolean): Record<string, unknown> {
 const copyAuth = (auth: SessionAuth): SessionAuth => ({ ...auth, current: [...auth.current], replaced: auth.replaced.map(([h, u]) => [h, u]) })
 const expired = (entry: Entry, now: number): boolean => entry.expiresAt !== null && entry.expiresAt <= now
 
-function toRecord (entry: Entry, keep = true): SessionRecord {
-  return { data: decode(entry, keep), createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth: copyAuth(entry.auth), meta: { ...entry.meta } }
-}
-
-/** a copy the plugin need not check again: only for entries that came from the plugin in this process */
-function toCheckedRecord (entry: Entry): SessionRecord {
-  return new CheckedRecord(decode(entry, true), entry.createdAt, entry.expiresAt, entry.version, copyAuth(entry.auth), { ...entry.meta })
+/** a copy; `checked` when every entry came from the plugin in this process, so the plugin need not check it again */
+function toRecord (entry: Entry, keep: boolean, checked: boolean): SessionRecord {
+  const data = decode(entry, keep)
+  const auth = copyAuth(entry.auth)
+  const meta = { ...entry.meta }
+  return checked
+    ? new CheckedRecord(data, entry.createdAt, entry.expiresAt, entry.version, auth, meta)
+    : { data, createdAt: entry.createdAt, expiresAt: entry.expiresAt, version: entry.version, auth, meta }
 }
 
 /**
@@ -64,9 +65,15 @@ export class SessionIndex {
   readonly #entries = new Map<string, Entry>()
   readonly #owners = new Map<string, Set<string>>()
   readonly #maxEntries: number
+  readonly #checked: boolean
 
-  constructor (maxEntries = Infinity) {
+  /**
+   * `checked`: every record comes from the plugin in this process (MemoryStore; not FileStore, which
+   * replays a file), so the copies handed out are marked as needing no check
+   */
+  constructor (maxEntries = Infinity, checked = false) {
     this.#maxEntries = maxEntries
+    this.#checked = checked
   }
 
   /** sessions held, expired ones included until pruned */
@@ -111,15 +118,14 @@ export class SessionIndex {
     }
   }
 
-  /** `checked`: every entry came from the plugin in this process (MemoryStore), so the copy needs no check */
-  get (key: string, checked = false): SessionRecord | undefined {
+  get (key: string): SessionRecord | undefined {
     const entry = this.#live(key)
     if (entry === undefined) return undefined
     if (this.#maxEntries !== Infinity) {
       this.#entries.delete(key)
       this.#entries.set(key, entry)
     }
-    return checked ? toCheckedRecord(entry) : toRecord(entry)
+    return toRecord(entry, true, this.#checked)
   }
 
   set (key: string, record: SessionRecord): void {
@@ -149,7 +155,10 @@ export class SessionIndex {
     const expiresAt = change.expiresAt === undefined ? entry.expiresAt : change.expiresAt
     // the replaced entry is dropped: its parsed keys serve the new one but for those this patch changed
     const parsed = entry.parsed
-    if (parsed !== null) for (const k of [...Object.keys(change.set), ...change.unset]) parsed.delete(k)
+    if (parsed !== null) {
+      for (const k of Object.keys(change.set)) parsed.delete(k)
+      for (const k of change.unset) parsed.delete(k)
+    }
     this.#store(key, { data, parsed, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)
     return 'ok'
   }
@@ -217,7 +226,7 @@ export class SessionIndex {
   /** every live session as [key, record], expired ones dropped on the way */
   liveRecords (): Array<[string, SessionRecord]> {
     this.prune()
-    return [...this.#entries].map(([key, e]) => [key, toRecord(e, false)])
+    return [...this.#entries].map(([key, e]) => [key, toRecord(e, false, this.#checked)])
   }
 
   clear (): void {
