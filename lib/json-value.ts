@@ -1,6 +1,7 @@
 // Sessions are stored as JSON (Dates included: the stores' codec revives them). A value JSON cannot
 // carry (a Map, a Set, a bigint, a class instance) would come back as something else and fail the
 // schema on the next request.
+import { isPlainObject } from '../stores/kit/json-tree.js'
 
 function describe (value: unknown): string | undefined {
   switch (typeof value) {
@@ -11,9 +12,8 @@ function describe (value: unknown): string | undefined {
       return Number.isFinite(value) ? undefined : String(value)
     case 'object': {
       if (value === null || Array.isArray(value) || value instanceof Date) return undefined
-      const proto = Object.getPrototypeOf(value)
-      if (proto === Object.prototype || proto === null) return undefined
-      const name = (proto?.constructor as { name?: string } | undefined)?.name
+      if (isPlainObject(value)) return undefined
+      const name = (Object.getPrototypeOf(value)?.constructor as { name?: string } | undefined)?.name
       return name === undefined || name === '' ? 'an object with a prototype' : `a ${name}`
     }
     default:

@@ -7,6 +7,7 @@ import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues, storableData } from './schema.js'
+import { isPlainObject } from '../stores/kit/json-tree.js'
 import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
 
 /** Options after validation: durations in ms, defaults applied. */
@@ -86,8 +87,7 @@ function schema (value: unknown): SessionSchema {
   const result = s.safeParse({})
   if (!result.success) fail('schema', `must accept an empty object (make fields optional or give them defaults): ${describeIssues(result.error)}`)
   const empty: unknown = result.data
-  const proto = empty !== null && typeof empty === 'object' && !Array.isArray(empty) ? Object.getPrototypeOf(empty) : undefined
-  if (proto !== Object.prototype && proto !== null) fail('schema', 'must give a plain object for {} (session data is an object of keys)')
+  if (empty === null || typeof empty !== 'object' || !isPlainObject(empty)) fail('schema', 'must give a plain object for {} (session data is an object of keys)')
   const problem = storableData(s, empty as Record<string, unknown>)
   if (problem !== undefined) fail('schema', `its defaults cannot be stored: ${problem}`)
   return s
