@@ -42,7 +42,7 @@ export class SessionCookieView {
     if (ms !== null && (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)) {
       throw new errorCodes.FST_SESSION_INVALID_OPTIONS('cookie.maxAge', `${String(ms)} is not a positive number of milliseconds`)
     }
-    this.#manager.refresh(this.#state, ms === null ? null : ms / 1000, false)
+    this.#manager.refresh(this.#state, { idleTimeout: ms === null ? null : ms / 1000 }, false)
   }
 
   /** this session's idle timeout in ms (what each request extends it by) */

@@ -84,7 +84,7 @@ export class SessionLoader {
       events.emitFor('rejected', state, { id: session, owner, reason: 'secret' })
       return 'fresh'
     }
-    if (record.meta.absoluteExpiresAt !== undefined && record.meta.absoluteExpiresAt <= now) {
+    if (typeof record.meta.absoluteExpiresAt === 'number' && record.meta.absoluteExpiresAt <= now) {
       log.debug({ session }, 'session past its absolute timeout: fresh session')
       events.emitFor('expired', state, { id: session, owner, reason: 'absolute' })
       return 'destroy'

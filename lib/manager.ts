@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
+import type { Duration } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
 import { SessionCookie, addVaryCookie, type Serialize, type VerifiedCookie } from './cookie.js'
 import { SessionLoader } from './load.js'
@@ -11,6 +12,8 @@ import { sessionProxy } from './session-proxy.js'
 import { LegacyImporter } from './legacy.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
+import { checkLifetimes } from './options.js'
+import { idleOf } from './expiry.js'
 
 /** placeholder until the store answers */
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
@@ -115,13 +118,19 @@ export class SessionManager {
     state.clearCookie = deleted
   }
 
-  /** refresh(): this session's own idle timeout; with regenerate, a new id keeping the data and the deadlines */
-  refresh (state: SessionState, idleTimeout: number | string | null | undefined, regenerate: boolean): void {
-    if (idleTimeout !== undefined) {
-      const ms = idleTimeout === null ? null : toMs(idleTimeout)
-      if (ms === undefined || ms === 0) throw new errorCodes.FST_SESSION_INVALID_OPTIONS('refresh.idleTimeout', `${String(idleTimeout)} is not a duration`)
-      state.meta = { ...state.meta, idleTimeout: ms }
-    }
+  /**
+   * refresh(): this session's own idle timeout and absolute timeout ("remember me"); with regenerate,
+   * a new id keeping the data and the deadlines. An idle timeout longer than the absolute one (the
+   * session's own, or the app's) is refused, naming both, rather than silently cut.
+   */
+  refresh (state: SessionState, change: RefreshOptions, regenerate: boolean): void {
+    const idle = change.idleTimeout === undefined ? idleOf(this.#opts, state.meta) : refreshDuration('idleTimeout', change.idleTimeout)
+    const absolute = change.absoluteTimeout === undefined ? this.#absoluteOf(state) : refreshDuration('absoluteTimeout', change.absoluteTimeout)
+    checkLifetimes(idle, absolute, 'refresh.idleTimeout', change.absoluteTimeout === undefined ? "the session's absoluteTimeout (pass refresh({ idleTimeout, absoluteTimeout }))" : 'refresh.absoluteTimeout')
+    const meta = { ...state.meta }
+    if (change.idleTimeout !== undefined) meta.idleTimeout = idle
+    if (change.absoluteTimeout !== undefined) meta.absoluteExpiresAt = absolute === null ? null : state.createdAt + absolute
+    state.meta = meta
     if (regenerate) {
       const { createdAt, meta } = state
       this.regenerate(state, Object.keys(state.data))
@@ -129,6 +138,13 @@ export class SessionManager {
       state.meta = { idleTimeout: meta.idleTimeout, absoluteExpiresAt: meta.absoluteExpiresAt, authenticatedAt: meta.authenticatedAt }
     }
     state.metaChanged = true
+  }
+
+  /** the session's absolute timeout as a duration: its own (refresh), or the app's for a session not saved yet */
+  #absoluteOf (state: SessionState): number | null {
+    const at = state.meta.absoluteExpiresAt
+    if (at === undefined) return this.#opts.absoluteTimeout
+    return at === null ? null : at - state.createdAt
   }
 
   /** reload(): the stored session again, unsaved changes dropped; a never-saved one becomes empty */
@@ -201,4 +217,16 @@ export class SessionManager {
     }
     if (state.read || state.sendCookie || state.clearCookie) addVaryCookie(reply)
   }
+}
+
+export interface RefreshOptions {
+  idleTimeout?: Duration | null
+  absoluteTimeout?: Duration | null
+}
+
+function refreshDuration (name: string, value: Duration | null): number | null {
+  if (value === null) return null
+  const ms = toMs(value)
+  if (ms === undefined || ms === 0) throw new errorCodes.FST_SESSION_INVALID_OPTIONS(`refresh.${name}`, `${String(value)} is not a duration (seconds, or a string like '30d')`)
+  return ms
 }

@@ -168,6 +168,24 @@ function oneOf<T> (opts: Record<string, unknown>, name: string, allowed: readonl
   return value as T
 }
 
+/** `3600000` → `'1h'`: durations in messages as the user would write them */
+export function showDuration (ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `'${ms / size}${unit}'`
+  }
+  return `${ms / 1000} seconds`
+}
+
+/**
+ * An idle timeout longer than the absolute one never takes effect: every session would end at the
+ * absolute deadline while the app asked for more ("remember me" cut to 12 hours). Refused, naming both.
+ */
+export function checkLifetimes (idle: number | null, absolute: number | null, idleName: string, absoluteName: string): void {
+  if (idle === null || absolute === null || idle <= absolute) return
+  fail(idleName, `${showDuration(idle)} is longer than ${absoluteName} (${showDuration(absolute)}): every session would end after ${showDuration(absolute)}. ` +
+    `Raise ${absoluteName} to at least ${showDuration(idle)}, or set it to null for no absolute limit`)
+}
+
 /** Validates every option; a storage URL is parsed here and opened by the plugin. */
 export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions<SessionStore | StoreUrl> {
   const opts = (input ?? {}) as unknown as Record<string, unknown>
@@ -214,6 +232,7 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
   if (resolved.rotationInterval === 0) fail('rotationInterval', 'must be greater than 0 (or null for off)')
   if (resolved.pruneInterval === 0) fail('pruneInterval', 'must be greater than 0 (or null for off)')
   if (resolved.storeTimeout === 0) fail('storeTimeout', 'must be greater than 0 (or null for none)')
+  checkLifetimes(resolved.idleTimeout, resolved.absoluteTimeout, 'idleTimeout', 'absoluteTimeout')
   for (const name of ['pruneInterval', 'storeTimeout'] as const) {
     if ((resolved[name] ?? 0) > MAX_TIMER_MS) fail(name, 'must be at most 24 days (Node timers cannot wait longer)')
   }

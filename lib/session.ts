@@ -159,8 +159,8 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
    * Gives this session its own idle timeout ("remember me"), persisted with it; with `regenerate`,
    * also a new id and secret, the data and deadlines kept.
    */
-  async refresh (options: { idleTimeout?: Duration | null, regenerate?: boolean } = {}): Promise<void> {
-    this[kManager].refresh(this[kState], options.idleTimeout, options.regenerate === true)
+  async refresh (options: { idleTimeout?: Duration | null, absoluteTimeout?: Duration | null, regenerate?: boolean } = {}): Promise<void> {
+    this[kManager].refresh(this[kState], options, options.regenerate === true)
   }
 
   /** persists now what onSend would persist */

@@ -29,8 +29,13 @@ t.test('Set-Cookie flags: Secure only over https, honouring trustProxy', async t
 })
 
 t.test('Max-Age follows the session expiry; no idle timeout means a browser-session cookie', async t => {
-  const app = await buildApp(t, { idleTimeout: '1h', absoluteTimeout: '30m' })
-  t.match(rawSetCookie(await app.inject({ method: 'POST', url: '/visit' }))[0], /Max-Age=1800;/, 'the absolute deadline caps it')
+  const clock = fakeClock(t)
+  const app = await buildApp(t, { idleTimeout: '1h', absoluteTimeout: '2h', touchAfter: '1s', rotationInterval: null })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/visit' }))!
+  clock.advance(50 * 60_000)
+  await app.inject({ method: 'POST', url: '/visit', headers: { cookie } })
+  clock.advance(40 * 60_000)
+  t.match(rawSetCookie(await app.inject({ method: 'POST', url: '/visit', headers: { cookie } }))[0], /Max-Age=1800;/, 'the absolute deadline caps it')
   const none = await buildApp(t, { idleTimeout: null, absoluteTimeout: null })
   t.notMatch(rawSetCookie(await none.inject({ method: 'POST', url: '/visit' }))[0], /Max-Age/)
 })

@@ -78,6 +78,16 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
     same(got?.meta, input.meta)
   })
 
+  check('a session\'s own "no limit" (null idle and absolute timeouts) round-trips, set and patched', async store => {
+    const id = uniqueId()
+    await store.set(id, record({ a: 1 }, { meta: { absoluteExpiresAt: null, idleTimeout: null } }))
+    same((await store.get(id))?.meta, { absoluteExpiresAt: null, idleTimeout: null })
+    const other = uniqueId()
+    await store.set(other, record({ a: 1 }, { meta: { absoluteExpiresAt: 12, idleTimeout: 60_000 } }))
+    assert.equal(await store.patch(other, { set: {}, unset: [], meta: { absoluteExpiresAt: null, idleTimeout: null } }), 'ok')
+    same((await store.get(other))?.meta, { absoluteExpiresAt: null, idleTimeout: null })
+  })
+
   check('missing and expired are undefined; expiry is enforced on read', async store => {
     assert.equal(await store.get(uniqueId()), undefined)
     const id = uniqueId()

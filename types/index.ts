@@ -39,7 +39,8 @@ export interface SessionMeta {
   lastAccessAt?: number
   lastAccessIp?: string
   owner?: string
-  absoluteExpiresAt?: number
+  /** ms since epoch; null = this session has no absolute deadline (refresh({ absoluteTimeout: null })) */
+  absoluteExpiresAt?: number | null
   /** per-session idle timeout in ms, set by refresh() */
   idleTimeout?: number | null
   /** ms since epoch of the last regenerate() (the login moment): what step-up freshness checks */

@@ -75,6 +75,7 @@ export function usableRecord (value: unknown): SessionRecord | undefined | null 
     for (const k of NUMBER_META) if (isTime(value.meta[k])) meta[k] = value.meta[k] as number
     const idle = value.meta.idleTimeout
     if (idle === null || (isTime(idle) && idle > 0)) meta.idleTimeout = idle
+    if (value.meta.absoluteExpiresAt === null) meta.absoluteExpiresAt = null // refresh({ absoluteTimeout: null })
   }
   return new CheckedRecord(toDataObject(value.data), value.createdAt, value.expiresAt as number | null, value.version, auth, meta)
 }
