@@ -6,6 +6,23 @@ import type { CookieOverrides } from './cookie-view.js'
 
 /** the registered @fastify/cookie's fastify.serializeCookie */
 export type Serialize = (name: string, value: string, options?: SerializeOptions) => string
+/** its fastify.parseCookie */
+export type Parse = (header: string) => Record<string, string | undefined>
+
+/** @fastify/cookie's serializer and parser, as the plugin found or made them (lib/plugin.ts) */
+export interface CookieCodec { serialize: Serialize, parse: Parse }
+
+/**
+ * A request's cookie by name: from request.cookies when an app-level @fastify/cookie already parsed
+ * them, else from the header (no @fastify/cookie at the app's level, one registered after this plugin
+ * whose hook runs after ours, or one with `hook: false`).
+ */
+export function requestCookie (request: FastifyRequest, name: string, parse: Parse): string | undefined {
+  const parsed = request.cookies
+  if (parsed != null) return parsed[name]
+  const header = request.headers.cookie
+  return header === undefined ? undefined : parse(header)[name]
+}
 
 /** `<id>.<secret>`: a 128-bit lookup id and a 256-bit secret, base64url */
 const VALUE_RE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/
@@ -61,10 +78,12 @@ export class SessionCookie {
   readonly #options: ResolvedOptions['cookie']
   readonly #name: string
   readonly #serialize: Serialize
+  readonly parse: Parse
 
-  /** `serialize` is the registered @fastify/cookie's: an app may have loaded another copy than ours, and ours then never loaded its cookie module */
-  constructor (options: ResolvedOptions, serialize: Serialize) {
-    this.#serialize = serialize
+  /** `codec` is the registered @fastify/cookie's: an app may have loaded another copy than ours, and ours then never loaded its cookie module */
+  constructor (options: ResolvedOptions, codec: CookieCodec) {
+    this.#serialize = codec.serialize
+    this.parse = codec.parse
     this.#signer = new Signer(options.secrets, 'sha256')
     this.#options = options.cookie
     this.#name = options.cookieName
@@ -72,12 +91,7 @@ export class SessionCookie {
 
   /** The cookie's id, secret and the secret's hash when the signature verifies. */
   read (request: FastifyRequest): VerifiedCookie | null {
-    let value = request.cookies?.[this.#name]
-    if (value === undefined && request.cookies == null && request.headers.cookie !== undefined) {
-      // @fastify/cookie registered with `hook: false`: parse the header ourselves
-      value = request.server.parseCookie(request.headers.cookie)[this.#name]
-    }
-    return this.verify(value)
+    return this.verify(requestCookie(request, this.#name, this.parse))
   }
 
   /** The signed cookie value of a session. */

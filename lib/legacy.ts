@@ -7,6 +7,7 @@ import { Signer } from '@fastify/cookie'
 import type { FastifyRequest } from 'fastify'
 import type { LegacyOptions } from '../types/index.js'
 import { errorCodes } from './errors.js'
+import { requestCookie, type Parse } from './cookie.js'
 import type { SessionLoader } from './load.js'
 import { regenerated, type SessionState } from './state.js'
 
@@ -61,8 +62,8 @@ export class LegacyImporter {
   }
 
   /** the old session id when the request carries a valid @fastify/session cookie */
-  oldId (request: FastifyRequest): string | null {
-    const raw = request.cookies?.[this.#legacy.cookieName]
+  oldId (request: FastifyRequest, parse: Parse): string | null {
+    const raw = requestCookie(request, this.#legacy.cookieName, parse)
     if (typeof raw !== 'string' || raw.length > 512) return null
     const result = this.#legacy.signer.unsign(raw)
     return result.valid && result.value !== null && result.value !== '' ? result.value : null

@@ -3,7 +3,7 @@ import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import type { Duration } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
-import { SessionCookie, addVaryCookie, type Serialize, type VerifiedCookie } from './cookie.js'
+import { SessionCookie, addVaryCookie, requestCookie, type CookieCodec, type VerifiedCookie } from './cookie.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
 import { callStore, detectNested, freshState, regenerated, startOver, adopt, type SessionState } from './state.js'
@@ -31,11 +31,11 @@ export class SessionManager {
   readonly #writer: SessionWriter
   readonly #legacy: LegacyImporter | null
 
-  constructor (opts: ResolvedOptions, serializeCookie: Serialize) {
+  constructor (opts: ResolvedOptions, cookies: CookieCodec) {
     this.#opts = opts
     this.schema = opts.schema
     this.store = opts.store
-    this.cookie = new SessionCookie(opts, serializeCookie)
+    this.cookie = new SessionCookie(opts, cookies)
     this.#loader = new SessionLoader(opts, () => this.emptyData())
     this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
     this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts.legacy, this.#loader)
@@ -76,11 +76,11 @@ export class SessionManager {
     const state = freshState(request, now, cookie === null ? this.emptyData() : NO_DATA)
     const session = sessionProxy(new Session(this, state))
     if (cookie === null) {
-      if (inPath && request.cookies?.[this.#opts.cookieName] !== undefined) {
+      if (inPath && requestCookie(request, this.#opts.cookieName, this.cookie.parse) !== undefined) {
         request.log.debug('session cookie rejected (bad signature or format): fresh session')
         this.#opts.events.emitFor('rejected', state, { reason: 'signature' })
       }
-      const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request) : null
+      const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request, this.cookie.parse) : null
       if (oldId === null) return session
       return this.#legacy!.import(state, oldId, this.emptyData()).then(() => session, (err: unknown) => {
         if (this.#opts.onStoreError !== 'anonymous') throw storeError('import the @fastify/session session', err)

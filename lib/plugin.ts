@@ -8,6 +8,7 @@ import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
 import { isStoreUrl } from '../stores/url/parse.js'
 import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
+import type { CookieCodec } from './cookie.js'
 import { deadline, withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
@@ -77,7 +78,7 @@ async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opt
 }
 
 // options → decorators → hooks
-async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions): Promise<void> {
+async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions, cookies: CookieCodec): Promise<void> {
   const resolved = resolveOptions(options)
   let opened: OpenedStore | null = null
   try {
@@ -97,7 +98,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   }
   const timed = resolved.storeTimeout !== null && store.constructor !== MemoryStore
   const opts = { ...resolved, store: timed ? withTimeout(store, resolved.storeTimeout as number) : store } as ResolvedOptions
-  const manager = new SessionManager(opts, fastify.serializeCookie)
+  const manager = new SessionManager(opts, cookies)
 
   fastify.decorate('sessionStore', store)
   fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null, opts.events, fastify.log))
@@ -170,11 +171,23 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   fastify.addHook('onClose', async () => { await (opened === null ? store.close?.() : opened.close()) })
 }
 
-const core = fp(sessionCore, { fastify: '5.x', name: 'fastify-zod-session-core', dependencies: ['@fastify/cookie'] })
+/**
+ * Cookies go through the app's @fastify/cookie when it registered one before this plugin (its copy,
+ * its parse options). Otherwise through one registered in a context of our own: nothing is decorated
+ * at the app's level, so the app can still register @fastify/cookie after this plugin.
+ */
+async function cookieCodec (fastify: FastifyInstance): Promise<CookieCodec> {
+  if (fastify.hasPlugin('@fastify/cookie')) return { serialize: fastify.serializeCookie, parse: fastify.parseCookie }
+  let codec: CookieCodec | undefined
+  await fastify.register(async function sessionCookies (own) {
+    await own.register(fastifyCookie)
+    codec = { serialize: own.serializeCookie, parse: own.parseCookie }
+  })
+  return codec as CookieCodec
+}
 
 const fastifyZodSession: FastifyPluginAsync<FastifyZodSessionOptions> = async (fastify, options) => {
-  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
-  await fastify.register(core, options)
+  await sessionCore(fastify, options, await cookieCodec(fastify))
 }
 
 export default fp(fastifyZodSession, { fastify: '5.x', name: 'fastify-zod-session' })

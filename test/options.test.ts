@@ -88,7 +88,7 @@ t.test('valid options start the app and decorate it', async t => {
   await app.ready()
   t.equal(app.sessionStore, store)
   t.type(app.sessions.list, 'function')
-  t.ok(app.hasPlugin('@fastify/cookie'), 'registers @fastify/cookie itself')
+  t.notOk(app.hasPlugin('@fastify/cookie'), 'decorates nothing of @fastify/cookie at the app\'s level: the app may register it later')
   t.ok(app.hasPlugin('fastify-zod-session'))
   await app.close()
 })
@@ -100,6 +100,40 @@ t.test('an app that registered @fastify/cookie keeps its own registration', asyn
   await app.register(fastifyZodSession, base)
   await app.ready()
   t.type(app.signCookie, 'function', 'the app\'s cookie secret is still there')
+  await app.close()
+})
+
+t.test('an app that registers @fastify/cookie after the plugin works, its cookies and ours', async t => {
+  const { fastifyCookie } = await import('@fastify/cookie')
+  const app = Fastify()
+  await app.register(fastifyZodSession, base)
+  await app.register(fastifyCookie, { secret: 'cookie-plugin-secret' })
+  app.get('/both', async (request, reply) => {
+    request.session.set('n', (request.session.get('n') as number | undefined ?? 0) + 1)
+    reply.setCookie('theme', 'dark', { signed: true })
+    return { n: request.session.get('n'), theme: request.cookies.theme ?? null }
+  })
+  await app.ready()
+  const first = await app.inject({ url: '/both' })
+  t.equal(first.statusCode, 200)
+  const cookies = first.cookies.map(c => `${c.name}=${c.value}`).join('; ')
+  t.match(cookies, /session_id=.*theme=|theme=.*session_id=/, 'both cookies set')
+  const second = await app.inject({ url: '/both', headers: { cookie: cookies } })
+  t.same(second.json(), { n: 2, theme: app.signCookie('dark') }, 'the session is read back (its hook runs before @fastify/cookie\'s parse) and the app\'s cookie too')
+  await app.close()
+})
+
+t.test('the plugin works with no @fastify/cookie in the app at all', async t => {
+  const app = Fastify()
+  await app.register(fastifyZodSession, base)
+  app.get('/n', async request => {
+    request.session.set('n', (request.session.get('n') as number | undefined ?? 0) + 1)
+    return { n: request.session.get('n') }
+  })
+  await app.ready()
+  const first = await app.inject({ url: '/n' })
+  const cookie = first.cookies.map(c => `${c.name}=${c.value}`).join('; ')
+  t.equal((await app.inject({ url: '/n', headers: { cookie: `other=1; ${cookie}` } })).json().n, 2)
   await app.close()
 })
 
