@@ -1,5 +1,8 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import semver from 'semver'
 
 // The built package (npm test builds first), loaded by its own name as a user would.
 function run (args: string[], code: string): string {
@@ -28,3 +31,52 @@ t.test('a CommonJS app registers the plugin and keeps a session', async t => {
       .then(r2 => { console.log(r2.body); return app.close() })`)
   t.equal(out, '{"n":2}')
 })
+
+t.test('require() and import share one copy of the code (the ES module build, loaded by require)', async t => {
+  const out = run(['--input-type=module', '-e'], `import { createRequire } from 'node:module'; import { MemoryStore, errorCodes } from 'fastify-zod-session'; import { RedisStore } from 'fastify-zod-session/stores/redis'
+    const require = createRequire(import.meta.url)
+    console.log(require('fastify-zod-session').MemoryStore === MemoryStore, require('fastify-zod-session').errorCodes === errorCodes, require('fastify-zod-session/stores/redis').RedisStore === RedisStore)`)
+  t.equal(out, 'true true true')
+})
+
+// what `npm publish` would ship: every file and its size
+interface Packed { files: Array<{ path: string, size: number }>, unpackedSize: number }
+const packed = (): Packed => (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' })) as Packed[])[0]
+
+t.test('the package: a LICENSE, no source maps to sources it does not ship, at most 600 kB unpacked', async t => {
+  const pack = packed()
+  const paths = pack.files.map(f => f.path)
+  t.ok(paths.includes('LICENSE'), 'LICENSE shipped')
+  t.match(readFileSync('LICENSE', 'utf8'), /^MIT License/, 'the license package.json names')
+  t.same(paths.filter(p => p.endsWith('.map') || (p.endsWith('.ts') && !p.endsWith('.d.ts'))), [], 'no source maps, no .ts sources')
+  t.ok(pack.unpackedSize <= 600_000, `unpacked ${pack.unpackedSize} bytes`)
+  const cjs = pack.files.filter(f => f.path.startsWith('dist/cjs/') && f.path.endsWith('.js'))
+  t.ok(cjs.length > 0 && cjs.every(f => f.size < 120), 'one build of the code: dist/cjs only holds one-line require()s of the ES module build')
+})
+
+t.test('package.json: no install-time scripts; engines true for every runtime dependency installed with it', async t => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>, engines: { node: string }, dependencies: Record<string, string>, peerDependencies: Record<string, string> }
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) t.notOk(pkg.scripts[script], `no ${script} script`)
+  // the runtime dependency tree as npm installed it, and fastify (the required peer) with its own
+  const seen = new Set<string>()
+  const visit = (name: string, from: string): void => {
+    const dir = findPackage(name, from)
+    if (dir === undefined || seen.has(dir)) return
+    seen.add(dir)
+    const dep = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { engines?: { node?: string }, dependencies?: Record<string, string> }
+    const range = dep.engines?.node
+    if (range !== undefined) t.ok(semver.subset(pkg.engines.node, range), `${name} (${range}) runs wherever ours (${pkg.engines.node}) does`)
+    for (const child of Object.keys(dep.dependencies ?? {})) visit(child, dir)
+  }
+  for (const name of [...Object.keys(pkg.dependencies), 'fastify', 'zod']) visit(name, process.cwd())
+  t.ok(seen.size > 10, `checked ${seen.size} packages`)
+})
+
+/** where Node would resolve `name` from the package at `from` */
+function findPackage (name: string, from: string): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name)
+    if (existsSync(join(candidate, 'package.json'))) return candidate
+    if (dirname(dir) === dir) return undefined
+  }
+}

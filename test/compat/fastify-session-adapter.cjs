@@ -4,7 +4,7 @@
 const fp = require('fastify-plugin')
 const { z } = require('zod')
 const plugin = require('../../lib/require.cjs')
-const { applyPatch, applyRotate, isLive } = require('../../dist/cjs/stores/kit/record.js')
+const { applyPatch, applyRotate, isLive } = require('../../dist/esm/stores/kit/record.js')
 
 function wrap (store) {
   const call = (method, ...args) => new Promise((resolve, reject) => {
