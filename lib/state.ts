@@ -191,6 +191,28 @@ export function regenerated (state: SessionState, data: Record<string, unknown>,
   ensureId(state)
 }
 
+/**
+ * An @fastify/session session about to be created as ours under the id and secret derived from its
+ * old id (lib/legacy.ts): the whole data is new, and nothing of ours is replaced.
+ */
+export function importing (state: SessionState, id: string, secret: string, data: Record<string, unknown>, now: number): void {
+  startOver(state, data, now)
+  state.id = id
+  state.secret = secret
+  state.replaced = true
+}
+
+/** The store could not be reached while opening the session: an unsaved empty one serves the request (onStoreError 'anonymous'). */
+export function servedAnonymous (state: SessionState, data: Record<string, unknown>): void {
+  startOver(state, data)
+  state.anonymous = true
+}
+
+/** The request's @fastify/session cookie is cleared by the response (imported, or dead). */
+export function clearLegacyCookie (state: SessionState, name: string): void {
+  state.clearLegacy = name
+}
+
 /** Ids are made lazily: a request that never saves never pays for one. */
 export function ensureId (state: SessionState): string {
   if (state.id === null) {
