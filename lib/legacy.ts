@@ -25,7 +25,7 @@ import type { ResolvedOptions } from './options.js'
 import { errorCodes, storeError } from './errors.js'
 import { deadline } from './store-timeout.js'
 import { hashSecret, type VerifiedCookie } from './cookie.js'
-import type { SessionLoader } from './load.js'
+import { secretStatus, type SessionLoader } from './load.js'
 import { callStore, clearLegacyCookie, importing, startOver, type SessionState } from './state.js'
 
 export interface ResolvedLegacy {
@@ -168,8 +168,9 @@ export class LegacyImporter {
     try {
       created = await this.#create(state, now)
     } catch (err) {
-      if (!(err instanceof errorCodes.FST_SESSION_LIMIT)) throw err
-      state.log.info({ session: id }, 'legacy session not imported: its owner is at maxSessionsPerOwner')
+      // refused as a login or a save would be: the old cookie is dropped, or every request would try again
+      if (!(err instanceof errorCodes.FST_SESSION_LIMIT) && !(err instanceof errorCodes.FST_SESSION_TOO_LARGE)) throw err
+      state.log.warn({ session: id, err }, 'legacy session not imported')
       startOver(state, this.#emptyData(), now)
       clearLegacyCookie(state, this.#legacy.cookieName)
       return
@@ -237,7 +238,7 @@ export class LegacyImporter {
       const secret = legacySecret(appSecret, oldId)
       const hash = hashSecret(secret)
       cookie ??= { id, secret, hash, renew: true }
-      if (record.auth.current.includes(hash) || record.auth.replaced.some(([replaced]) => replaced === hash)) {
+      if (secretStatus(record.auth, hash, now) !== null) {
         cookie = { id, secret, hash, renew: true }
         break
       }

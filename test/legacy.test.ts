@@ -321,3 +321,32 @@ t.test('a tombstone lives until the old cookie\'s expiry or the session\'s absol
     t.same(tombstone?.meta, {}, 'no owner: never listed or revoked')
   }
 })
+
+t.test('an old session over maxDataBytes is not imported: a fresh session, the old cookie cleared (not a 500 on every request)', async t => {
+  const old = new GatedOldStore()
+  const store = new MemoryStore()
+  const app = await legacyApp(store, old, { maxDataBytes: 64 })
+  t.teardown(() => app.close())
+  const { sid, cookie } = oldLogin(old, 'ada')
+  old.sessions.get(sid)!.cart = Array.from({ length: 20 }, (_, i) => `book-${i}`)
+  const res = await app.inject({ url: '/me', headers: { cookie } })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { userId: null })
+  t.ok(clearsOld(res))
+  t.equal((await store.stats()).sessions, 0)
+})
+
+t.test('after the app\'s secret changes (the old one still listed), the old cookie still joins its import', async t => {
+  const old = new GatedOldStore()
+  const store = new MemoryStore()
+  const { cookie } = oldLogin(old, 'ada')
+  const before = await legacyApp(store, old)
+  t.teardown(() => before.close())
+  const ours = cookieOf(await before.inject({ url: '/me', headers: { cookie } })) as string
+  const after = await legacyApp(store, old, { secret: ['a-brand-new-secret-for-the-new-app-0123456789', 'legacy-race-secret-legacy-race-secret-0123456789'] })
+  t.teardown(() => after.close())
+  const joined = await after.inject({ url: '/me', headers: { cookie } })
+  t.same(joined.json(), { userId: 'ada' })
+  t.equal(idOfCookie(cookieOf(joined) as string), idOfCookie(ours), 'the same session')
+  t.equal((await after.sessions.list('ada')).length, 1)
+})
