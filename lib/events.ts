@@ -4,7 +4,7 @@ import { channel, type Channel } from 'node:diagnostics_channel'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ExpiredSession, PruneOptions, SessionEvent, SessionEventHandlers, SessionEventName } from '../types/index.js'
 
-export const EVENT_NAMES: readonly SessionEventName[] = ['created', 'regenerated', 'rotated', 'destroyed', 'revoked', 'expired', 'bindingMismatch', 'rejected']
+export const EVENT_NAMES: readonly SessionEventName[] = ['created', 'regenerated', 'rotated', 'destroyed', 'revoked', 'expired', 'bindingMismatch', 'rejected', 'imported']
 
 const CHANNELS = Object.fromEntries(EVENT_NAMES.map(name => [name, channel(`fastify-zod-session:${name}`)])) as Record<SessionEventName, Channel>
 

@@ -59,11 +59,24 @@ export class SessionLoader {
     }
     const verdict = this.#check(state, cookie, record, now)
     if (verdict === 'usable') return session
-    if (verdict !== 'fresh' && await this.#destroyQuietly(log, cookie.id) && verdict === 'destroy on mismatch') {
+    await this.#unusable(state, cookie, record, verdict)
+    return session
+  }
+
+  /** A record someone else read (the legacy import) opened with `cookie`, as open() opens one: true when usable. */
+  async openRecord (state: SessionState, cookie: VerifiedCookie, record: SessionRecord | undefined, now: number): Promise<boolean> {
+    state.read = true
+    const verdict = this.#check(state, cookie, record, now)
+    if (verdict === 'usable') return true
+    await this.#unusable(state, cookie, record, verdict)
+    return false
+  }
+
+  async #unusable (state: SessionState, cookie: VerifiedCookie, record: SessionRecord | undefined, verdict: 'fresh' | 'destroy' | 'destroy on mismatch'): Promise<void> {
+    if (verdict !== 'fresh' && await this.#destroyQuietly(state.log, cookie.id) && verdict === 'destroy on mismatch') {
       this.#opts.events.emitFor('destroyed', state, { id: cookie.id, owner: record?.meta.owner, reason: 'binding' })
     }
     state.data = this.#emptyData()
-    return session
   }
 
   /** Adopts a usable record into the state (synchronously: the read path awaits only the store), or says why not. */

@@ -2,11 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
 import type { Duration } from '../types/index.js'
-import { errorCodes, storeError } from './errors.js'
+import { errorCodes } from './errors.js'
 import { SessionCookie, addVaryCookie, requestCookie, type CookieCodec, type VerifiedCookie } from './cookie.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
-import { callStore, detectNested, freshState, regenerated, startOver, adopt, type SessionState } from './state.js'
+import { callStore, detectNested, freshState, regenerated, servedAnonymous, startOver, adopt, type SessionState } from './state.js'
 import { Session, kState } from './session.js'
 import { sessionProxy } from './session-proxy.js'
 import { LegacyImporter } from './legacy.js'
@@ -38,7 +38,7 @@ export class SessionManager {
     this.cookie = new SessionCookie(opts, cookies)
     this.#loader = new SessionLoader(opts, () => this.emptyData())
     this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
-    this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts.legacy, this.#loader)
+    this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts, this.#loader, async (state, now) => await this.#writer.createImported(state, now), () => this.emptyData())
   }
 
   get options (): ResolvedOptions {
@@ -82,9 +82,11 @@ export class SessionManager {
       }
       const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request, this.cookie.parse) : null
       if (oldId === null) return session
-      return this.#legacy!.import(state, oldId, this.emptyData()).then(() => session, (err: unknown) => {
-        if (this.#opts.onStoreError !== 'anonymous') throw storeError('import the @fastify/session session', err)
-        request.log.warn({ err }, 'the old session store failed: fresh session')
+      return this.#legacy!.import(state, oldId, now).then(() => session, (err: unknown) => {
+        // either store unreachable: answered as a load's outage; anything else (onInvalidData 'error') as it is
+        if (!(err instanceof errorCodes.FST_SESSION_STORE_UNAVAILABLE) || this.#opts.onStoreError !== 'anonymous') throw err
+        request.log.warn({ err }, 'session store unavailable: serving an unsaved anonymous session')
+        servedAnonymous(state, this.emptyData())
         return session
       })
     }
@@ -211,10 +213,11 @@ export class SessionManager {
   #headers (request: FastifyRequest, reply: FastifyReply, state: SessionState, now: number): void {
     if (state.sendCookie && !state.stale && state.stored && state.id !== null && state.secret !== null) {
       reply.header('set-cookie', this.cookie.serialize(request, state.id, state.secret, state.expiresAt, now, state.cookieOverrides))
-      if (state.clearLegacy !== null) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides, state.clearLegacy))
     } else if (state.clearCookie) {
       reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
     }
+    // an imported @fastify/session cookie, or one that opens nothing any more (a 5xx keeps it: the import is joined again)
+    if (state.clearLegacy !== null) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides, state.clearLegacy))
     if (state.read || state.sendCookie || state.clearCookie) addVaryCookie(reply)
   }
 }

@@ -7,6 +7,7 @@ import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { oversize } from '../stores/kit/record.js'
+import { createIfAbsent } from './legacy.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
 
 /** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
@@ -47,7 +48,7 @@ export class SessionWriter {
    * The store work this session needs, or undefined when it needs none (most read-only requests).
    * `final`: onSend's save, after which nothing is saved again.
    */
-  persist (state: SessionState, now = Date.now(), final = false): Promise<void> | undefined {
+  persist (state: SessionState, now = Date.now(), final = false): Promise<unknown> | undefined {
     if (state.anonymous) return undefined
     detectNested(state)
     const writes = hasWrites(state)
@@ -66,7 +67,16 @@ export class SessionWriter {
     return state.replacedSecret || (state.auth.rotateAt ?? 0) <= now + CLOCK_SKEW
   }
 
-  async #create (state: SessionState, now: number, final: boolean): Promise<void> {
+  /**
+   * The legacy import's save (lib/legacy.ts): the session as #create saves it, but written only when no
+   * live record has its (derived) id. False when another request created it first: nothing was written
+   * and the state is unchanged. The importer reports the import.
+   */
+  async createImported (state: SessionState, now: number): Promise<boolean> {
+    return await this.#create(state, now, false, true)
+  }
+
+  async #create (state: SessionState, now: number, final: boolean, ifAbsent = false): Promise<boolean> {
     const data = this.#validated(state, state.data)
     const limit = this.#opts.maxDataBytes
     if (limit !== null) {
@@ -84,7 +94,11 @@ export class SessionWriter {
     if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
     const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
     const record: SessionRecord = { data, createdAt: state.createdAt, expiresAt: expiryAt(this.#opts, meta, now), version: 0, auth: initialAuth(secret, rotateAt), meta }
-    await callStore('save the session', () => this.#store.set(id, record))
+    if (ifAbsent) {
+      if (!await callStore('save the imported session', () => createIfAbsent(this.#store, id, record))) return false
+    } else {
+      await callStore('save the session', () => this.#store.set(id, record))
+    }
     if (limited) await this.#ownerLimit!.after(owner, id, state)
     const previous = state.previousId
     if (previous !== null) {
@@ -93,11 +107,12 @@ export class SessionWriter {
     }
     state.auth = record.auth
     if (state.regenerated) this.#opts.events.emitFor('regenerated', state, { id, owner: meta.owner, previousId: previous ?? undefined })
-    else this.#opts.events.emitFor('created', state, { id, owner: meta.owner })
+    else if (!ifAbsent) this.#opts.events.emitFor('created', state, { id, owner: meta.owner })
     state.regenerated = false
     saved(state, meta, record.expiresAt, 0, final)
     state.sendCookie = true
     state.clearCookie = false
+    return true
   }
 
   async #update (state: SessionState, writes: boolean, rotate: boolean, now: number, final: boolean): Promise<void> {

@@ -179,16 +179,39 @@ export function startOver (state: SessionState, data: Record<string, unknown>, n
 
 /**
  * regenerate(): a new id and secret and a new creation time; the stored record is deleted on send.
- * `login`: this is the authentication moment step-up freshness counts from (not for an imported session).
+ * This is the authentication moment step-up freshness counts from.
  */
-export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now(), login = true): void {
+export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
   const previousId = state.stored ? state.id : state.previousId
   startOver(state, data, now)
-  if (login) state.meta = { authenticatedAt: now }
+  state.meta = { authenticatedAt: now }
   state.previousId = previousId
   state.replaced = true
-  state.regenerated = login
+  state.regenerated = true
   ensureId(state)
+}
+
+/**
+ * An @fastify/session session about to be created as ours under the id and secret derived from its
+ * old id (lib/legacy.ts): the whole data is new, nothing of ours is replaced, and it is no login (no
+ * authentication moment for step-up freshness).
+ */
+export function importing (state: SessionState, id: string, secret: string, data: Record<string, unknown>, now: number): void {
+  startOver(state, data, now)
+  state.id = id
+  state.secret = secret
+  state.replaced = true
+}
+
+/** The store could not be reached while opening the session: an unsaved empty one serves the request (onStoreError 'anonymous'). */
+export function servedAnonymous (state: SessionState, data: Record<string, unknown>): void {
+  startOver(state, data)
+  state.anonymous = true
+}
+
+/** The request's @fastify/session cookie is cleared by the response (imported, or dead). */
+export function clearLegacyCookie (state: SessionState, name: string): void {
+  state.clearLegacy = name
 }
 
 /** Ids are made lazily: a request that never saves never pays for one. */

@@ -1,7 +1,7 @@
 import type { SessionStore } from '../types/index.js'
 
 /** what a request waits on; prune, stats, ready and close may legitimately take long */
-const TIMED = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy', 'listByOwner', 'destroyByOwner'] as const
+const TIMED = ['get', 'set', 'create', 'patch', 'rotate', 'touch', 'destroy', 'listByOwner', 'destroyByOwner'] as const
 const UNTIMED = ['prune', 'stats', 'ready', 'close'] as const
 
 export class StoreTimeoutError extends Error {

@@ -122,6 +122,18 @@ export class DirectoryStore implements SessionStore {
     })
   }
 
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    this.#file(id)
+    await this.ready()
+    return await this.#lock.run(id, async () => {
+      const before = await this.#readAny(id)
+      if (before !== undefined && isLive(before)) return false
+      await this.#write(id, record)
+      await this.#index(id, before?.meta.owner, record.meta.owner)
+      return true
+    })
+  }
+
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     return this.#lock.run(id, async () => {
       const record = await this.#read(id)

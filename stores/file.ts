@@ -168,6 +168,15 @@ export class FileStore implements SessionStore {
     await this.#append({ s: this.#prefix + id, r: copy })
   }
 
+  /** the journal gets an ordinary set line: replaying it needs no condition */
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    await this.#ready()
+    const copy = parse(stringify(record)) as SessionRecord
+    if (!this.#index.create(this.#prefix + id, copy)) return false
+    await this.#append({ s: this.#prefix + id, r: copy })
+    return true
+  }
+
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     await this.#ready()
     const copy = parse(stringify(change)) as SessionPatch

@@ -174,6 +174,38 @@ export class MemcachedStore implements SessionStore {
     })
   }
 
+  /**
+   * memcached's add, which stores only when the key is absent. A key that is there but expired by the
+   * record's own deadline (memcached counts whole seconds) or corrupt is replaced by a cas.
+   */
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    const key = this.#key(id)
+    const lifetime = exptime(record.expiresAt)
+    if (lifetime === -1) return await this.get(id) === undefined // already expired: nothing to write
+    const value = stringify(record)
+    return await this.#run(key, async client => {
+      for (let attempt = 0; attempt < this.#retries; attempt++) {
+        try {
+          await client.add(key, value, { lifetime })
+          return true
+        } catch (err) {
+          if ((err as Error)?.message !== 'NOT_STORED') throw err
+        }
+        const found = await client.gets<string>(key)
+        if (found === undefined) continue // gone meanwhile: add again
+        const existing = this.#decode(key, found.value)
+        if (existing !== undefined && isLive(existing)) return false
+        try {
+          await client.cas(key, value, { casUniq: found.casUniq, lifetime })
+          return true
+        } catch (err) {
+          if (!conflict(err)) throw err
+        }
+      }
+      throw new ContentionError(`MemcachedStore: ${this.#retries} add/cas attempts on one session all conflicted`)
+    })
+  }
+
   /** gets, change, cas; again on a conflict, up to casRetries times. `change` answers whether to write. */
   async #update<T> (id: string, change: (record: SessionRecord | undefined) => { write: boolean, result: T }): Promise<T> {
     const key = this.#key(id)

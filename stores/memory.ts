@@ -42,6 +42,10 @@ export class MemoryStore implements SessionStore {
     this.#index.set(this.#prefix + id, record)
   }
 
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    return this.#index.create(this.#prefix + id, record)
+  }
+
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
     return this.#index.patch(this.#prefix + id, change)
   }

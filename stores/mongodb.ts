@@ -41,6 +41,20 @@ export type MongoStoreOptions = ({ collection: SessionCollection } | { client: M
   prefix?: string
 }
 
+function document (record: SessionRecord): Omit<SessionDocument, '_id'> {
+  for (const key of Object.keys(record.data)) checkKey(key)
+  const doc: Omit<SessionDocument, '_id'> = {
+    data: record.data,
+    createdAt: record.createdAt,
+    expires: record.expiresAt === null ? null : new Date(record.expiresAt),
+    version: record.version,
+    auth: record.auth,
+    meta: record.meta
+  }
+  if (record.meta.owner !== undefined) doc.owner = record.meta.owner
+  return doc
+}
+
 const WITHIN_ATTEMPTS = 50
 const live = (): Filter => ({ $or: [{ expires: null }, { expires: { $gt: new Date() } }] })
 const SAFE_KEY = /^[^.$][^.]*$/
@@ -89,17 +103,22 @@ export class MongoStore implements SessionStore {
 
   async set (id: string, record: SessionRecord): Promise<void> {
     await this.ready()
-    for (const key of Object.keys(record.data)) checkKey(key)
-    const doc: Omit<SessionDocument, '_id'> = {
-      data: record.data,
-      createdAt: record.createdAt,
-      expires: record.expiresAt === null ? null : new Date(record.expiresAt),
-      version: record.version,
-      auth: record.auth,
-      meta: record.meta
+    await this.#collection.replaceOne({ _id: this.#prefix + id }, document(record), { upsert: true })
+  }
+
+  /**
+   * One upsert filtered on an expired document: it replaces an expired one, inserts when there is
+   * none, and fails on the _id index (E11000) when a live one is there.
+   */
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    await this.ready()
+    try {
+      await this.#collection.replaceOne({ _id: this.#prefix + id, expires: { $lte: new Date() } }, document(record), { upsert: true })
+      return true
+    } catch (err) {
+      if ((err as { code?: number }).code === 11000) return false
+      throw err
     }
-    if (record.meta.owner !== undefined) doc.owner = record.meta.owner
-    await this.#collection.replaceOne({ _id: this.#prefix + id }, doc, { upsert: true })
   }
 
   /** one filtered update ($set/$unset on data.<key>, $inc on version); a second read only to tell a conflict from a miss */

@@ -117,6 +117,26 @@ export class MySQLStore implements SessionStore {
       [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
   }
 
+  /** An INSERT, which fails on the primary key while a row is there; an expired row is deleted first. */
+  async create (id: string, r: SessionRecord): Promise<boolean> {
+    await this.ready()
+    const key = this.#prefix + id
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.#query(this.#pool, `DELETE FROM ${this.#table} WHERE id = ? AND expires <= ?`, [key, Date.now()])
+      try {
+        await this.#query(this.#pool, `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [key, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
+        return true
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err
+      }
+      // the row there may have expired since the DELETE: only a live one wins
+      const [rows] = await this.#query<RowDataPacket[]>(this.#pool, `SELECT 1 FROM ${this.#table} WHERE id = ? AND ${LIVE}`, [key, Date.now()])
+      if (rows.length > 0) return false
+    }
+    return false
+  }
+
   /** `work` in a transaction on one pooled connection: committed when it returns, rolled back when it throws */
   async #transaction<T> (work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await this.#pool.getConnection()

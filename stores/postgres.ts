@@ -70,7 +70,7 @@ export class PostgresStore implements SessionStore {
   readonly #unlogged: boolean
   readonly #prefix: string
   readonly #corrupt = new Set<string>()
-  readonly #sql: Record<'get' | 'set' | 'patch' | 'classify' | 'rotate' | 'touch' | 'destroy', { name: string, text: string }>
+  readonly #sql: Record<'get' | 'set' | 'create' | 'patch' | 'classify' | 'rotate' | 'touch' | 'destroy', { name: string, text: string }>
 
   constructor (options: PostgresStoreOptions) {
     if (options?.pool === null || typeof options?.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
@@ -89,6 +89,11 @@ export class PostgresStore implements SessionStore {
       set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
         version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner`,
+      // an expired row is replaced; a live one is left alone (and no row is returned)
+      create: `INSERT INTO ${t} AS s (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
+        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner
+        WHERE s.expires IS NOT NULL AND s.expires <= $10`,
       patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
         expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
         owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END
@@ -144,12 +149,23 @@ export class PostgresStore implements SessionStore {
     return rows.length === 0 ? undefined : this.#decode(key, rows[0])
   }
 
-  async set (id: string, r: SessionRecord): Promise<void> {
-    await this.ready()
+  #row (id: string, r: SessionRecord): unknown[] {
     const sizes: Record<string, number> = {}
     for (const key of Object.keys(r.data)) if (r.data[key] !== undefined) sizes[key] = entrySize(key, r.data[key])
-    await this.#run(this.#sql.set, [this.#prefix + id, stringify(r.data), JSON.stringify(sizes), JSON.stringify(r.meta), JSON.stringify(r.auth),
-      r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
+    return [this.#prefix + id, stringify(r.data), JSON.stringify(sizes), JSON.stringify(r.meta), JSON.stringify(r.auth),
+      r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)]
+  }
+
+  async set (id: string, r: SessionRecord): Promise<void> {
+    await this.ready()
+    await this.#run(this.#sql.set, this.#row(id, r))
+  }
+
+  /** one INSERT … ON CONFLICT DO UPDATE … WHERE the row has expired */
+  async create (id: string, r: SessionRecord): Promise<boolean> {
+    await this.ready()
+    const { rowCount } = await this.#run(this.#sql.create, [...this.#row(id, r), Date.now()])
+    return rowCount === 1
   }
 
   /** one UPDATE; only when it matched no row, one SELECT says why */

@@ -12,6 +12,12 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
+  // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
+  fzsSessionCreate: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return 1`,
   // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), n, then n field/value
   // pairs, then fields to delete. `_b` holds the data's size (key + value bytes of every d: field), kept
   // from the lengths of the changed fields only. Answers false when missing, else {owner, 1 applied |

@@ -30,6 +30,21 @@ function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[])
   }
 }
 
+/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs */
+function recordArgs (record: SessionRecord): string[] {
+  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth)]
+  let bytes = 0
+  for (const k of Object.keys(record.data)) {
+    if (record.data[k] === undefined) continue
+    const value = stringify(record.data[k])
+    fields.push(`d:${k}`, value)
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(value)
+  }
+  fields.push('_b', String(bytes))
+  metaFields(record.meta, fields, [])
+  return fields
+}
+
 /** Sessions in Redis or Redis Cluster: one hash per session, per-key atomic patches, native expiry. */
 export class RedisStore implements SessionStore {
   readonly #link: RedisLink
@@ -91,18 +106,15 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const fields = ['_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth)]
-    let bytes = 0
-    for (const k of Object.keys(record.data)) {
-      if (record.data[k] === undefined) continue
-      const value = stringify(record.data[k])
-      fields.push(`d:${k}`, value)
-      bytes += Buffer.byteLength(k) + Buffer.byteLength(value)
-    }
-    fields.push('_b', String(bytes))
-    metaFields(record.meta, fields, [])
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), [expiry(record.expiresAt), ...fields]) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
+  }
+
+  /** one script: the hash is written only when the key does not exist */
+  async create (id: string, record: SessionRecord): Promise<boolean> {
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record)) !== 1) return false
+    if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
+    return true
   }
 
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {

@@ -96,10 +96,10 @@ t.test('a config.session.fresh that is not a duration fails app.ready() naming t
 })
 
 t.test('an imported @fastify/session session is not a fresh login', async t => {
-  // the legacy import regenerates without stamping a login moment (test/legacy.test.ts runs the import end to end)
-  const { regenerated, freshState } = await import('../lib/state.js')
+  // the legacy import starts its session without stamping a login moment (test/legacy.test.ts runs the import end to end)
+  const { regenerated, importing, freshState } = await import('../lib/state.js')
   const state = freshState({ log: undefined, headers: {} } as never, Date.now(), {})
-  regenerated(state, {}, Date.now(), false)
+  importing(state, 'i'.repeat(22), 's'.repeat(43), {}, Date.now())
   t.equal(state.meta.authenticatedAt, undefined)
   regenerated(state, {})
   t.type(state.meta.authenticatedAt, 'number')

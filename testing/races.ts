@@ -7,6 +7,7 @@ import fastifyZodSession, { type FastifyZodSessionOptions } from '../lib/index.j
 import type { SessionStore } from '../types/index.js'
 import type { TestCase } from './conformance.js'
 import { ownerLimitRaces } from './owner-limit-races.js'
+import { legacyRaces } from './legacy-races.js'
 
 export interface RaceOptions {
   /** a store for one case; closed after it */
@@ -417,5 +418,6 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
   })
 
   if (options.ownerIndex !== false) ownerLimitRaces(race, clock)
+  cases.push(...legacyRaces(options))
   return cases
 }

@@ -119,6 +119,13 @@ export interface SessionStore {
   /** Writes the whole record (upsert): creation, and operators' tools. The owner index follows it. */
   set (id: string, record: SessionRecord): Promise<void>
   /**
+   * Writes the record only when no live record has this id (an expired one counts as absent and is
+   * replaced), atomically: of concurrent creates of one id exactly one answers true, and a live record
+   * is never changed. The owner index follows it as it follows set(). Optional: the `legacy` import
+   * needs it to make exactly one session per @fastify/session session under parallel requests.
+   */
+  create? (id: string, record: SessionRecord): Promise<boolean>
+  /**
    * Merges `change` into a live record and adds 1 to its version, atomically: two patches of
    * different keys both survive. 'missing' when there is no live record (nothing is created);
    * 'conflict' when `ifVersion` is given and differs from the record's version, 'too-large' when the
@@ -216,7 +223,7 @@ export interface LegacyOptions {
 export type MigrateFunction = (data: unknown, error: z.ZodError) => unknown
 
 /** What happened to a session; see `SessionEvent` */
-export type SessionEventName = 'created' | 'regenerated' | 'rotated' | 'destroyed' | 'revoked' | 'expired' | 'bindingMismatch' | 'rejected'
+export type SessionEventName = 'created' | 'regenerated' | 'rotated' | 'destroyed' | 'revoked' | 'expired' | 'bindingMismatch' | 'rejected' | 'imported'
 
 /**
  * A lifecycle event, given to the `events` handlers and published on the diagnostics channel

@@ -134,6 +134,13 @@ export class SessionIndex {
     this.#store(key, entry, previous?.meta.owner)
   }
 
+  /** set() only when no live record has this key: false (nothing written) when one has */
+  create (key: string, record: SessionRecord): boolean {
+    if (this.#live(key) !== undefined) return false
+    this.set(key, record)
+    return true
+  }
+
   /** the store contract's patch: per-key merge, version check and bump */
   patch (key: string, change: SessionPatch): PatchResult {
     const entry = this.#live(key)

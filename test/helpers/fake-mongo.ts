@@ -85,6 +85,10 @@ export class FakeSessionCollection implements SessionCollection {
     if ('_id' in replacement) throw new Error('fake-mongo: the replacement must not carry _id')
     const existing = this.#find(filter)[0]
     if (existing === undefined && options.upsert !== true) return { matchedCount: 0 }
+    if (existing === undefined && this.docs.has(filter._id)) {
+      // the upsert inserts, and the _id index refuses the document the filter did not match
+      throw Object.assign(new Error(`E11000 duplicate key error collection: sessions index: _id_ dup key: { _id: "${filter._id}" }`), { code: 11000 })
+    }
     this.docs.set(filter._id, { _id: filter._id, ...structuredClone(replacement) })
     return { matchedCount: existing === undefined ? 0 : 1 }
   }
