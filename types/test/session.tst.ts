@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
 import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView } from 'fastify-zod-session'
@@ -89,7 +89,7 @@ test('the @fastify/session surface is typed', () => {
     expect(app.sessionStore).type.toBe<SessionStore>()
     return {}
   })
-  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, algorithm: 'sha512', idGenerator: (request) => `${request.ip}-${Date.now()}` })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, algorithm: 'sha512', idGenerator: (request: FastifyRequest) => `${request.ip}-${Date.now()}` })
   expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: { sign: (v: string) => v, unsign: (v: string) => ({ valid: true, renew: false, value: v }) }, schema: SessionSchema })
   expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, idGenerator: () => 42 })
   expect(app.decryptSession).type.toBeCallableWith('value', {} as never, (_err?: Error | null) => {})
