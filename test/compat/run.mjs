@@ -1,5 +1,5 @@
 // Runs @fastify/session's own test suite against this plugin, through test/compat/fastify-session-adapter.cjs.
-// `node test/compat/run.mjs <checkout of github.com/fastify/session> [--timeout=<ms per test>] [--no-build] [--control]`
+// `node test/compat/run.mjs <checkout of github.com/fastify/session> [--timeout=<ms per test>] [--no-build] [--control] [--only=<file name part>]`
 // (or FASTIFY_SESSION_CHECKOUT). Nothing of the checkout is copied into the project: its test/ and lib/
 // go to a temp folder whose index.js is our adapter. `--control` runs the suite against @fastify/session
 // itself (the checkout's own index.js) instead, with the same dependencies: a test failing there fails
@@ -18,7 +18,7 @@ const args = process.argv.slice(2)
 const flag = name => args.find(a => a.startsWith(`--${name}`))
 const checkout = args.find(a => !a.startsWith('--')) ?? process.env.FASTIFY_SESSION_CHECKOUT
 if (!checkout) {
-  console.error('usage: node test/compat/run.mjs <path of a checkout of github.com/fastify/session> [--timeout=10000] [--no-build] [--control]')
+  console.error('usage: node test/compat/run.mjs <path of a checkout of github.com/fastify/session> [--timeout=10000] [--no-build] [--control] [--only=<file name part>]')
   process.exit(2)
 }
 const timeout = Number(flag('timeout=')?.split('=')[1] ?? 10_000)
@@ -92,7 +92,8 @@ try {
   const totals = { pass: 0, fail: 0, hang: 0, skip: 0 }
   const byFile = []
   console.log('| file | test | result | reason |\n|---|---|---|---|')
-  const files = readdirSync(join(dir, 'test')).filter(f => f.endsWith('.test.js')).sort()
+  const only = flag('only=')?.split('=')[1]
+  const files = readdirSync(join(dir, 'test')).filter(f => f.endsWith('.test.js') && (only === undefined || f.includes(only))).sort()
   for (const file of files) {
     const list = spawnSync(process.execPath, ['--require', isolate, join('test', file)], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, FZS_COMPAT_LIST: '1' } })
     const listed = /^FZS_COMPAT_TESTS (.*)$/m.exec(list.stdout ?? '')
