@@ -1,7 +1,9 @@
 import { hash, randomBytes } from 'node:crypto'
-import { Signer, type SerializeOptions } from '@fastify/cookie'
+import type { SerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
+import type { CookieSigner } from '../types/index.js'
+import { errorCodes } from './errors.js'
 import type { CookieOverrides } from './cookie-view.js'
 
 /** the registered @fastify/cookie's fastify.serializeCookie */
@@ -24,8 +26,17 @@ export function requestCookie (request: FastifyRequest, name: string, parse: Par
   return header === undefined ? undefined : parse(header)[name]
 }
 
-/** `<id>.<secret>`: a 128-bit lookup id and a 256-bit secret, base64url */
-const VALUE_RE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/
+/**
+ * A session id: ours are 22 characters (128 bits, base64url); an `idGenerator`'s may be 1 to 128 of
+ * the same characters (a UUID, a nanoid, `custom-<n>`). No '.', the separator from the secret, and
+ * nothing a store key or a file name could misread.
+ */
+export const ID_RE = /^[A-Za-z0-9_-]{1,128}$/
+/** `<id>.<secret>`: the id and a 256-bit secret (43 characters, base64url) */
+const VALUE_RE = /^[A-Za-z0-9_-]{1,128}\.[A-Za-z0-9_-]{43}$/
+const SECRET_CHARS = 43
+/** longest signed cookie value verified: a 128-character id, the secret and a SHA-512 signature fit well below */
+const MAX_VALUE = 512
 
 const ID_BYTES = 16
 const SECRET_BYTES = 32
@@ -48,6 +59,13 @@ function random (bytes: number): string {
 /** A session id: 128 random bits. A lookup key, not a credential. */
 export function newId (): string {
   return random(ID_BYTES)
+}
+
+/** The id an app's `idGenerator` gave, or FST_SESSION_INVALID_OPTIONS saying what is wrong with it. */
+export function generatedId (value: unknown): string {
+  if (typeof value === 'string' && ID_RE.test(value)) return value
+  const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value) : typeof value
+  throw new errorCodes.FST_SESSION_INVALID_OPTIONS('idGenerator', `returned ${shown}: a session id must be a string of 1 to 128 characters A-Z a-z 0-9 _ - (no '.')`)
 }
 
 /** A session secret: 256 random bits. Only its hash is ever stored. */
@@ -74,7 +92,7 @@ export interface VerifiedCookie {
 
 export class SessionCookie {
   readonly #verified = new Map<string, VerifiedCookie>()
-  readonly #signer: Signer
+  readonly #signer: CookieSigner
   readonly #options: ResolvedOptions['cookie']
   readonly #name: string
   readonly #serialize: Serialize
@@ -84,7 +102,7 @@ export class SessionCookie {
   constructor (options: ResolvedOptions, codec: CookieCodec) {
     this.#serialize = codec.serialize
     this.parse = codec.parse
-    this.#signer = new Signer(options.secrets, 'sha256')
+    this.#signer = options.signer
     this.#options = options.cookie
     this.#name = options.cookieName
   }
@@ -101,13 +119,18 @@ export class SessionCookie {
 
   /** The id, secret and secret's hash of a signed cookie value, or null. */
   verify (value: unknown): VerifiedCookie | null {
-    if (typeof value !== 'string' || value.length > 200) return null
+    if (typeof value !== 'string' || value.length > MAX_VALUE) return null
     const cached = this.#verified.get(value)
     if (cached !== undefined) return cached
-    const result = this.#signer.unsign(value)
-    if (!result.valid || result.value === null || !VALUE_RE.test(result.value)) return null
-    const secret = result.value.slice(23)
-    const verified = { id: result.value.slice(0, 22), secret, hash: hashSecret(secret), renew: result.renew }
+    let result: ReturnType<CookieSigner['unsign']>
+    try {
+      result = this.#signer.unsign(value)
+    } catch {
+      return null // an app's signer object refusing a cookie must not turn it into a 500
+    }
+    if (result?.valid !== true || typeof result.value !== 'string' || !VALUE_RE.test(result.value)) return null
+    const secret = result.value.slice(-SECRET_CHARS)
+    const verified = { id: result.value.slice(0, -SECRET_CHARS - 1), secret, hash: hashSecret(secret), renew: result.renew === true }
     if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value as string)
     this.#verified.set(value, verified)
     return verified
@@ -131,18 +154,23 @@ export class SessionCookie {
 
   #attributes (request: FastifyRequest, maxAge: number | undefined, overrides: CookieOverrides | null): SerializeOptions {
     const o = overrides === null ? this.#options : { ...this.#options, ...overrides }
+    const secure = o.secure === 'auto' ? request.protocol === 'https' : o.secure
     return {
       path: o.path,
       domain: o.domain,
       httpOnly: o.httpOnly,
-      sameSite: o.sameSite,
-      secure: o.secure === 'auto' ? request.protocol === 'https' : o.secure,
+      // browsers drop SameSite=None without Secure: 'auto' over plain http falls back to Lax, as @fastify/session does
+      sameSite: o.sameSite === 'none' && secure !== true ? 'lax' : o.sameSite,
+      secure,
       partitioned: o.partitioned,
       maxAge
     }
   }
 
-  /** Requests outside cookie.path never carry the cookie: leave the store alone for them. */
+  /**
+   * Requests outside cookie.path never carry the cookie: they get an unsaved session. The rule of
+   * @fastify/session (and RFC 6265's path-match): the path itself, or below it at a '/'.
+   */
   inPath (url: string): boolean {
     const path = this.#options.path
     if (path === '/' || url === path) return true

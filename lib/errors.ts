@@ -15,6 +15,7 @@ export const errorCodes: {
   FST_SESSION_TOO_LARGE: Code<'FST_SESSION_TOO_LARGE', 500>
   FST_SESSION_NOT_FRESH: Code<'FST_SESSION_NOT_FRESH', 401>
   FST_SESSION_LIMIT: Code<'FST_SESSION_LIMIT', 409>
+  FST_SESSION_UNSUPPORTED: Code<'FST_SESSION_UNSUPPORTED', 501>
 } = {
   FST_SESSION_INVALID_OPTIONS: createError('FST_SESSION_INVALID_OPTIONS', 'Invalid fastify-zod-session option "%s": %s', 500, TypeError),
   FST_SESSION_INVALID_DATA: createError('FST_SESSION_INVALID_DATA', 'Session data failed the schema: %s', 500),
@@ -24,7 +25,8 @@ export const errorCodes: {
   FST_SESSION_CONFLICT: createError('FST_SESSION_CONFLICT', 'Session not saved: other requests of the session kept writing it (%d attempts)', 503),
   FST_SESSION_TOO_LARGE: createError('FST_SESSION_TOO_LARGE', 'Session data is over the limit of %d bytes (%s)', 500),
   FST_SESSION_NOT_FRESH: createError('FST_SESSION_NOT_FRESH', 'This action needs a login within the last %s: log in again', 401),
-  FST_SESSION_LIMIT: createError('FST_SESSION_LIMIT', 'This account already has its %d sessions: log out on another device first', 409)
+  FST_SESSION_LIMIT: createError('FST_SESSION_LIMIT', 'This account already has its %d sessions: log out on another device first', 409),
+  FST_SESSION_UNSUPPORTED: createError('FST_SESSION_UNSUPPORTED', 'Not supported by fastify-zod-session: %s', 501)
 }
 
 export type ErrorCode = keyof typeof errorCodes

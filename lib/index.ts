@@ -5,8 +5,9 @@ export { fastifyZodSession }
 export { errorCodes } from './errors.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
 export { Session } from './session.js'
+export type { RequestSessionStore, StoredSessionView } from './store-view.js'
 export type {
   SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
-  Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
+  Duration, SessionCookieOptions, CookieSigner, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
   SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers
 } from '../types/index.js'

@@ -6,7 +6,7 @@ import { errorCodes } from './errors.js'
 import { SessionCookie, addVaryCookie, requestCookie, type CookieCodec, type VerifiedCookie } from './cookie.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
-import { callStore, detectNested, freshState, regenerated, servedAnonymous, startOver, adopt, type SessionState } from './state.js'
+import { callStore, detectNested, freshState, hasWrites, outsidePath, regenerated, servedAnonymous, startOver, adopt, type SessionState } from './state.js'
 import { Session, kState } from './session.js'
 import { sessionProxy } from './session-proxy.js'
 import { LegacyImporter } from './legacy.js'
@@ -73,14 +73,19 @@ export class SessionManager {
 
   /** A session for `cookie` (verified), or a new one; fastify.decryptSession() comes here too. */
   open (request: FastifyRequest, cookie: VerifiedCookie | null, now: number, inPath = true): Session | Promise<Session> {
-    const state = freshState(request, now, cookie === null ? this.emptyData() : NO_DATA)
+    const state = freshState(request, now, cookie === null ? this.emptyData() : NO_DATA, this.#opts.idGenerator)
     const session = sessionProxy(new Session(this, state))
+    if (!inPath) {
+      // the browser never sends the cookie here: a session would be a new one on every request
+      outsidePath(state)
+      return session
+    }
     if (cookie === null) {
-      if (inPath && requestCookie(request, this.#opts.cookieName, this.cookie.parse) !== undefined) {
+      if (requestCookie(request, this.#opts.cookieName, this.cookie.parse) !== undefined) {
         request.log.debug('session cookie rejected (bad signature or format): fresh session')
         this.#opts.events.emitFor('rejected', state, { reason: 'signature' })
       }
-      const oldId = inPath && this.#legacy !== null ? this.#legacy.oldId(request, this.cookie.parse) : null
+      const oldId = this.#legacy !== null ? this.#legacy.oldId(request, this.cookie.parse) : null
       if (oldId === null) return session
       return this.#legacy!.import(state, oldId, now).then(() => session, (err: unknown) => {
         // either store unreachable: answered as a load's outage; anything else (onInvalidData 'error') as it is
@@ -179,6 +184,10 @@ export class SessionManager {
     const state = session[kState]
     const now = Date.now()
     if (this.#dropsSecureCookie(request, state)) return undefined
+    if (state.anonymous && !this.#warnedOutsidePath && hasWrites(state) && !this.cookie.inPath(request.url)) {
+      this.#warnedOutsidePath = true
+      request.log.warn(`fastify-zod-session: a session was written on ${request.url.split('?')[0]}, outside cookie.path (${this.#opts.cookie.path}): the browser never sends the cookie there, so nothing is saved`)
+    }
     if (reply.statusCode >= 500) {
       // a failed request saves nothing and deletes nothing; a session it destroyed loses its cookie
       if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
@@ -194,6 +203,7 @@ export class SessionManager {
   }
 
   #warnedPlainHttp = false
+  #warnedOutsidePath = false
 
   /**
    * `secure: true` on a plain-http request: the browser would drop the cookie, so a saved session

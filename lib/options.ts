@@ -1,4 +1,7 @@
-import type { FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
+import { createHmac } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { Signer } from '@fastify/cookie'
+import type { CookieSigner, FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
 import { EVENT_NAMES, SessionEvents } from './events.js'
 import type { OwnerLimitOptions } from './owner-limit.js'
 import { errorCodes } from './errors.js'
@@ -10,9 +13,18 @@ import { describeIssues, storableData } from './schema.js'
 import { isPlainObject } from '../stores/kit/json-tree.js'
 import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
 
+/** options.idGenerator: called with the request, as @fastify/session calls it */
+export type IdGenerator = (request: FastifyRequest) => unknown
+
 /** Options after validation: durations in ms, defaults applied. */
 export interface ResolvedOptions<Store = SessionStore> {
+  signer: CookieSigner
+  /**
+   * keys of the app's own derivations (the legacy import's secrets), newest first: the string secrets,
+   * or for a signer object what it signs for a fixed tag
+   */
   secrets: string[]
+  idGenerator: IdGenerator | null
   schema: SessionSchema
   store: Store
   cookieName: string
@@ -39,7 +51,8 @@ const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
-  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events', 'maxSessionsPerOwner'])
+  'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events', 'maxSessionsPerOwner',
+  'idGenerator', 'algorithm'])
 const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
 /** @fastify/session cookie options that mean something else here: the option to use instead */
 const COOKIE_REPLACED: Record<string, string> = {
@@ -75,10 +88,58 @@ function secrets (value: unknown): string[] {
   const list = Array.isArray(value) ? value : [value]
   if (list.length === 0) fail('secret', 'is required')
   for (const s of list) {
-    if (typeof s !== 'string') fail('secret', value === undefined ? 'is required' : 'must be a string or an array of strings')
+    if (typeof s !== 'string') fail('secret', value === undefined ? 'is required' : 'must be a string, an array of strings, or a signer object with sign() and unsign() (a Buffer is not accepted)')
     if (s.length < MIN_SECRET) fail('secret', `must be at least ${MIN_SECRET} characters (got ${s.length})`)
   }
   return list
+}
+
+/** HMAC digests shorter than this are refused: a 128-bit MAC (md5) is too short for a credential */
+const MIN_DIGEST_BYTES = 32
+
+function algorithm (value: unknown): string {
+  if (value === undefined) return 'sha256'
+  if (typeof value !== 'string') fail('algorithm', "must be the name of a hash, such as 'sha256' or 'sha512'")
+  let bytes: number
+  try {
+    bytes = createHmac(value, 'probe').digest().length
+  } catch {
+    fail('algorithm', `${JSON.stringify(value)} is not a hash this Node.js can use for an HMAC`)
+  }
+  if (bytes < MIN_DIGEST_BYTES) fail('algorithm', `${value} gives a ${bytes * 8}-bit signature: use one of at least 256 bits ('sha256', 'sha512')`)
+  return value
+}
+
+/**
+ * The cookie's signer: @fastify/cookie's Signer over the secrets, or the app's own object with sign()
+ * and unsign() (as @fastify/session accepts), checked once here to give back what it signed.
+ */
+function signer (secret: unknown, algo: unknown): CookieSigner {
+  const s = secret as Partial<CookieSigner> | null
+  if (s === null || typeof s !== 'object' || Array.isArray(s) || Buffer.isBuffer(s)) return new Signer(secrets(secret), algorithm(algo))
+  if (typeof s.sign !== 'function' || typeof s.unsign !== 'function') fail('secret', 'a signer object needs sign() and unsign() (as @fastify/cookie\'s Signer has)')
+  if (algo !== undefined) fail('algorithm', 'applies to string secrets; a signer object signs with its own algorithm')
+  const probe = 'fastify-zod-session.probe'
+  let back: ReturnType<CookieSigner['unsign']> | undefined
+  try {
+    const signed = s.sign(probe)
+    back = typeof signed === 'string' ? s.unsign(signed) : undefined
+  } catch (err) {
+    fail('secret', `the signer object threw: ${(err as Error)?.message ?? String(err)}`)
+  }
+  if (back?.valid !== true || back.value !== probe) fail('secret', 'the signer object must give back what it signed: unsign(sign(value)) → { valid: true, renew, value }')
+  return s as CookieSigner
+}
+
+function derivationKeys (secret: unknown): string[] {
+  if (typeof secret === 'string' || Array.isArray(secret)) return secrets(secret)
+  return [(secret as CookieSigner).sign('fastify-zod-session derivation key')]
+}
+
+function idGenerator (value: unknown): IdGenerator | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'function') fail('idGenerator', 'must be a function (request) => string giving a new session id')
+  return value as IdGenerator
 }
 
 function schema (value: unknown): SessionSchema {
@@ -125,8 +186,9 @@ function cookie (value: unknown): ResolvedOptions['cookie'] {
   if (resolved.partitioned !== undefined && typeof resolved.partitioned !== 'boolean') fail('cookie.partitioned', 'must be a boolean')
   if (!['lax', 'strict', 'none', true, false].includes(resolved.sameSite)) fail('cookie.sameSite', "must be 'lax', 'strict', 'none' or a boolean")
   if (resolved.secure !== 'auto' && typeof resolved.secure !== 'boolean') fail('cookie.secure', "must be a boolean or 'auto'")
-  if (resolved.sameSite === 'none' && resolved.secure !== true) {
-    fail('cookie.sameSite', "'none' requires secure: true (browsers drop SameSite=None cookies without Secure, which 'auto' leaves off over http; behind a TLS proxy, set trustProxy)")
+  // with 'auto', a plain-http request gets SameSite=Lax instead (as @fastify/session does): browsers drop None without Secure
+  if (resolved.sameSite === 'none' && resolved.secure === false) {
+    fail('cookie.sameSite', "'none' requires secure: true or 'auto' (browsers drop SameSite=None cookies without Secure)")
   }
   if (resolved.partitioned === true && resolved.secure !== true) fail('cookie.partitioned', 'requires secure: true')
   return resolved
@@ -201,7 +263,9 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
   if (maxDataBytes !== null && (typeof maxDataBytes !== 'number' || !(maxDataBytes > 0))) fail('maxDataBytes', 'must be a positive number of bytes or null')
 
   const resolved: ResolvedOptions<SessionStore | StoreUrl> = {
-    secrets: secrets(opts.secret),
+    signer: signer(opts.secret, opts.algorithm),
+    secrets: derivationKeys(opts.secret),
+    idGenerator: idGenerator(opts.idGenerator),
     schema: schema(opts.schema),
     store: store(opts.store),
     cookieName,

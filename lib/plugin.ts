@@ -9,6 +9,7 @@ import { isStoreUrl } from '../stores/url/parse.js'
 import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import type { CookieCodec } from './cookie.js'
+import { RequestSessionStore } from './store-view.js'
 import { deadline, withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
@@ -18,8 +19,11 @@ import { pruneOptions, reportExpired } from './events.js'
 declare module 'fastify' {
   interface FastifyRequest {
     session: Session<SessionData>
-    /** the store (as @fastify/session has it) */
-    sessionStore: SessionStore
+    /**
+     * @fastify/session's request.sessionStore: get/set/destroy(sessionId, callback?) by the id the app
+     * sees, with callbacks or promises; fastify.sessionStore is the store itself
+     */
+    sessionStore: RequestSessionStore
   }
   interface FastifyContextConfig {
     session?: {
@@ -103,7 +107,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   fastify.decorate('sessionStore', store)
   fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null, opts.events, fastify.log))
   fastify.decorateRequest('session', null as never)
-  fastify.decorateRequest('sessionStore', { getter: () => store })
+  fastify.decorateRequest('sessionStore', { getter (this: FastifyRequest) { return new RequestSessionStore(manager, this) } })
   fastify.decorate('decryptSession', function decryptSession (value: string, request: FastifyRequest, optionsOrCallback: unknown, maybeCallback?: unknown) {
     const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as (err?: Error | null) => void
     let opened: ReturnType<SessionManager['open']>

@@ -2,9 +2,10 @@
 // ask this module to change the state; none of them flips its flags directly.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
-import { hashSecret, newId, newSecret } from './cookie.js'
+import { generatedId, hashSecret, newId, newSecret } from './cookie.js'
 import { storeError } from './errors.js'
 import type { CookieOverrides } from './cookie-view.js'
+import type { IdGenerator } from './options.js'
 import { copyTree, sameTree } from '../stores/kit/json-tree.js'
 
 const SILENT = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return SILENT }, level: 'silent', silent () {} } as unknown as FastifyBaseLogger
@@ -80,7 +81,7 @@ export class SessionState {
   sendCookie!: boolean
   /** this request deleted the session: clear its cookie (unless a new one is sent) */
   clearCookie!: boolean
-  /** store unreachable on load: this session is never saved */
+  /** never saved: the store was unreachable on load, or the request is outside cookie.path */
   anonymous!: boolean
   /** a valid session cookie came with the request (Vary: Cookie) */
   read!: boolean
@@ -91,8 +92,12 @@ export class SessionState {
   log!: FastifyBaseLogger
   ip!: string
   userAgent!: string | undefined
+  /** the app's idGenerator, or null for ours */
+  idGenerator!: IdGenerator | null
+  /** what idGenerator is called with (a bare object when fastify.decryptSession() was given one) */
+  request!: FastifyRequest
 
-  constructor (request: FastifyRequest, now: number, data: Record<string, unknown>) {
+  constructor (request: FastifyRequest, now: number, data: Record<string, unknown>, idGenerator: IdGenerator | null = null) {
     resetSession(this, now, data)
     this.changed = NO_KEYS
     this.unset = NO_KEYS
@@ -106,6 +111,8 @@ export class SessionState {
     this.log = request.log ?? request.server?.log ?? SILENT
     this.ip = request.ip ?? ''
     this.userAgent = request.headers?.['user-agent']
+    this.idGenerator = idGenerator
+    this.request = request
   }
 }
 
@@ -135,8 +142,13 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.sendCookie = false
 }
 
-export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>): SessionState {
-  return new SessionState(request, now, data)
+export function freshState (request: FastifyRequest, now: number, data: Record<string, unknown>, idGenerator: IdGenerator | null = null): SessionState {
+  return new SessionState(request, now, data, idGenerator)
+}
+
+/** A request outside cookie.path: its session is never saved and sends no cookie. */
+export function outsidePath (state: SessionState): void {
+  state.anonymous = true
 }
 
 export interface Adopted {
@@ -183,12 +195,20 @@ export function startOver (state: SessionState, data: Record<string, unknown>, n
  */
 export function regenerated (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
   const previousId = state.stored ? state.id : state.previousId
+  // made first: an idGenerator is called while request.session is still the session being replaced (as @fastify/session calls it)
+  const id = nextId(state)
   startOver(state, data, now)
   state.meta = { authenticatedAt: now }
   state.previousId = previousId
   state.replaced = true
   state.regenerated = true
-  ensureId(state)
+  state.id = id
+  state.secret = newSecret()
+}
+
+/** a new id: ours, or the app's idGenerator's (checked: FST_SESSION_INVALID_OPTIONS when unusable) */
+function nextId (state: SessionState): string {
+  return state.idGenerator === null ? newId() : generatedId(state.idGenerator(state.request))
 }
 
 /**
@@ -217,7 +237,7 @@ export function clearLegacyCookie (state: SessionState, name: string): void {
 /** Ids are made lazily: a request that never saves never pays for one. */
 export function ensureId (state: SessionState): string {
   if (state.id === null) {
-    state.id = newId()
+    state.id = nextId(state)
     state.secret = newSecret()
   }
   return state.id

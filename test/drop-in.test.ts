@@ -64,7 +64,7 @@ t.test('Object.keys(request.session) lists the data keys, so passport-style keep
   t.same((await app.inject({ method: 'POST', url: '/keep', headers: { cookie } })).json(), { a: 'x', b: null })
 })
 
-t.test('request.sessionStore, isModified(), isSaved(), encryptedSessionId and fastify.decryptSession()', async t => {
+t.test('fastify.sessionStore, isModified(), isSaved(), encryptedSessionId and fastify.decryptSession()', async t => {
   const store = new MemoryStore()
   const app = await buildApp(t, { store }, app => {
     app.post('/state', async request => {
@@ -73,7 +73,7 @@ t.test('request.sessionStore, isModified(), isSaved(), encryptedSessionId and fa
       const changed = { modified: request.session.isModified(), saved: request.session.isSaved() }
       await request.session.save()
       const after = { modified: request.session.isModified(), saved: request.session.isSaved() }
-      return { sameStore: request.sessionStore === store, before, changed, after, encrypted: request.session.encryptedSessionId }
+      return { sameStore: request.server.sessionStore === store, before, changed, after, encrypted: request.session.encryptedSessionId }
     })
     // a WebSocket-style handshake: the session named by a token, not by the Cookie header
     app.get('/by-token', async (request) => {

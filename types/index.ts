@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import type { FastifyRequest } from 'fastify'
 
 /**
  * What a store keeps for one session (store contract v2). A session's record never moves: rotation
@@ -253,9 +254,26 @@ export interface SessionEvent<T extends SessionEventName = SessionEventName> {
 /** One handler per event; a handler that throws or rejects is logged and never breaks the request */
 export type SessionEventHandlers = { [T in SessionEventName]?: (event: SessionEvent<T>) => unknown }
 
+/** An object that signs and verifies cookie values, such as @fastify/cookie's Signer (accepted as `secret`) */
+export interface CookieSigner {
+  sign (value: string): string
+  unsign (signed: string): { valid: boolean, renew: boolean, value: string | null }
+}
+
 export interface FastifyZodSessionOptions {
-  /** ≥32 characters, or an array of them: the first signs, all verify (required) */
-  secret: string | string[]
+  /**
+   * ≥32 characters, or an array of them: the first signs, all verify; or a signer object with
+   * sign()/unsign() such as @fastify/cookie's `Signer` (required)
+   */
+  secret: string | string[] | CookieSigner
+  /** the HMAC hash signing the cookie with string secrets (at least 256 bits) @default 'sha256' */
+  algorithm?: string
+  /**
+   * makes a new session's id, called with the request (as @fastify/session's): 1 to 128 characters
+   * A-Z a-z 0-9 _ -, unique. The id is a lookup key, not the credential: the cookie also carries a
+   * random 256-bit secret @default 22 random base64url characters (128 bits)
+   */
+  idGenerator?: (request: FastifyRequest) => string
   /** the zod schema of the session data; register it with `SessionRegister` for types (required) */
   schema: RegisteredSchema
   /**

@@ -30,12 +30,16 @@ function wrap (store) {
   }
 }
 
+// Passed through as they are: secret (strings, arrays, signer objects), algorithm, idGenerator, cookie
+// attributes (sameSite 'none' with secure 'auto' included), and whatever this plugin refuses (its
+// refusal is then the result). Mapped: @fastify/session's defaults (cookie name, secure: true,
+// saveUninitialized: true) and its lifetime (cookie.maxAge → idleTimeout, no absolute timeout, no
+// rotation). Left out: rolling (sessions here always slide) and cookiePrefix (no equivalent).
 function adapted (options = {}) {
-  const { secret, store, cookieName = 'sessionId', cookie = {}, saveUninitialized = true, rolling, idGenerator, cookiePrefix, ...rest } = options
+  const { store, cookieName = 'sessionId', cookie = {}, saveUninitialized = true, rolling, cookiePrefix, ...rest } = options
   const { maxAge, expires, secure = true, ...attributes } = cookie
   return {
     ...rest,
-    secret,
     schema: z.object({}).catchall(z.unknown()),
     store: store === undefined ? undefined : wrap(store),
     cookieName,

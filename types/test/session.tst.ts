@@ -1,7 +1,7 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
-import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session } from 'fastify-zod-session'
+import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView } from 'fastify-zod-session'
 import { RedisStore } from 'fastify-zod-session/stores/redis'
 import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
@@ -82,9 +82,16 @@ test('the @fastify/session surface is typed', () => {
     expect(request.session.cookie.expires).type.toBe<Date | null>()
     expect(request.session.isModified()).type.toBe<boolean>()
     expect(request.session.encryptedSessionId).type.toBe<string>()
-    expect(request.sessionStore).type.toBe<SessionStore>()
+    expect(request.sessionStore).type.toBe<RequestSessionStore>()
+    expect(request.sessionStore.get('id')).type.toBe<Promise<StoredSessionView | null>>()
+    expect(request.sessionStore.destroy).type.toBeCallableWith('id', (_err?: Error) => {})
+    expect(request.sessionStore.set).type.toBeCallableWith(request.session.sessionId, { userId: 'x' }, (_err?: Error) => {})
+    expect(app.sessionStore).type.toBe<SessionStore>()
     return {}
   })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, algorithm: 'sha512', idGenerator: (request: FastifyRequest) => `${request.ip}-${Date.now()}` })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: { sign: (v: string) => v, unsign: (v: string) => ({ valid: true, renew: false, value: v }) }, schema: SessionSchema })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, idGenerator: () => 42 })
   expect(app.decryptSession).type.toBeCallableWith('value', {} as never, (_err?: Error | null) => {})
   expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, rolling: true })
   expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret: 'x'.repeat(32), schema: SessionSchema, rolling: false })
