@@ -7,6 +7,7 @@ import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
 import { DirectoryStore } from 'fastify-zod-session/stores/directory'
 import { Redis, Cluster } from 'ioredis'
+import { Redis as Redis6, Cluster as Cluster6 } from 'ioredis6'
 import { createClient, createCluster } from 'redis'
 import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
 import { createClient as createClient6, createCluster as createCluster6 } from 'redis6'
@@ -150,8 +151,11 @@ test('every store is a SessionStore, and their options are checked', () => {
   expect(DirectoryStore).type.not.toBeConstructableWith({ folder: '/tmp/s' })
 })
 
-test('RedisStore takes ioredis and node-redis v4, v5 and v6 clients and clusters, nothing else', () => {
+test('RedisStore takes ioredis v5 and v6 and node-redis v4, v5 and v6 clients and clusters, nothing else', () => {
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis() })
   expect(RedisStore).type.toBeConstructableWith({ client: new Cluster([]) })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis6() })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Cluster6([]) })
   expect(RedisStore).type.toBeConstructableWith({ client: createClient() })
   expect(RedisStore).type.toBeConstructableWith({ client: createClient({ RESP: 3 }) })
   expect(RedisStore).type.toBeConstructableWith({ client: createCluster({ rootNodes: [] }) })
