@@ -8,5 +8,5 @@ export { Session } from './session.js'
 export type {
   SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
   Duration, SessionCookieOptions, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
-  SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers
+  SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers, LegacyOptions, LegacyStore
 } from '../types/index.js'

@@ -40,6 +40,8 @@ declare namespace fastifyZodSession {
   export type PruneOptions = mod.PruneOptions
   export type ExpiredSession = mod.ExpiredSession
   export type ExpiryWatch = mod.ExpiryWatch
+  export type LegacyOptions = mod.LegacyOptions
+  export type LegacyStore = mod.LegacyStore
 }
 
 // From a CommonJS file, `declare module 'fastify-zod-session'` augments this file's namespace: an
