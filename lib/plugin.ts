@@ -1,15 +1,20 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { fastifyCookie } from '@fastify/cookie'
-import type { Duration, ExpiryWatch, FastifyZodSessionOptions, SessionData, SessionStore, SessionsApi } from '../types/index.js'
-import type { Session } from './session.js'
+import type { ExpiryWatch, FastifyZodSessionOptions, SessionStore } from '../types/index.js'
+// Inside `declare module 'fastify'` a name means fastify's own declaration first, and an app migrating from
+// @fastify/session may still declare `interface Session` there (its typing recipe): named `Session`, ours
+// would be replaced by it (TS2315, or request.session silently `any` under skipLibCheck). So the block below
+// only uses names no app declares in fastify.
+import type * as ZodSessionTypes from '../types/index.js'
+import type { Session as ZodSession } from './session.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { openStoreUrl, type OpenedStore } from '../stores/url/open.js'
 import { isStoreUrl } from '../stores/url/parse.js'
 import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import type { CookieCodec } from './cookie.js'
-import { RequestSessionStore } from './store-view.js'
+import { RequestSessionStore, type RequestSessionStore as ZodRequestSessionStore } from './store-view.js'
 import { deadline, withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
@@ -18,22 +23,22 @@ import { pruneOptions, reportExpired } from './events.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    session: Session<SessionData>
+    session: ZodSession<ZodSessionTypes.SessionData>
     /**
      * @fastify/session's request.sessionStore: get/set/destroy(sessionId, callback?) by the id the app
      * sees, with callbacks or promises; fastify.sessionStore is the store itself
      */
-    sessionStore: RequestSessionStore
+    sessionStore: ZodRequestSessionStore
   }
   interface FastifyContextConfig {
     session?: {
       /** step-up freshness: the login (the session's last regenerate()) must be at most this old, or FST_SESSION_NOT_FRESH (401) */
-      fresh?: Duration
+      fresh?: ZodSessionTypes.Duration
     }
   }
   interface FastifyInstance {
-    sessionStore: SessionStore
-    sessions: SessionsApi
+    sessionStore: ZodSessionTypes.SessionStore
+    sessions: ZodSessionTypes.SessionsApi
     /**
      * @fastify/session's decryptSession: loads the session a signed cookie value names into
      * `request.session` (a new one when it names none), e.g. to authenticate a WebSocket upgrade

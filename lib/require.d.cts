@@ -19,7 +19,11 @@ declare namespace fastifyZodSession {
   export type SessionMeta = mod.SessionMeta
   export type SessionPatch = mod.SessionPatch
   export type SessionStore = mod.SessionStore
-  export type SessionRegister = mod.SessionRegister
+  /**
+   * Augment this interface to type request.session from your schema:
+   *   declare module 'fastify-zod-session' { interface SessionRegister { schema: typeof MySchema } }
+   */
+  export interface SessionRegister {}
   export type RegisteredSchema = mod.RegisteredSchema
   export type SessionData = mod.SessionData
   export type Duration = mod.Duration
@@ -28,12 +32,26 @@ declare namespace fastifyZodSession {
   export type MigrateFunction = mod.MigrateFunction
   export type FastifyZodSessionOptions = mod.FastifyZodSessionOptions
   export type SessionInfo = mod.SessionInfo
-  export type SessionEvent = mod.SessionEvent
+  export type SessionEvent<T extends SessionEventName = SessionEventName> = mod.SessionEvent<T>
   export type SessionEventName = mod.SessionEventName
   export type SessionEventHandlers = mod.SessionEventHandlers
   export type SessionsApi = mod.SessionsApi
   export type SessionStats = mod.SessionStats
   export type PruneOptions = mod.PruneOptions
+  export type ExpiredSession = mod.ExpiredSession
+  export type ExpiryWatch = mod.ExpiryWatch
+  export type LegacyOptions = mod.LegacyOptions
+  export type LegacyStore = mod.LegacyStore
+  export type CookieSigner = mod.CookieSigner
+  export type RequestSessionStore = mod.RequestSessionStore
+  export type StoredSessionView = mod.StoredSessionView
+}
+
+// From a CommonJS file, `declare module 'fastify-zod-session'` augments this file's namespace: an
+// augmentation can merge with an interface, not with a type alias (TS2300). So SessionRegister above is an
+// interface of its own, and the one the typings read (request.session, the schema option) extends it.
+declare module '../dist/cjs/types/index.js' {
+  interface SessionRegister extends fastifyZodSession.SessionRegister {}
 }
 
 export = fastifyZodSession

@@ -1,8 +1,34 @@
 // What RedisStore needs from its client, for both Redis clients: ioredis (Redis, Cluster) and
 // node-redis (the `redis` package's createClient() and createCluster(), the client connect-redis uses).
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
+
+// The clients are described by the methods the store calls, not imported from ioredis or redis: the
+// published typings then compile in a project that has installed only one of the two clients.
+
+/** An ioredis (v5 or v6) `Redis`, as far as the store uses it. */
+export interface IORedisClient {
+  call (command: string, ...args: string[]): Promise<unknown>
+  defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
+  duplicate (): IORedisClient
+  readonly status: string
+  readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined }
+  readonly isCluster: boolean
+  subscribe (channel: string): Promise<unknown>
+  on (event: 'error' | 'message', listener: (...args: any[]) => void): unknown
+  once (event: 'end', listener: () => void): unknown
+  off (event: 'end', listener: () => void): unknown
+  quit (): Promise<unknown>
+  disconnect (): void
+}
+
+/** An ioredis (v5 or v6) `Cluster`, as far as the store uses it. */
+export interface IORedisCluster {
+  call (command: string, ...args: string[]): Promise<unknown>
+  defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
+  readonly isCluster: boolean
+  nodes (role: 'master'): IORedisClient[]
+}
 
 /** A node-redis (`redis` v4 or later) client, connected, as far as the store uses it. */
 export interface NodeRedisClient {
@@ -27,7 +53,7 @@ export interface NodeRedisCluster {
   nodeClient (node: never): NodeRedisClient | Promise<NodeRedisClient>
 }
 
-export type RedisClient = Redis | Cluster | NodeRedisClient | NodeRedisCluster
+export type RedisClient = IORedisClient | IORedisCluster | NodeRedisClient | NodeRedisCluster
 
 /** One master: SCAN and CONFIG go to it, and expiry notifications come from it. */
 export interface RedisNode {
@@ -58,7 +84,7 @@ export function flatHash (reply: unknown): string[] {
   return []
 }
 
-function ioredisNode (node: Redis, db: number): RedisNode {
+function ioredisNode (node: IORedisClient, db: number): RedisNode {
   return {
     send: async args => await node.call(...args as [string, ...string[]]),
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
@@ -86,14 +112,14 @@ function ioredisNode (node: Redis, db: number): RedisNode {
   }
 }
 
-function ioredisLink (client: Redis | Cluster): RedisLink {
+function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua })
   const scripts = client as unknown as Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>
   const cluster = 'isCluster' in client && client.isCluster
   return {
     send: async (_key, args) => await client.call(...args as [string, ...string[]]),
     run: async (script, key, args) => await scripts[script](key, ...args),
-    masters: async () => cluster ? (client as Cluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as Redis, (client as Redis).options.db ?? 0)]
+    masters: async () => cluster ? (client as IORedisCluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as IORedisClient, (client as IORedisClient).options.db ?? 0)]
   }
 }
 
@@ -164,7 +190,7 @@ function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
 export function redisLink (client: RedisClient): RedisLink {
   const c = client as unknown as Record<string, unknown> | null
   if (c !== null && typeof c === 'object') {
-    if (typeof c.defineCommand === 'function' && typeof c.call === 'function') return ioredisLink(client as Redis | Cluster)
+    if (typeof c.defineCommand === 'function' && typeof c.call === 'function') return ioredisLink(client as IORedisClient | IORedisCluster)
     if (typeof c.sendCommand === 'function' && typeof c.nodeClient === 'function' && 'masters' in c) return nodeRedisClusterLink(client as NodeRedisCluster)
     if (typeof c.sendCommand === 'function' && typeof c.duplicate === 'function') return nodeRedisLink(client as NodeRedisClient)
   }

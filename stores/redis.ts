@@ -6,7 +6,7 @@ import { warnOnce } from './kit/warn-once.js'
 import { watchRedisExpiries } from './redis-expiry.js'
 import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis-link.js'
 
-export type { NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-link.js'
+export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-link.js'
 
 export interface RedisStoreOptions {
   /**

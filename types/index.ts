@@ -204,9 +204,13 @@ export interface BindOptions {
   onMismatch?: 'destroy' | 'log'
 }
 
-/** An express-session / @fastify/session store: connect-redis's RedisStore, fastify-session-redis-store, … */
+/**
+ * An express-session / @fastify/session store: connect-redis's RedisStore, connect-pg-simple's PGStore,
+ * fastify-session-redis-store, … The session is an `object`: the stores type it as an interface
+ * (express-session's SessionData), which has no index signature, so a Record<string, unknown> refused them.
+ */
 export interface LegacyStore {
-  get (sid: string, callback: (err: unknown, session?: Record<string, unknown> | null) => void): unknown
+  get (sid: string, callback: (err: unknown, session?: object | null) => void): unknown
   destroy? (sid: string, callback: (err?: unknown) => void): unknown
 }
 

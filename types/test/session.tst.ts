@@ -1,12 +1,13 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
-import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView } from 'fastify-zod-session'
+import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView, type LegacyStore } from 'fastify-zod-session'
 import { RedisStore } from 'fastify-zod-session/stores/redis'
 import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
 import { DirectoryStore } from 'fastify-zod-session/stores/directory'
 import { Redis, Cluster } from 'ioredis'
+import { Redis as Redis6, Cluster as Cluster6 } from 'ioredis6'
 import { createClient, createCluster } from 'redis'
 import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
 import { createClient as createClient6, createCluster as createCluster6 } from 'redis6'
@@ -14,6 +15,8 @@ import { MySQLStore } from 'fastify-zod-session/stores/mysql'
 import { MongoStore, type SessionCollection, type SessionDocument } from 'fastify-zod-session/stores/mongodb'
 import { createPool } from 'mysql2/promise'
 import { MongoClient, type Collection } from 'mongodb'
+import { EventEmitter } from 'node:events'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
 
 const SessionSchema = z.object({
   userId: z.string().optional(),
@@ -157,8 +160,11 @@ test('every store is a SessionStore, and their options are checked', () => {
   expect(DirectoryStore).type.not.toBeConstructableWith({ folder: '/tmp/s' })
 })
 
-test('RedisStore takes ioredis and node-redis v4, v5 and v6 clients and clusters, nothing else', () => {
+test('RedisStore takes ioredis v5 and v6 and node-redis v4, v5 and v6 clients and clusters, nothing else', () => {
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis() })
   expect(RedisStore).type.toBeConstructableWith({ client: new Cluster([]) })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis6() })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Cluster6([]) })
   expect(RedisStore).type.toBeConstructableWith({ client: createClient() })
   expect(RedisStore).type.toBeConstructableWith({ client: createClient({ RESP: 3 }) })
   expect(RedisStore).type.toBeConstructableWith({ client: createCluster({ rootNodes: [] }) })
@@ -172,4 +178,49 @@ test('RedisStore takes ioredis and node-redis v4, v5 and v6 clients and clusters
 test('a real mongodb Collection has the surface MongoStore uses (the test fake mirrors it)', () => {
   expect<Collection<SessionDocument>>().type.toBeAssignableTo<SessionCollection>()
   expect(MongoStore).type.toBeConstructableWith({ collection: new MongoClient('mongodb://localhost').db().collection<SessionDocument>('sessions') })
+})
+
+// @types/express-session's Store, copied as it is (the package is not installed here): connect-pg-simple's
+// PGStore extends it, and so do connect-redis's and most express-session stores. Its session type is an
+// interface (no index signature), so it is not a Record<string, unknown>.
+declare class ExpressCookie {
+  originalMaxAge: number | null
+  maxAge?: number
+  signed?: boolean
+  expires?: Date | null | undefined
+  httpOnly?: boolean
+  path?: string
+  domain?: string | undefined
+  secure?: boolean | 'auto'
+  sameSite?: boolean | 'lax' | 'strict' | 'none'
+  serialize (name: string, value: string): string
+}
+interface ExpressSessionData { cookie: ExpressCookie }
+declare abstract class ExpressStore extends EventEmitter {
+  regenerate (req: object, callback: (err?: any) => any): void
+  load (sid: string, callback: (err: any, session?: ExpressSessionData) => any): void
+  createSession (req: object, session: ExpressSessionData): ExpressSessionData
+  get (sid: string, callback: (err: any, session?: ExpressSessionData | null) => void): void
+  set (sid: string, session: ExpressSessionData, callback?: (err?: any) => void): void
+  destroy (sid: string, callback?: (err?: any) => void): void
+  all? (callback: (err: any, obj?: ExpressSessionData[] | { [sid: string]: ExpressSessionData } | null) => void): void
+  length? (callback: (err: any, length?: number) => void): void
+  clear? (callback?: (err?: any) => void): void
+  touch? (sid: string, session: ExpressSessionData, callback?: () => void): void
+}
+// @types/connect-pg-simple's PGStore
+declare class PGStore extends ExpressStore {
+  constructor (options?: { tableName?: string, conString?: string })
+  close (): void
+  pruneSessions (callback?: (err: Error) => void): void
+}
+
+test('legacy.store takes an express-session store (connect-pg-simple, connect-redis) without a cast', () => {
+  const secret = 'x'.repeat(32)
+  expect(new PGStore()).type.toBeAssignableTo<LegacyStore>()
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret, schema: SessionSchema, legacy: { secret: 'old', store: new PGStore() } })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { secret, schema: SessionSchema, legacy: { secret: 'old', store: new ConnectRedisStore({ client: createClient() }) } })
+  // a store whose get() hands back something that is no session at all is still refused
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret, schema: SessionSchema, legacy: { secret: 'old', store: { get: (sid: string, cb: (err: unknown, session?: string) => void) => { cb(null, sid) } } } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { secret, schema: SessionSchema, legacy: { secret: 'old', store: {} } })
 })
