@@ -7,9 +7,10 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { freePort, waitForPort } from '../helpers/servers.js'
 import { tempDir } from '../helpers/tmp.js'
+import { findBinary } from '../helpers/system-servers.mjs'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install it with \`apt-get install chromium\` (.ci/run does this)`)
+const CHROMIUM = process.env.CHROMIUM_PATH ?? findBinary('chromium') ?? '/usr/bin/chromium'
+if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install it with \`apt-get install chromium\` (\`npm test\` does this as root)`)
 
 const APP = join(import.meta.dirname, '..', '..', 'examples', 'app.js')
 const port = await freePort()

@@ -1,4 +1,5 @@
-// Every store on its real backend (MongoDB: the fake unless MONGODB_URL), for tests that run through all of them.
+// Every store on its real backend (PostgreSQL in both majors the store is tested on; MongoDB: the fake
+// unless MONGODB_URL), for tests that run through all of them.
 import { join } from 'node:path'
 import { Redis, Cluster } from 'ioredis'
 import { createPool } from 'mysql2/promise'
@@ -31,8 +32,10 @@ export async function allStores (dir: string): Promise<NamedStore[]> {
   await admin.query('CREATE DATABASE IF NOT EXISTS fzs_stress')
   await admin.end()
   const pool = createPool({ uri: `${maria.url}fzs_stress`, connectionLimit: 10 })
-  const postgres = await startPostgres()
+  const postgres = await startPostgres({ major: 15 })
   const pgPool = new pg.Pool({ connectionString: postgres.url, max: 10 })
+  const postgres18 = await startPostgres({ major: 18 })
+  const pg18Pool = new pg.Pool({ connectionString: postgres18.url, max: 10 })
   const memcached = await startMemcached()
   const memcachedStore = new MemcachedStore({ servers: [new URL(memcached.url).host] })
   return [
@@ -43,7 +46,8 @@ export async function allStores (dir: string): Promise<NamedStore[]> {
     { name: 'redis (node-redis)', store: new RedisStore({ client: nodeRedis, prefix: 'node:' }), cleanup: async () => {} },
     { name: 'redis-cluster', store: new RedisStore({ client: clusterClient }), cleanup: async () => { await clusterClient.quit(); await cluster.stop() } },
     { name: 'mysql', store: new MySQLStore({ pool }), cleanup: async () => { await pool.end(); await maria.stop() } },
-    { name: 'postgres', store: new PostgresStore({ pool: pgPool }), cleanup: async () => { await pgPool.end(); await postgres.stop() } },
+    { name: 'postgres 15', store: new PostgresStore({ pool: pgPool }), cleanup: async () => { await pgPool.end(); await postgres.stop() } },
+    { name: 'postgres 18', store: new PostgresStore({ pool: pg18Pool }), cleanup: async () => { await pg18Pool.end(); await postgres18.stop() } },
     { name: 'memcached', store: memcachedStore, cleanup: async () => { await memcachedStore.close(); await memcached.stop() } },
     { name: 'mongodb (fake)', store: new MongoStore({ collection: new FakeSessionCollection() }), cleanup: async () => {} }
   ]

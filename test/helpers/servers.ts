@@ -1,17 +1,17 @@
-// Throw-away servers for the store tests: real binaries from Debian packages, on loopback, random
-// free ports, temp dirs, stopped by pid when the test ends. A missing binary FAILS the test with the
-// package to install: never a silent skip.
+// Throw-away servers for the store tests: real binaries from Debian packages (found as
+// system-servers.mjs says; `npm test`'s setup step installs them), on loopback, random free ports, temp
+// dirs, stopped by pid when the test ends. A missing binary FAILS the test with the package to install:
+// never a silent skip.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { createServer, connect } from 'node:net'
 import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-
-const SEARCH = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']
+import { findBinary } from './system-servers.mjs'
 
 export function binary (name: string, pkg: string): string {
-  const found = SEARCH.map(dir => join(dir, name)).find(existsSync)
-  if (found === undefined) throw new Error(`${name} not found: install it with \`apt-get install ${pkg}\` (.ci/run does this)`)
+  const found = findBinary(name)
+  if (found === undefined) throw new Error(`${name} not found: install it with \`apt-get install ${pkg}\` (\`npm test\` does this as root)`)
   return found
 }
 

