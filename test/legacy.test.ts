@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { fastifyCookie } from '@fastify/cookie'
+import { fastifyCookie, Signer } from '@fastify/cookie'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import { z } from 'zod'
@@ -349,4 +349,31 @@ t.test('after the app\'s secret changes (the old one still listed), the old cook
   t.same(joined.json(), { userId: 'ada' })
   t.equal(idOfCookie(cookieOf(joined) as string), idOfCookie(ours), 'the same session')
   t.equal((await after.sessions.list('ada')).length, 1)
+})
+
+t.test('old cookies signed with @fastify/session\'s algorithm option or its signer object import; bad ones fail ready()', async t => {
+  const old = new GatedOldStore()
+  const sid = 'an-old-session-signed-another-way'
+  old.sessions.set(sid, { userId: 'ada', cookie: { expires: null } })
+  const sha512 = new Signer(OLD_APP_SECRET, 'sha512')
+  for (const [legacy, cookie] of [
+    [{ secret: OLD_APP_SECRET, algorithm: 'sha512', store: old }, sha512.sign(sid)],
+    [{ secret: sha512, store: old }, sha512.sign(sid)]
+  ] as const) {
+    const app = await legacyApp(new MemoryStore(), old, { legacy })
+    t.teardown(() => app.close())
+    t.same((await app.inject({ url: '/me', headers: { cookie: `sessionId=${encodeURIComponent(cookie)}` } })).json(), { userId: 'ada' }, `imported (${legacy.secret === sha512 ? 'signer object' : 'algorithm sha512'})`)
+    const sha256 = new Signer(OLD_APP_SECRET, 'sha256').sign(sid)
+    t.same((await app.inject({ url: '/me', headers: { cookie: `sessionId=${encodeURIComponent(sha256)}` } })).json(), { userId: null }, 'a cookie signed another way opens nothing')
+  }
+  for (const [legacy, message] of [
+    [{ secret: OLD_APP_SECRET, algorithm: 'no-such-hash', store: old }, /"legacy.algorithm": "no-such-hash" is not a hash/],
+    [{ secret: sha512, algorithm: 'sha512', store: old }, /"legacy.algorithm": applies to string secrets/],
+    [{ secret: { sign: () => '' }, store: old }, /"legacy.secret": a signer object needs sign\(\) and unsign\(\)/]
+  ] as const) {
+    const app = Fastify()
+    app.register(fastifyZodSession, { secret: NEW_SECRET, schema: Schema, legacy } as never)
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message })
+    await app.close()
+  }
 })

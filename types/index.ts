@@ -217,8 +217,10 @@ export interface LegacyStore {
 export interface LegacyOptions {
   /** @fastify/session's cookie name @default 'sessionId' */
   cookieName?: string
-  /** @fastify/session's secret (or its array): the one its cookies were signed with */
-  secret: string | string[]
+  /** @fastify/session's secret (or its array, or its signer object): what its cookies were signed with */
+  secret: string | string[] | CookieSigner
+  /** @fastify/session's `algorithm`, when it was not the default @default 'sha256' */
+  algorithm?: string
   /** the old store, read only (nothing is written to it) */
   store: LegacyStore
   /** delete the old session once imported: closes the window in which a copy of the old cookie could be imported again, but rolling back then logs those users out @default false */
