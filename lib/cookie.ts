@@ -22,7 +22,7 @@ export interface CookieCodec { serialize: Serialize, parse: Parse }
 export function requestCookie (request: FastifyRequest, name: string, parse: Parse): string | undefined {
   const parsed = request.cookies
   if (parsed != null) return parsed[name]
-  const header = request.headers.cookie
+  const header = request.headers?.cookie // decryptSession() takes bare objects as requests
   return header === undefined ? undefined : parse(header)[name]
 }
 

@@ -103,6 +103,9 @@ t.test('fastify.sessionStore, isModified(), isSaved(), encryptedSessionId and fa
   bare.session.set('a', 'from-the-socket')
   await bare.session.save()
   t.equal((await store.get(idOf(cookie)))?.data.a, 'from-the-socket', 'and can save it')
+  const bareForged: Record<string, any> = {}
+  await new Promise<void>((resolve, reject) => { app.decryptSession('forged', bareForged as never, (err) => { err ? reject(err) : resolve() }) })
+  t.equal(bareForged.session.get('a'), undefined, 'a bare object with a value that does not verify gets a new session, not an error')
 })
 
 t.test('request.session.cookie: reading it, and writing maxAge / expires / attributes for this session', async t => {
