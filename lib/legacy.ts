@@ -151,8 +151,13 @@ export class LegacyImporter {
   oldId (request: FastifyRequest, parse: Parse): string | null {
     const raw = requestCookie(request, this.#legacy.cookieName, parse)
     if (typeof raw !== 'string' || raw.length > 512) return null
-    const result = this.#legacy.signer.unsign(raw)
-    return result.valid && result.value !== null && result.value !== '' ? result.value : null
+    let result: ReturnType<CookieSigner['unsign']> | undefined
+    try {
+      result = this.#legacy.signer.unsign(raw)
+    } catch {
+      return null // an app's signer object that throws on a malformed cookie: client input, never a 500
+    }
+    return result?.valid === true && typeof result.value === 'string' && result.value !== '' ? result.value : null
   }
 
   /**
@@ -181,7 +186,10 @@ export class LegacyImporter {
     }
     const { cookie: _cookie, ...data } = old
     const parsed = this.#loader.parseStored(data, state.log, id)
-    if (parsed === undefined) return
+    if (parsed === undefined) {
+      this.#dead(state, 'the schema refuses its data') // cleared, or every request would read the old store again
+      return
+    }
     importing(state, id, legacySecret(this.#opts.secrets[0], oldId), { ...this.#emptyData(), ...parsed.value }, now)
     let created: boolean
     try {

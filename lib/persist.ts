@@ -94,16 +94,22 @@ export class SessionWriter {
     if (meta.absoluteExpiresAt === undefined && this.#opts.absoluteTimeout !== null) meta.absoluteExpiresAt = state.createdAt + this.#opts.absoluteTimeout
     const rotateAt = this.#opts.rotationInterval === null ? undefined : now + this.#opts.rotationInterval
     const record: SessionRecord = { data, createdAt: state.createdAt, expiresAt: expiryAt(this.#opts, meta, now), version: 0, auth: initialAuth(secret, rotateAt), meta }
-    if (ifAbsent) {
-      if (!await callStore('save the imported session', () => createIfAbsent(this.#store, id, record))) return false
+    const previous = state.previousId
+    // an app's idGenerator may repeat an id: a new session must never overwrite another one (its own
+    // pre-regenerate record, under the same id, is replaced as a regenerate replaces it)
+    const generated = this.#opts.idGenerator !== null && previous !== id
+    if (ifAbsent || generated) {
+      if (!await callStore('save the session', () => createIfAbsent(this.#store, id, record))) {
+        if (ifAbsent) return false
+        throw new errorCodes.FST_SESSION_INVALID_OPTIONS('idGenerator', 'returned the id of another live session: nothing was saved (ids must be unique)')
+      }
     } else {
       await callStore('save the session', () => this.#store.set(id, record))
     }
     if (limited) await this.#ownerLimit!.after(owner, id, state)
-    const previous = state.previousId
     if (previous !== null) {
       state.previousId = null
-      await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
+      if (previous !== id) await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
     state.auth = record.auth
     if (state.regenerated) this.#opts.events.emitFor('regenerated', state, { id, owner: meta.owner, previousId: previous ?? undefined })

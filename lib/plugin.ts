@@ -114,7 +114,15 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   fastify.decorateRequest('session', null as never)
   fastify.decorateRequest('sessionStore', { getter (this: FastifyRequest) { return new RequestSessionStore(manager, this) } })
   fastify.decorate('decryptSession', function decryptSession (value: string, request: FastifyRequest, optionsOrCallback: unknown, maybeCallback?: unknown) {
-    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as (err?: Error | null) => void
+    const given = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as (err?: Error | null) => void
+    // a callback that throws (a WebSocket handler refusing the socket) must not become an unhandled rejection
+    const callback = (err?: Error | null): void => {
+      try {
+        given(err)
+      } catch (thrown) {
+        fastify.log.error({ err: thrown }, 'the decryptSession() callback threw')
+      }
+    }
     let opened: ReturnType<SessionManager['open']>
     try {
       opened = manager.open(request, manager.cookie.verify(value), Date.now())

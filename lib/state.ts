@@ -197,13 +197,28 @@ export function regenerated (state: SessionState, data: Record<string, unknown>,
   const previousId = state.stored ? state.id : state.previousId
   // made first: an idGenerator is called while request.session is still the session being replaced (as @fastify/session calls it)
   const id = nextId(state)
+  const lifetime = keptLifetime(state, now)
   startOver(state, data, now)
-  state.meta = { authenticatedAt: now }
+  state.meta = { authenticatedAt: now, ...lifetime }
   state.previousId = previousId
   state.replaced = true
   state.regenerated = true
   state.id = id
   state.secret = newSecret()
+}
+
+/**
+ * A session's own lifetime (refresh(), cookie.maxAge, options({ maxAge })) outlives a regenerate(), as
+ * @fastify/session's cookie options do: the idle timeout as it is, the absolute timeout re-based at the
+ * new creation (for a session on the app's defaults that is the app's absoluteTimeout again).
+ */
+function keptLifetime (state: SessionState, now: number): SessionMeta {
+  const kept: SessionMeta = {}
+  const { idleTimeout, absoluteExpiresAt } = state.meta
+  if (idleTimeout !== undefined) kept.idleTimeout = idleTimeout
+  if (absoluteExpiresAt === null) kept.absoluteExpiresAt = null
+  else if (absoluteExpiresAt !== undefined) kept.absoluteExpiresAt = now + (absoluteExpiresAt - state.createdAt)
+  return kept
 }
 
 /** a new id: ours, or the app's idGenerator's (checked: FST_SESSION_INVALID_OPTIONS when unusable) */

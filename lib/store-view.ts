@@ -8,7 +8,7 @@ import { describeIssues } from './schema.js'
 import { ID_RE } from './cookie.js'
 import { callStore, markCleared, type SessionState } from './state.js'
 import { Session, kState } from './session.js'
-import { usableRecord } from '../stores/kit/record.js'
+import { dataObject, usableRecord } from '../stores/kit/record.js'
 
 /** a session as @fastify/session's store hands it out: the data keys, and `cookie` */
 export type StoredSessionView = Record<string, unknown> & { cookie: { expires: Date | null, originalMaxAge: number | null } }
@@ -86,7 +86,7 @@ export class RequestSessionStore {
       return
     }
     if (value === null || typeof value !== 'object') throw new errorCodes.FST_SESSION_INVALID_DATA(`request.sessionStore.set() takes the session as an object, got ${value === null ? 'null' : typeof value}`)
-    const data: Record<string, unknown> = {}
+    const data = dataObject() // a `__proto__` key stays a key, never the object's prototype
     for (const [key, v] of Object.entries(value)) if (key !== 'cookie' && v !== undefined) data[key] = v
     const parsed = this.#manager.schema.safeParse(data)
     if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))

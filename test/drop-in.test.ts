@@ -144,3 +144,18 @@ t.test('rolling: true is accepted (sessions always slide); rolling: false names 
   app.register((await import('../lib/index.js')).default, { secret: 'x'.repeat(32), schema: z.object({}), rolling: false } as never)
   await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /"rolling": .*absoluteTimeout/ })
 })
+
+t.test('a decryptSession() callback that throws is logged, never an unhandled rejection', async t => {
+  const app = await buildApp(t)
+  const unhandled: unknown[] = []
+  const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  let called = 0
+  await new Promise<void>(resolve => {
+    app.decryptSession('no.such', { headers: {} } as never, () => { called++; setImmediate(resolve); throw new Error('unauthorized socket') })
+  })
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(called, 1)
+  t.same(unhandled, [])
+})

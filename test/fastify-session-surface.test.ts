@@ -274,3 +274,40 @@ t.test('secret and algorithm refusals name the option', async t => {
   await refused({ secret: SECRET, algorithm: 'no-such-hash' }, /"algorithm": "no-such-hash" is not a hash/)
   await refused({ secret: SECRET, algorithm: 512 }, /"algorithm": must be the name of a hash/)
 })
+
+t.test('request.sessionStore.set(): a `__proto__` key stays a key, never the data\'s prototype', async t => {
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/facade-set', async request => {
+      request.session.set('a', 'x')
+      await request.session.save()
+      await request.sessionStore.set(request.session.sessionId, JSON.parse('{"__proto__": {"userId": "admin"}, "visits": 1}'))
+      return { userId: request.session.get('userId') ?? null }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/facade-set' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { userId: null })
+  t.equal((await store.get(idOf(sessionCookie(res)!)))?.data.userId, undefined, 'no userId stored')
+})
+
+t.test('idGenerator: the same id again on regenerate() keeps the user logged in; a repeated id never overwrites another session', async t => {
+  const store = new MemoryStore()
+  const perUser = await buildApp(t, { store, idGenerator: (request: { headers: Record<string, unknown> }) => `u-${String(request.headers['x-user'] ?? 'anon')}` } as never)
+  const visit = sessionCookie(await perUser.inject({ method: 'POST', url: '/visit', headers: { 'x-user': 'ada' } }))!
+  const login = await perUser.inject({ method: 'POST', url: '/login/ada', headers: { 'x-user': 'ada', cookie: visit } })
+  t.equal(login.statusCode, 200)
+  const cookie = sessionCookie(login)!
+  t.equal(idOf(cookie), 'u-ada', 'the same id')
+  t.equal((await perUser.inject({ url: '/read', headers: { cookie } })).json().userId, 'ada', 'logged in (the pre-regenerate record was replaced, not deleted after the login)')
+
+  let n = 0
+  const counter = await buildApp(t, { store: new MemoryStore(), idGenerator: () => `custom-${n++ % 2}` } as never)
+  const ada = sessionCookie(await counter.inject({ method: 'POST', url: '/login/ada' }))!
+  t.ok(sessionCookie(await counter.inject({ method: 'POST', url: '/login/bob' })))
+  const cyd = await counter.inject({ method: 'POST', url: '/login/cyd' })
+  t.equal(cyd.statusCode, 500, 'the colliding login fails')
+  t.match(cyd.json(), { code: 'FST_SESSION_INVALID_OPTIONS', message: /idGenerator.*another live session/ })
+  t.equal(sessionCookie(cyd), undefined, 'and sends no cookie')
+  t.equal((await counter.inject({ url: '/read', headers: { cookie: ada } })).json().userId, 'ada', 'ada is still logged in')
+})

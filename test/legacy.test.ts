@@ -123,6 +123,7 @@ t.test('what is not imported: a forged or unknown old cookie, an expired old ses
   await browser.request(await oldApp(t), 'POST', '/login')
   const refused = await browser.request(app, 'GET', '/me')
   t.same(refused.json(), { userId: null, cart: null }, 'onInvalidData reset: a fresh session')
+  t.match([refused.headers['set-cookie']].flat().join('\n'), /^sessionId=;.*Expires=Thu, 01 Jan 1970/m, 'and the old cookie is cleared: the old store is not read again on every request')
   t.equal((await store.stats()).sessions, 0, 'nothing was saved')
 
   const expiredBrowser = new Browser()
@@ -376,4 +377,19 @@ t.test('old cookies signed with @fastify/session\'s algorithm option or its sign
     await t.rejects(async () => { await app.ready() }, { code: 'FST_SESSION_INVALID_OPTIONS', message })
     await app.close()
   }
+})
+
+t.test('a legacy signer object that throws on a malformed old cookie gives a fresh session, not a 500', async t => {
+  const old = new GatedOldStore()
+  const real = new Signer(OLD_APP_SECRET, 'sha256')
+  const signer = { sign: (v: string) => real.sign(v), unsign: (v: string) => { if (!v.includes('.')) throw new Error('malformed'); return real.unsign(v) } }
+  const app = await legacyApp(new MemoryStore(), old, { legacy: { secret: signer, store: old } })
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/me', headers: { cookie: 'sessionId=garbage' } })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { userId: null })
+  const odd = { sign: (v: string) => v, unsign: () => ({ valid: true, renew: false, value: 42 }) }
+  const second = await legacyApp(new MemoryStore(), old, { legacy: { secret: odd, store: old } })
+  t.teardown(() => second.close())
+  t.equal((await second.inject({ url: '/me', headers: { cookie: 'sessionId=x.y' } })).statusCode, 200, 'nor an unsign() result that is not a string id')
 })

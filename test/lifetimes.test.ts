@@ -72,3 +72,30 @@ t.test('the guide\'s mapping of @fastify/session\'s cookie.maxAge keeps a 7-day 
     t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, 'alice', `alive after ${(i + 1) * 6} days of weekly use`)
   }
 })
+
+t.test('a session\'s own lifetime survives regenerate() (the login after "remember me"), as @fastify/session\'s cookie options do', async t => {
+  const clock = fakeClock(t)
+  const app = await buildApp(t, { rotationInterval: null }, app => {
+    app.post('/remember-then-login', async request => {
+      await request.session.refresh({ idleTimeout: '30d', absoluteTimeout: '90d' })
+      await request.session.regenerate()
+      request.session.set('userId', 'alice')
+      return { ok: true }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/remember-then-login' })
+  t.match(rawSetCookie(res)[0], /Max-Age=2592060;/, '30 days, not 15 minutes')
+  const cookie = sessionCookie(res)!
+  clock.advance(20 * DAY)
+  t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, 'alice', 'alive after 20 idle days')
+
+  const options = await buildApp(t, { rotationInterval: null, absoluteTimeout: null }, app => {
+    app.post('/options-then-login', async request => {
+      request.session.options({ maxAge: 30 * DAY })
+      await request.session.regenerate()
+      request.session.set('userId', 'bob')
+      return { ok: true }
+    })
+  })
+  t.match(rawSetCookie(await options.inject({ method: 'POST', url: '/options-then-login' }))[0], /Max-Age=2592060;/, 'options({ maxAge }) too')
+})
