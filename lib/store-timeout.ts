@@ -1,8 +1,26 @@
 import type { SessionStore } from '../types/index.js'
 
-/** what a request waits on; prune, stats, ready and close may legitimately take long */
+/** what a request waits on; prune and stats walk the whole store (bounded by walkBound), ready and close may legitimately take long */
 const TIMED = ['get', 'set', 'create', 'patch', 'rotate', 'touch', 'destroy', 'listByOwner', 'destroyByOwner'] as const
 const UNTIMED = ['prune', 'stats', 'ready', 'close'] as const
+
+/** the longest a Node timer waits */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/** how many store calls' time a walk of the whole store (prune, stats) is given */
+const WALK_FACTOR = 10
+
+/**
+ * The bound of a call that walks the whole store (prune, stats), which may legitimately take longer than
+ * one request's call on a big store: 10 × storeTimeout (30 s by default); null when storeTimeout is null.
+ */
+export function walkBound (storeTimeout: number | null): number | null {
+  return storeTimeout === null ? null : Math.min(storeTimeout * WALK_FACTOR, MAX_TIMER_MS)
+}
+
+/** `call` bounded by `ms`, or `call` itself when `ms` is null (no bound) */
+export function bounded<T> (call: Promise<T>, ms: number | null, method: string): Promise<T> {
+  return ms === null ? call : deadline(call, ms, method)
+}
 
 export class StoreTimeoutError extends Error {
   /** the call itself, still running: it may yet land (its rejection is handled) */

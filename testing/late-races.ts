@@ -32,6 +32,10 @@ export class LateStore {
   readonly #gates = new Map<Method, { enter: (args: unknown[]) => void, wait: Promise<void> }>()
   readonly #failing = new Set<Method>()
   readonly #inflight = new Set<Promise<unknown>>()
+  /** how many calls of each method were made */
+  readonly calls = new Map<Method, number>()
+  /** called after each call is counted */
+  onCall: (method: Method) => void = () => {}
 
   constructor (inner: SessionStore) {
     const source = inner as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
@@ -70,6 +74,8 @@ export class LateStore {
     const gate = this.#gates.get(method)
     this.#gates.delete(method)
     const failing = this.#failing.delete(method)
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1)
+    this.onCall(method)
     const call = (async () => {
       if (failing) throw new Error(`${method}() failed (the test's store)`)
       if (gate !== undefined) {
