@@ -94,7 +94,7 @@ export class LateStore {
 const idOf = (cookie: string): string => decodeURIComponent(cookie.split('=')[1]).slice(0, 22)
 
 export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean): void {
-  race('late. a login whose save lands after its 503 leaves no live session: the record is gone, nor listed, nor counted by maxSessionsPerOwner', async (store, r) => {
+  race(`late. a login whose save lands after its 503 leaves no live session: the record is gone${ownerIndex ? ', nor listed, nor counted by maxSessionsPerOwner' : ''}`, async (store, r) => {
     const late = new LateStore(store)
     await r.start(late.store, { rotationInterval: null, storeTimeout: STORE_TIMEOUT, ...(ownerIndex ? { maxSessionsPerOwner: { limit: 1, policy: 'refuse' } } : {}) })
     const held = late.hold('set')
