@@ -8,6 +8,7 @@ import { OwnerLimit } from './owner-limit.js'
 import { hashSecret, newSecret } from './cookie.js'
 import { oversize } from '../stores/kit/record.js'
 import { createIfAbsent } from './legacy.js'
+import { lateAnswer } from './store-timeout.js'
 import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
 
 /** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
@@ -104,7 +105,12 @@ export class SessionWriter {
         throw new errorCodes.FST_SESSION_INVALID_OPTIONS('idGenerator', 'returned the id of another live session: nothing was saved (ids must be unique)')
       }
     } else {
-      await callStore('save the session', () => this.#store.set(id, record))
+      try {
+        await callStore('save the session', () => this.#store.set(id, record))
+      } catch (err) {
+        this.#undoLateCreate(err, id, state)
+        throw err
+      }
     }
     if (limited) await this.#ownerLimit!.after(owner, id, state)
     if (previous !== null) {
@@ -233,13 +239,38 @@ export class SessionWriter {
           rotateAt: now + (this.#opts.rotationInterval as number)
         }
       : { current: [fresh, ...read.current].slice(0, MAX_CURRENT), replaced: inGrace, ...(read.rotateAt === undefined ? {} : { rotateAt: read.rotateAt }) }
-    const rotated = await callStore('rotate the session secret', () => this.#store.rotate(state.id as string, read.current[0], auth))
+    const id = state.id as string
+    let rotated: boolean
+    try {
+      rotated = await callStore('rotate the session secret', () => this.#store.rotate(id, read.current[0], auth))
+    } catch (err) {
+      // like a lost race: the request's work is saved and its secret stays usable, so the request answers
+      // as usual, keeping the secret (no cookie). A rotation that lands after its deadline is rolled back
+      // (conditioned on its own secret, which nobody received): the client's secret stays current.
+      state.log.warn({ err, session: id }, 'session secret rotation failed: the current secret is kept')
+      lateAnswer(err)?.then(async landed => {
+        if (landed === true && await this.#store.rotate(id, fresh, read)) state.log.warn({ session: id }, 'a session secret rotation that answered late was rolled back')
+      }).catch((undoErr: unknown) => { state.log.warn({ err: undoErr, session: id }, 'could not roll back a session secret rotation that answered late: the client\'s secret lasts rotationGrace unless it returns') })
+      rotated = false
+    }
     if (rotated) {
       Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
-      this.#opts.events.emitFor('rotated', state, { id: state.id as string, owner: state.meta.owner })
+      this.#opts.events.emitFor('rotated', state, { id, owner: state.meta.owner })
     } else {
       state.stale = true
     }
+  }
+
+  /**
+   * A new session's save that answered after storeTimeout: the request answered 503 and sent no cookie,
+   * so no client can ever hold this id. When the save lands anyway, it is destroyed, which also takes it
+   * out of the owner index: it is never listed, nor counted against maxSessionsPerOwner.
+   */
+  #undoLateCreate (err: unknown, id: string, state: SessionState): void {
+    lateAnswer(err)?.then(async () => {
+      await this.#store.destroy(id)
+      state.log.warn({ session: id }, 'a session save that answered after storeTimeout was undone')
+    }).catch((undoErr: unknown) => { state.log.warn({ err: undoErr, session: id }, 'could not undo a session save that answered after storeTimeout: it lives until it expires') })
   }
 
   /**

@@ -15,7 +15,7 @@ import { errorCodes, storeError } from './errors.js'
 import { SessionManager } from './manager.js'
 import type { CookieCodec } from './cookie.js'
 import { RequestSessionStore, type RequestSessionStore as ZodRequestSessionStore } from './store-view.js'
-import { deadline, withTimeout } from './store-timeout.js'
+import { bounded, deadline, StoreTimeoutError, walkBound, withTimeout } from './store-timeout.js'
 import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
 import { addFreshnessCheck } from './freshness.js'
@@ -86,6 +86,35 @@ async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opt
   })
 }
 
+/**
+ * store.prune() every pruneInterval, one at a time: a tick while the last prune has not answered is skipped,
+ * so a hung store never piles prunes up. Its wait is bounded like fastify.sessions.prune()'s (walkBound);
+ * past it a warning says so, and the ticks go on skipping until it answers.
+ */
+function schedulePrunes (fastify: FastifyInstance, store: SessionStore, opts: ResolvedOptions): void {
+  const ms = walkBound(opts.storeTimeout)
+  let inFlight = false
+  const timer = setInterval(() => {
+    if (inFlight) {
+      fastify.log.debug('session prune skipped: the previous one has not answered yet')
+      return
+    }
+    inFlight = true
+    const call = store.prune!(pruneOptions(opts.events, fastify.log))
+    const settled = (): void => { inFlight = false }
+    call.then(settled, settled)
+    bounded(call, ms, 'prune').then(
+      removed => { if (removed > 0) fastify.log.debug({ removed }, 'pruned expired sessions') },
+      err => {
+        if (err instanceof StoreTimeoutError) fastify.log.warn({ err }, `session prune got no answer within ${ms as number} ms: the next prunes wait until it answers`)
+        else fastify.log.warn({ err }, 'session prune failed')
+      }
+    )
+  }, opts.pruneInterval as number)
+  timer.unref()
+  fastify.addHook('onClose', async () => { clearInterval(timer) })
+}
+
 // options → decorators → hooks
 async function sessionCore (fastify: FastifyInstance, options: FastifyZodSessionOptions, cookies: CookieCodec): Promise<void> {
   const resolved = resolveOptions(options)
@@ -110,7 +139,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   const manager = new SessionManager(opts, cookies)
 
   fastify.decorate('sessionStore', store)
-  fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null, opts.events, fastify.log))
+  fastify.decorate('sessions', createSessionsApi(opts.store, opts.owner !== null, opts.events, fastify.log, timed ? walkBound(opts.storeTimeout) : null))
   fastify.decorateRequest('session', null as never)
   fastify.decorateRequest('sessionStore', { getter (this: FastifyRequest) { return new RequestSessionStore(manager, this) } })
   fastify.decorate('decryptSession', function decryptSession (value: string, request: FastifyRequest, optionsOrCallback: unknown, maybeCallback?: unknown) {
@@ -173,16 +202,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   })
 
   if (typeof store.watchExpired === 'function' && opts.events.listens('expired')) await watchExpiries(fastify, store, opts)
-  if (opts.pruneInterval !== null && typeof store.prune === 'function') {
-    const timer = setInterval(() => {
-      store.prune!(pruneOptions(opts.events, fastify.log)).then(
-        removed => { if (removed > 0) fastify.log.debug({ removed }, 'pruned expired sessions') },
-        err => { fastify.log.warn({ err }, 'session prune failed') }
-      )
-    }, opts.pruneInterval)
-    timer.unref()
-    fastify.addHook('onClose', async () => { clearInterval(timer) })
-  }
+  if (opts.pruneInterval !== null && typeof store.prune === 'function') schedulePrunes(fastify, store, opts)
   // closing a store releases what it opened itself (files, locks, its own clients), never a client it
   // was given; a store opened from a URL also closes the client made for it
   fastify.addHook('onClose', async () => { await (opened === null ? store.close?.() : opened.close()) })

@@ -1,10 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { SessionInfo, SessionsApi, SessionStore } from '../types/index.js'
+import type { SessionInfo, SessionsApi, SessionStats, SessionStore } from '../types/index.js'
 import { errorCodes, storeError } from './errors.js'
 import { pruneOptions, type SessionEvents } from './events.js'
+import { bounded } from './store-timeout.js'
 
-/** fastify.sessions: per-owner listing and "log out everywhere", and pruning on demand. */
-export function createSessionsApi (store: SessionStore, ownerConfigured: boolean, events: SessionEvents, log: FastifyBaseLogger): SessionsApi {
+/**
+ * fastify.sessions: per-owner listing and "log out everywhere", pruning and counting on demand. `store` is
+ * the store as requests see it (each call of list and revoke bounded by storeTimeout); `walk` bounds the
+ * calls that walk the whole store (prune, stats): null for none.
+ */
+export function createSessionsApi (store: SessionStore, ownerConfigured: boolean, events: SessionEvents, log: FastifyBaseLogger, walk: number | null): SessionsApi {
   function requireOwners (): void {
     if (!ownerConfigured) throw new errorCodes.FST_SESSION_OWNER_UNSUPPORTED('set the plugin\'s `owner` option to a function of the session data')
     if (typeof store.listByOwner !== 'function' || typeof store.destroyByOwner !== 'function') {
@@ -45,9 +50,18 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
     async prune (): Promise<number> {
       if (typeof store.prune !== 'function') return 0
       try {
-        return await store.prune(pruneOptions(events, log))
+        return await bounded(store.prune(pruneOptions(events, log)), walk, 'prune')
       } catch (err) {
         throw storeError('prune sessions', err)
+      }
+    },
+
+    async stats (): Promise<SessionStats> {
+      if (typeof store.stats !== 'function') throw new errorCodes.FST_SESSION_UNSUPPORTED(`${store.constructor.name} cannot count its sessions`)
+      try {
+        return await bounded(store.stats(), walk, 'stats')
+      } catch (err) {
+        throw storeError('count sessions', err)
       }
     }
   }

@@ -8,6 +8,7 @@ import type { SessionStore } from '../types/index.js'
 import type { TestCase } from './conformance.js'
 import { ownerLimitRaces } from './owner-limit-races.js'
 import { legacyRaces } from './legacy-races.js'
+import { lateRaces } from './late-races.js'
 
 export interface RaceOptions {
   /** a store for one case; closed after it */
@@ -418,6 +419,7 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
   })
 
   if (options.ownerIndex !== false) ownerLimitRaces(race, clock)
+  lateRaces(race, clock, options.ownerIndex !== false)
   cases.push(...legacyRaces(options))
   return cases
 }

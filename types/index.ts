@@ -310,15 +310,17 @@ export interface FastifyZodSessionOptions {
   onInvalidData?: 'reset' | 'error' | MigrateFunction
   /** a store outage while loading: 'fail' = 503, 'anonymous' = serve the request with an unsaved empty session @default 'fail' */
   onStoreError?: 'fail' | 'anonymous'
-  /** how often expired sessions are removed from stores that need it (memory, file, directory, MySQL, PostgreSQL); null = never @default '10m' */
+  /** how often expired sessions are removed from stores that need it (memory, file, directory, MySQL, PostgreSQL), one prune at a time; null = never @default '10m' */
   pruneInterval?: Duration | null
   /** derives the owner (e.g. a user id) of a session from its data, for fastify.sessions @default undefined (no owners) */
   owner?: (data: SessionData) => string | undefined | null
   /** largest serialized session data accepted at save, in bytes; null = no limit @default 65536 */
   maxDataBytes?: number | null
   /**
-   * a store call a request waits on (get, set, patch, rotate, touch, destroy, revoke) fails after this
-   * long: FST_SESSION_STORE_UNAVAILABLE (503), or the anonymous session with onStoreError 'anonymous';
+   * a store call a request waits on (get, set, patch, rotate, touch, destroy, and each call of
+   * fastify.sessions.list/revoke) fails after this long: FST_SESSION_STORE_UNAVAILABLE (503), or the
+   * anonymous session with onStoreError 'anonymous'; fastify.sessions.prune/stats and the periodic prune
+   * get 10 times as long. A login's save that lands after it is destroyed; a rotation, rolled back.
    * null = wait for the store's own timeouts @default '3s'
    */
   storeTimeout?: Duration | null
@@ -351,6 +353,8 @@ export interface SessionsApi {
   list (owner: string): Promise<SessionInfo[]>
   /** destroys every session of `owner`, except the one with id (or the Session) `except`; returns the count */
   revoke (owner: string, options?: { except?: string | { id: string } }): Promise<number>
-  /** removes expired sessions now, returns how many */
+  /** removes expired sessions now, returns how many (0 when the store expires them itself) */
   prune (): Promise<number>
+  /** counts the live sessions, and per owner where the store can; FST_SESSION_UNSUPPORTED (501) when the store cannot count */
+  stats (): Promise<SessionStats>
 }
