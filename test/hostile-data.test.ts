@@ -248,3 +248,34 @@ t.test('item 10: request.sessionStore.set() with a "__proto__" key is refused', 
   t.teardown(() => app.close())
   refused(t, await app.inject({ method: 'POST', url: '/' }), 'sessionStore.set', /__proto__/)
 })
+
+t.test('schemas validated whole (object-level refinements) refuse the same values at set() and at save, with a 400', async t => {
+  const schema = z.object({ userId: z.string().optional() }).catchall(z.unknown()).refine(() => true)
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store, schema: schema as never }, app => {
+    app.post('/set', async request => { (request.session as any).set('x', 'a\u0000b'); return { ok: true } })
+    app.post('/assign', async request => { (request.session.data as Record<string, unknown>).x = nested(5000); return { ok: true } })
+    app.post('/proto', async request => { (request.session as any).set('__proto__', { userId: 'admin' }); return { ok: true } })
+  })
+  refused(t, await app.inject({ method: 'POST', url: '/set' }), 'set() of a NUL', /x: holds a NUL character/)
+  refused(t, await app.inject({ method: 'POST', url: '/assign' }), 'a deep value assigned, found at save', /nested deeper than 64 levels/)
+  refused(t, await app.inject({ method: 'POST', url: '/proto' }), 'set("__proto__")', /cannot be a session key/)
+  t.equal((await store.stats()).sessions, 0)
+})
+
+t.test('a schema whose keys or defaults no store can carry fails app.ready()', async t => {
+  const schemas: Record<string, z.ZodType> = {
+    "a key with '.'": z.object({ 'user.name': z.string().optional() }),
+    "a key starting with '$'": z.object({ $meta: z.string().optional() }),
+    'a key "constructor"': z.object({ constructor: z.string().optional() }),
+    'a default holding a NUL': z.object({ sep: z.string().default('\u0000') })
+  }
+  for (const [name, schema] of Object.entries(schemas)) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => {
+      await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never })
+      await app.ready()
+    }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /"schema"/ }, name)
+  }
+})
