@@ -140,6 +140,7 @@ function within (key: string, found: Found | undefined): Found | undefined {
  * object, or nesting deeper than MAX_NESTING. Undefined when it can.
  */
 export function valueRefusal (value: unknown, path: string): string | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'string')) return undefined // numbers, booleans: nothing to walk
   const found = refusal(value, [])
   if (found === undefined) return undefined
   const at = found.path.reverse()

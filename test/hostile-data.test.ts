@@ -8,6 +8,7 @@ import fastifyZodSession, { MemoryStore } from '../lib/index.js'
 import type { SessionRecord } from '../types/index.js'
 import { buildApp, idOf, sessionCookie, SECRET } from './helpers/app.js'
 import { GatedOldStore, legacyApp, oldLogin, clearsOld } from '../testing/legacy-races.js'
+import { keyRefusal, stringRefusal, valueRefusal, MAX_NESTING } from '../lib/json-value.js'
 
 /** `levels` objects nested in one another around 1 */
 function nested (levels: number): unknown {
@@ -278,4 +279,25 @@ t.test('a schema whose keys or defaults no store can carry fails app.ready()', a
       await app.ready()
     }, { code: 'FST_SESSION_INVALID_OPTIONS', message: /"schema"/ }, name)
   }
+})
+
+t.test('the refusal rules, one by one', async t => {
+  // names in ASCII: a raw U+2028 or lone surrogate in a TAP line is not the point here
+  const show = (text: string): string => JSON.stringify(text).replace(/[^\x20-\x7e]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  for (const ok of ['', 'plain', '🍣', '\ud83c\udf63\ud83c\udf63', 'é\u2028\uffff\ufeff', 'a\u0001b']) t.equal(stringRefusal(ok), undefined, show(ok))
+  for (const bad of ['\u0000', 'a\u0000', '\ud800', 'x\udc00', '\udc00\ud800', '\ud800\ud800\udc00', '🍣\udfff', '\ud83c']) t.ok(stringRefusal(bad), show(bad))
+  for (const key of ['__proto__', 'constructor', 'prototype', '', 'a.b', '$x', 'a\u0000', '\ud800']) t.ok(keyRefusal(key), `key ${show(key)}`)
+  for (const key of ['a$', 'constructor_', 'Prototype', '🍣', 'with space']) t.equal(keyRefusal(key), undefined, `key ${show(key)}`)
+  let atLimit: unknown = 1
+  for (let i = 0; i < MAX_NESTING; i++) atLimit = [atLimit]
+  t.equal(valueRefusal(atLimit, 'v'), undefined, `${MAX_NESTING} levels`)
+  t.match(valueRefusal([atLimit], 'v'), /^v\.0\.0\.0\.…: nested deeper than 64 levels/, `${MAX_NESTING + 1} levels`)
+  const circular: Record<string, unknown> = { a: 1 }
+  circular.self = { back: circular }
+  t.match(valueRefusal(circular, 'v'), /^v\.self\.back: a circular reference/)
+  t.match(valueRefusal({ $date: null }, 'v'), /only key is "\$date"/)
+  t.equal(valueRefusal({ $date: 1, x: 1 }, 'v'), undefined)
+  t.equal(valueRefusal({ constructor: 1, prototype: { 'a.b': 1, $c: 2 } }, 'v'), undefined, 'below the top, only __proto__ is refused')
+  t.equal(valueRefusal(new Date(0), 'v'), undefined)
+  t.equal(valueRefusal(new Map([['a', '\u0000']]), 'v'), undefined, 'a Map is jsonProblem\'s to refuse')
 })
