@@ -7,7 +7,8 @@ type Code<C extends string, S extends number> = FastifyErrorConstructor<{ code: 
 /** Every error this plugin raises. The README's Errors table lists the same codes (a test keeps them in sync). */
 export const errorCodes: {
   FST_SESSION_INVALID_OPTIONS: Code<'FST_SESSION_INVALID_OPTIONS', 500>
-  FST_SESSION_INVALID_DATA: Code<'FST_SESSION_INVALID_DATA', 500>
+  /** 500: the app's value fails the schema; 400: the value's content is what no store can carry (see lib/json-value.ts) */
+  FST_SESSION_INVALID_DATA: Code<'FST_SESSION_INVALID_DATA', 400 | 500>
   FST_SESSION_INVALID_STORED_DATA: Code<'FST_SESSION_INVALID_STORED_DATA', 500>
   FST_SESSION_STORE_UNAVAILABLE: Code<'FST_SESSION_STORE_UNAVAILABLE', 503>
   FST_SESSION_OWNER_UNSUPPORTED: Code<'FST_SESSION_OWNER_UNSUPPORTED', 501>

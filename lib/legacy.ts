@@ -195,8 +195,9 @@ export class LegacyImporter {
     try {
       created = await this.#create(state, now)
     } catch (err) {
-      // refused as a login or a save would be: the old cookie is dropped, or every request would try again
-      if (!(err instanceof errorCodes.FST_SESSION_LIMIT) && !(err instanceof errorCodes.FST_SESSION_TOO_LARGE)) throw err
+      // refused as a login or a save would be (over a limit, or data no store can carry as it is: a NUL, a
+      // value nested too deep): the old cookie is dropped, or every request would try again
+      if (!(err instanceof errorCodes.FST_SESSION_LIMIT) && !(err instanceof errorCodes.FST_SESSION_TOO_LARGE) && !(err instanceof errorCodes.FST_SESSION_INVALID_DATA)) throw err
       state.log.warn({ session: id, err }, 'legacy session not imported')
       startOver(state, this.#emptyData(), now)
       clearLegacyCookie(state, this.#legacy.cookieName)

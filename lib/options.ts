@@ -9,7 +9,8 @@ import { toMs } from './duration.js'
 import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
-import { describeIssues, storableData } from './schema.js'
+import { describeIssues, invalidData, storableData } from './schema.js'
+import { dataRefusal, keyRefusal, stringRefusal } from './json-value.js'
 import { isPlainObject } from '../stores/kit/json-tree.js'
 import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
 
@@ -149,9 +150,29 @@ function schema (value: unknown): SessionSchema {
   if (!result.success) fail('schema', `must accept an empty object (make fields optional or give them defaults): ${describeIssues(result.error)}`)
   const empty: unknown = result.data
   if (empty === null || typeof empty !== 'object' || !isPlainObject(empty)) fail('schema', 'must give a plain object for {} (session data is an object of keys)')
-  const problem = storableData(s, empty as Record<string, unknown>)
+  const problem = storableData(s, empty as Record<string, unknown>) ?? dataRefusal(empty as Record<string, unknown>)
   if (problem !== undefined) fail('schema', `its defaults cannot be stored: ${problem}`)
+  const shape = s._zod?.def.shape
+  for (const key of shape === undefined ? [] : Object.keys(shape)) {
+    const refused = keyRefusal(key)
+    if (refused !== undefined) fail('schema', `${refused}; set() would refuse it on every store`)
+  }
   return s
+}
+
+/**
+ * The owner function, its answer checked: an owner is stored in an indexed column or field, so one
+ * holding NUL or a lone surrogate (which PostgreSQL refuses and MongoDB and MySQL mangle) is refused
+ * like data no store can carry (FST_SESSION_INVALID_DATA, 400), on every store, and nothing is saved.
+ */
+function owner (fn: ResolvedOptions['owner'] | undefined): ResolvedOptions['owner'] {
+  if (fn === undefined || fn === null) return null
+  return (data) => {
+    const value = fn(data)
+    const refused = typeof value === 'string' ? stringRefusal(value) : undefined
+    if (refused !== undefined) throw invalidData({ ok: false, why: `the session's owner holds ${refused}`, client: true })
+    return value
+  }
 }
 
 function store (value: unknown): SessionStore | StoreUrl {
@@ -280,7 +301,7 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     onInvalidData,
     onStoreError: oneOf(opts, 'onStoreError', ['fail', 'anonymous'] as const, 'fail'),
     pruneInterval: duration(opts, 'pruneInterval', '10m', true),
-    owner: (opts.owner as ResolvedOptions['owner'] | undefined) ?? null,
+    owner: owner(opts.owner as ResolvedOptions['owner'] | undefined),
     maxDataBytes: maxDataBytes as number | null,
     storeTimeout: duration(opts, 'storeTimeout', '3s', true),
     legacy: resolveLegacy(opts.legacy),

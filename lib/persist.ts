@@ -2,7 +2,7 @@ import type { SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStor
 import type { ResolvedOptions } from './options.js'
 import type { SessionLoader } from './load.js'
 import { errorCodes } from './errors.js'
-import { describeIssues, storableData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
+import { invalidData, validateData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
 import { hashSecret, newSecret } from './cookie.js'
@@ -284,15 +284,13 @@ export class SessionWriter {
       for (const key of state.changed) {
         if (!Object.hasOwn(data, key) || state.validated.has(key)) continue
         const checked = validateKey(this.#schema, data, key, data[key])
-        if (!checked.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(checked.why)
+        if (!checked.ok) throw invalidData(checked)
         data[key] = checked.value
       }
     } else {
-      const parsed = this.#schema.safeParse(data)
-      if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))
-      result = parsed.data
-      const problem = storableData(this.#schema, result)
-      if (problem !== undefined) throw new errorCodes.FST_SESSION_INVALID_DATA(problem)
+      const checked = validateData(this.#schema, data)
+      if (!checked.ok) throw invalidData(checked)
+      result = checked.value
     }
     if (result === data) return data
     // keep the live object (and any proxy over it) but with the parsed values

@@ -1,6 +1,7 @@
 // The few things the plugin needs from a zod schema, without importing zod at run time.
 
-import { jsonProblem } from './json-value.js'
+import { dataRefusal, jsonProblem, keyRefusal, valueRefusal } from './json-value.js'
+import { errorCodes } from './errors.js'
 import { outputsFreshJson } from './json-schema-kind.js'
 
 interface Issue { path: PropertyKey[], message: string }
@@ -51,29 +52,64 @@ export function describeIssues (error: SchemaError): string {
 }
 
 /**
+ * Why set() refused a value: `client` when the value itself cannot be stored on every store (lib/json-value's
+ * refusals: a reserved key, NUL, a lone surrogate, too deep), which is answered 400, not an app bug (500).
+ */
+export interface Refused { ok: false, why: string, client?: true }
+
+/** FST_SESSION_INVALID_DATA for a refusal: a 400 when it is the value's content (what a client sent), else a 500 */
+export function invalidData (refused: Refused): Error {
+  const err = new errorCodes.FST_SESSION_INVALID_DATA(refused.why)
+  if (refused.client === true) err.statusCode = 400
+  return err
+}
+
+/**
  * Validates one top-level key's new value. For an object schema only that key's schema runs;
  * for any other schema (unions, pipes) the whole data with the new value is validated.
  * Returns the parsed value, or a description of what is wrong. `fresh`: the value is plain JSON that
  * only the session references (see json-schema-kind), so it needs no validating again before it is saved.
+ * What no store could carry as it is (json-value's refusals) is refused before the schema runs, so a
+ * schema never walks a value nested past MAX_NESTING.
  */
 export function validateKey (schema: SessionSchema, data: Record<string, unknown>, key: string, value: unknown):
-{ ok: true, value: unknown, fresh: boolean } | { ok: false, why: string } {
+{ ok: true, value: unknown, fresh: boolean } | Refused {
+  const refused = keyRefusal(key) ?? valueRefusal(value, key)
+  if (refused !== undefined) return { ok: false, why: refused, client: true }
   const def = schema._zod?.def
   if (def?.type === 'object' && def.shape !== undefined) {
     const keySchema = Object.hasOwn(def.shape, key) ? def.shape[key] : def.catchall
     if (keySchema === undefined || keySchema._zod?.def.type === 'never') return { ok: false, why: `"${key}" is not a key of the session schema` }
     const result = keySchema.safeParse(value)
     if (!result.success) return { ok: false, why: describeIssues({ issues: result.error.issues.map(i => ({ ...i, path: [key, ...i.path] })) }) }
+    // a transform's output is checked as the input was
+    const transformed = result.data !== value && mayTransform(keySchema) ? valueRefusal(result.data, key) : undefined
+    if (transformed !== undefined) return { ok: false, why: transformed, client: true }
     // a default stands in for undefined input: it is not a parsed copy, so it is walked
     const fresh = value !== undefined && outputsFreshJson(keySchema)
     const problem = storable(keySchema, key, result.data, fresh)
     return problem === undefined ? { ok: true, value: result.data, fresh } : { ok: false, why: problem }
   }
-  const result = schema.safeParse({ ...data, [key]: value })
+  const whole = validateData(schema, { ...data, [key]: value })
+  return whole.ok ? { ok: true, value: whole.value[key], fresh: false } : whole
+}
+
+/**
+ * The whole data through the schema, for schemas validated whole and for data replaced whole: refused
+ * first when some store could not carry it (json-value's refusals), then parsed, then checked to
+ * survive JSON.
+ */
+export function validateData (schema: SessionSchema, data: Record<string, unknown>):
+{ ok: true, value: Record<string, unknown> } | Refused {
+  const refused = dataRefusal(data)
+  if (refused !== undefined) return { ok: false, why: refused, client: true }
+  const result = schema.safeParse(data)
   if (!result.success) return { ok: false, why: describeIssues(result.error) }
-  const whole = result.data as Record<string, unknown>
-  const problem = storableData(schema, whole)
-  return problem === undefined ? { ok: true, value: whole[key], fresh: false } : { ok: false, why: problem }
+  const value = result.data as Record<string, unknown>
+  const transformed = mayTransform(schema) ? dataRefusal(value) : undefined
+  if (transformed !== undefined) return { ok: false, why: transformed, client: true }
+  const problem = storableData(schema, value)
+  return problem === undefined ? { ok: true, value } : { ok: false, why: problem }
 }
 
 /** storable() for the whole data, for schemas validated whole */

@@ -1,6 +1,7 @@
 import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
-import { validateKey } from './schema.js'
+import { invalidData, validateKey } from './schema.js'
+import { isReservedKey } from './json-value.js'
 import { toMs } from './duration.js'
 import type { SessionManager } from './manager.js'
 import { SessionCookieView } from './cookie-view.js'
@@ -96,7 +97,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   set<K extends keyof D & string> (key: K, value: D[K]): void {
     const state = this[kState]
     const result = validateKey(this[kManager].schema, state.data, key, value)
-    if (!result.ok) throw new errorCodes.FST_SESSION_INVALID_DATA(result.why)
+    if (!result.ok) throw invalidData(result)
     markSet(state, key, result.value, result.fresh)
   }
 
@@ -122,9 +123,18 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
         return typeof key === 'string' && Object.hasOwn(target, key) ? expose(session[kState], key) : Reflect.get(target, key, receiver)
       },
       set (target, key, value) {
+        // `data.__proto__ = x` would set the data's prototype: refused now, as set() refuses the key
+        if (typeof key === 'string' && isReservedKey(key)) throw reservedKey(key)
         target[key as string] = value
         if (typeof key === 'string') markChanged(session[kState], key)
         return true
+      },
+      defineProperty (target, key, descriptor) {
+        if (typeof key === 'string' && isReservedKey(key)) throw reservedKey(key)
+        return Reflect.defineProperty(target, key, descriptor)
+      },
+      setPrototypeOf () {
+        throw reservedKey('__proto__')
       },
       deleteProperty (_target, key) {
         if (typeof key === 'string') session.unset(key)
@@ -209,8 +219,14 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   }
 }
 
-/** a value handed out: objects are snapshotted so that a nested mutation is seen at save */
+/** FST_SESSION_INVALID_DATA (400) for a write of `__proto__`, `constructor` or `prototype` */
+export function reservedKey (key: string): Error {
+  return invalidData({ ok: false, why: `"${key}" cannot be a session key (it names the prototype machinery of an object)`, client: true })
+}
+
+/** a value handed out: objects are snapshotted so that a nested mutation is seen at save. Own keys only: never what the data object inherits. */
 function expose (state: SessionState, key: string): unknown {
+  if (!Object.hasOwn(state.data, key)) return undefined
   const value = state.data[key]
   if (isObject(value)) snapshot(state, key, value)
   return value

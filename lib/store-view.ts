@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { SessionManager } from './manager.js'
 import { errorCodes } from './errors.js'
-import { describeIssues } from './schema.js'
+import { invalidData, validateData } from './schema.js'
 import { ID_RE } from './cookie.js'
 import { callStore, markCleared, type SessionState } from './state.js'
 import { Session, kState } from './session.js'
@@ -86,12 +86,12 @@ export class RequestSessionStore {
       return
     }
     if (value === null || typeof value !== 'object') throw new errorCodes.FST_SESSION_INVALID_DATA(`request.sessionStore.set() takes the session as an object, got ${value === null ? 'null' : typeof value}`)
-    const data = dataObject() // a `__proto__` key stays a key, never the object's prototype
+    const data = dataObject() // an own "__proto__" key stays a key (and is refused), never the data's prototype
     for (const [key, v] of Object.entries(value)) if (key !== 'cookie' && v !== undefined) data[key] = v
-    const parsed = this.#manager.schema.safeParse(data)
-    if (!parsed.success) throw new errorCodes.FST_SESSION_INVALID_DATA(describeIssues(parsed.error))
+    const parsed = validateData(this.#manager.schema, data)
+    if (!parsed.ok) throw invalidData(parsed)
     const state: SessionState = own[kState]
-    markCleared(state, parsed.data as Record<string, unknown>)
+    markCleared(state, parsed.value)
     await own.save()
   }
 

@@ -275,20 +275,22 @@ t.test('secret and algorithm refusals name the option', async t => {
   await refused({ secret: SECRET, algorithm: 512 }, /"algorithm": must be the name of a hash/)
 })
 
-t.test('request.sessionStore.set(): a `__proto__` key stays a key, never the data\'s prototype', async t => {
+t.test('request.sessionStore.set(): a `__proto__` key is refused, never the data\'s prototype', async t => {
   const store = new MemoryStore()
   const app = await buildApp(t, { store }, app => {
     app.post('/facade-set', async request => {
       request.session.set('a', 'x')
       await request.session.save()
-      await request.sessionStore.set(request.session.sessionId, JSON.parse('{"__proto__": {"userId": "admin"}, "visits": 1}'))
-      return { userId: request.session.get('userId') ?? null }
+      const refused = await request.sessionStore.set(request.session.sessionId, JSON.parse('{"__proto__": {"userId": "admin"}, "visits": 1}'))
+        .then(() => null, (err: { code: string, statusCode: number }) => [err.code, err.statusCode])
+      return { refused, userId: request.session.get('userId') ?? null, id: request.session.sessionId }
     })
   })
   const res = await app.inject({ method: 'POST', url: '/facade-set' })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { userId: null })
-  t.equal((await store.get(idOf(sessionCookie(res)!)))?.data.userId, undefined, 'no userId stored')
+  t.same(res.json().refused, ['FST_SESSION_INVALID_DATA', 400], 'refused as hostile data')
+  t.equal(res.json().userId, null)
+  t.same((await store.get(res.json().id))?.data, { a: 'x', visits: 0, cart: [] }, 'the stored data is what it was')
 })
 
 t.test('idGenerator: the same id again on regenerate() keeps the user logged in; a repeated id never overwrites another session', async t => {

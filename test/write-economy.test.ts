@@ -114,10 +114,13 @@ t.test('saveUninitialized stores and cookies an untouched new session', async t 
   t.equal(store.count('set'), 1)
 })
 
-t.test('nested mutations of a Date, of a value nested past 64 levels, and a re-set of an equal object', async t => {
+t.test('nested mutations of a Date, of a value nested 64 levels (the limit), and a re-set of an equal object', async t => {
   const store = new CountingStore()
-  let deep: unknown = { n: 1 }
-  for (let i = 0; i < 70; i++) deep = [deep]
+  const nest = (levels: number): unknown => {
+    let value: unknown = { n: 1 }
+    for (let i = 1; i < levels; i++) value = [value]
+    return value
+  }
   const bottom = (value: unknown): { n: number } => {
     let at = value
     while (Array.isArray(at)) at = at[0]
@@ -126,7 +129,7 @@ t.test('nested mutations of a Date, of a value nested past 64 levels, and a re-s
   const app = await buildApp(t, { store }, app => {
     app.post('/init', async (request) => {
       request.session.set('seenAt', new Date(0))
-      request.session.set('deep', deep)
+      request.session.set('deep', nest(64))
       request.session.set('profile', { a: 1, b: { c: [1, 2] } })
       return { ok: true }
     })
@@ -134,6 +137,8 @@ t.test('nested mutations of a Date, of a value nested past 64 levels, and a re-s
     app.post('/deep', async (request) => { bottom(request.session.get('deep')).n = 2; return { ok: true } })
     app.post('/same-profile', async (request) => { request.session.set('profile', { b: { c: [1, 2] }, a: 1 }); return { ok: true } })
     app.post('/read-deep', async (request) => ({ n: bottom(request.session.get('deep')).n }))
+    app.post('/old', async (request) => { bottom(request.session.get('old')).n = 3; return { ok: true } })
+    app.post('/read-old', async (request) => ({ n: bottom(request.session.get('old')).n }))
   })
   const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/init' }))!
   store.reset()
@@ -142,11 +147,23 @@ t.test('nested mutations of a Date, of a value nested past 64 levels, and a re-s
   t.equal(((store.calls[1].arg as SessionPatch).set.seenAt as Date).getTime(), 5000, 'a Date changed in place is saved')
   store.reset()
   await app.inject({ method: 'POST', url: '/deep', headers: { cookie } })
-  t.same(store.calls.map(c => c.op), ['get', 'patch'], 'a change 70 levels down is saved')
+  t.same(store.calls.map(c => c.op), ['get', 'patch'], 'a change 64 levels down is saved')
   t.equal(bottom((store.calls[1].arg as SessionPatch).set.deep).n, 2)
   store.reset()
   t.equal((await app.inject({ method: 'POST', url: '/read-deep', headers: { cookie } })).json().n, 2)
   t.equal(store.writes(), 0, 'reading the deep value writes nothing')
   await app.inject({ method: 'POST', url: '/same-profile', headers: { cookie } })
   t.equal(store.writes(), 0, 'an equal object in another key order writes nothing')
+
+  // a value nested past the limit, stored before set() refused such values: it loads, a read writes
+  // nothing (its snapshot is its JSON), and a change to it is refused with a 400, not written
+  const id = cookie.split('=')[1].split('.')[0]
+  t.equal(await store.inner.patch(id, { set: { old: nest(70) }, unset: [] }), 'ok')
+  store.reset()
+  t.equal((await app.inject({ method: 'POST', url: '/read-old', headers: { cookie } })).json().n, 1)
+  t.equal(store.writes(), 0, 'reading a value nested 70 levels writes nothing')
+  const changed = await app.inject({ method: 'POST', url: '/old', headers: { cookie } })
+  t.equal(changed.statusCode, 400, 'a change 70 levels down is refused')
+  t.equal(changed.json().code, 'FST_SESSION_INVALID_DATA')
+  t.equal(store.writes(), 0, 'and not written')
 })

@@ -6,7 +6,11 @@ import type { FastifyRequest } from 'fastify'
  * replaces secret hashes inside it, and the data stays where it is.
  */
 export interface SessionRecord {
-  /** The session data; JSON-safe apart from Dates, which every store round-trips. */
+  /**
+   * The session data; JSON-safe apart from Dates, which every store round-trips. The plugin hands a store
+   * only what every store carries (no NUL or lone surrogate in a string or key, at most 64 levels deep, no
+   * `__proto__` key, top-level keys non-empty without '.' or a leading '$'); a store keeps all of that as it is.
+   */
   data: Record<string, unknown>
   /** ms since epoch */
   createdAt: number
