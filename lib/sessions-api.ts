@@ -3,6 +3,7 @@ import type { SessionInfo, SessionsApi, SessionStats, SessionStore } from '../ty
 import { errorCodes, storeError } from './errors.js'
 import { pruneOptions, type SessionEvents } from './events.js'
 import { bounded } from './store-timeout.js'
+import { stringRefusal } from './json-value.js'
 
 /**
  * fastify.sessions: per-owner listing and "log out everywhere", pruning and counting on demand. `store` is
@@ -17,9 +18,13 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
     }
   }
 
+  /** an owner no session can have (set() refuses NUL and lone surrogates): some stores could not even be asked */
+  const impossible = (owner: unknown): boolean => typeof owner !== 'string' || stringRefusal(owner) !== undefined
+
   return {
     async list (owner: string): Promise<SessionInfo[]> {
       requireOwners()
+      if (impossible(owner)) return []
       try {
         const ids = await store.listByOwner!(owner)
         const records = await Promise.all(ids.map(async id => [id, await store.get(id)] as const))
@@ -37,6 +42,7 @@ export function createSessionsApi (store: SessionStore, ownerConfigured: boolean
     async revoke (owner, options = {}): Promise<number> {
       requireOwners()
       const except = options.except === undefined ? undefined : typeof options.except === 'string' ? options.except : options.except.id
+      if (impossible(owner)) return 0
       let count: number
       try {
         count = await store.destroyByOwner!(owner, except)

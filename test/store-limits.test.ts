@@ -121,3 +121,14 @@ t.test('an old session holding a NUL is not imported on any store: a fresh sessi
     t.ok(clearsOld(res), `${name}: the old cookie is cleared`)
   }
 })
+
+t.test('fastify.sessions.list/revoke of an owner no session can have (NUL, a lone surrogate): empty, never a 503', async t => {
+  for (const { name, store } of stores) {
+    if (typeof store.listByOwner !== 'function') continue
+    const instance = await app(t, store)
+    for (const impossible of ['a\u0000b', 'x\ud800y']) {
+      t.same(await instance.sessions.list(impossible), [], `${name}: list of ${JSON.stringify(impossible)}`)
+      t.equal(await instance.sessions.revoke(impossible), 0, `${name}: revoke of ${JSON.stringify(impossible)}`)
+    }
+  }
+})
