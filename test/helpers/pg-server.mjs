@@ -149,11 +149,16 @@ async function killAll (child) {
   while (pids.some(pid => existsSync(`/proc/${pid}`)) && Date.now() < deadline) { await new Promise(resolve => setTimeout(resolve, 10)) }
 }
 
-/** the port opens before recovery ends ("the database system is starting up"): wait for a query to answer */
+/**
+ * The port opens before recovery ends ("the database system is starting up"): wait for a query to
+ * answer. Gives up at once when the postmaster has exited (a port taken meanwhile, a failed start), and
+ * after a minute otherwise: a loaded machine can take seconds to start one.
+ */
 
-async function acceptingQueries (port) {
-  const deadline = Date.now() + 15_000
+async function acceptingQueries (port, child) {
+  const deadline = Date.now() + 60_000
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) { throw new StartFailed(`PostgreSQL on port ${port} exited (${child.exitCode ?? child.signalCode}) before accepting connections`) }
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 })
     client.on('error', () => { })
     try {
@@ -161,13 +166,15 @@ async function acceptingQueries (port) {
       await client.query('SELECT 1')
       return
     } catch {
-      if (Date.now() > deadline) { throw new Error(`PostgreSQL on port ${port} did not accept connections within 15 s`) }
+      if (Date.now() > deadline) { throw new Error(`PostgreSQL on port ${port} did not accept connections within 60 s`) }
       await new Promise(resolve => setTimeout(resolve, 20))
     } finally {
       await client.end().catch(() => { })
     }
   }
 }
+
+class StartFailed extends Error {}
 
 /**
  * A throw-away PostgreSQL of `major` (Debian's 15 by default, or 18 from npm), or the running server
@@ -182,30 +189,41 @@ export async function startPostgres ({ major = DEBIAN_POSTGRES_MAJOR } = {}) {
   const bin = binDir(major, user)
   const postgres = join(bin, 'postgres')
   const source = template(bin, major, user)
-  const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'fzs-postgres-'))
   cpSync(source, join(dir, 'data'), { recursive: true })
   chownTree(dir, user)
-  const args = ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
+  const args = port => ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
     '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=32MB']
   const server = {
     major,
-    port,
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port: 0,
+    url: '',
     process: null,
     dir,
     kill: async () => { await killAll(server.process) },
     restart: async () => {
       await killAll(server.process)
       rmSync(join(dir, 'data', 'postmaster.pid'), { force: true })
-      server.process = spawn(postgres, args, { stdio: 'ignore', cwd: dir, ...user })
-      await acceptingQueries(port)
+      server.process = spawn(postgres, args(server.port), { stdio: 'ignore', cwd: dir, ...user })
+      await acceptingQueries(server.port, server.process)
     },
     stop: async () => {
       await killAll(server.process)
       rmSync(dir, { recursive: true, force: true })
     }
   }
-  await server.restart()
-  return server
+  // the free port can be taken between our probe and the postmaster's bind: start again on another
+  for (let attempt = 1; ; attempt++) {
+    server.port = await freePort()
+    server.url = `postgres://postgres@127.0.0.1:${server.port}/postgres`
+    try {
+      await server.restart()
+      return server
+    } catch (err) {
+      if (!(err instanceof StartFailed) || attempt === 3) {
+        await server.stop()
+        throw err
+      }
+    }
+  }
 }
