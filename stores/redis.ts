@@ -22,6 +22,8 @@ const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
 const ownerOf = (field: string | null | undefined): string | undefined => field === null || field === undefined || field === '' ? undefined : JSON.parse(field)
+/** `_v` and `_b`: counts the scripts do arithmetic on, so anything but digits makes the hash corrupt */
+const COUNT_RE = /^\d{1,15}$/
 
 function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[]): void {
   for (const [name, value] of Object.entries(meta)) {
@@ -93,6 +95,7 @@ export class RedisStore implements SessionStore {
         else own[field] = hash[i + 1]
       }
       if (own._c === undefined) return undefined
+      if (!COUNT_RE.test(own._v ?? '') || !COUNT_RE.test(own._b ?? '0')) throw new Error('_v or _b is not a count')
       const expiresAt = own._e === undefined || own._e === '' ? null : Number(own._e)
       if (expiresAt !== null && expiresAt <= Date.now()) return undefined
       record = usableRecord({ data, createdAt: Number(own._c), expiresAt, version: Number(own._v), auth: JSON.parse(own._a), meta })

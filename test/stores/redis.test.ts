@@ -72,3 +72,29 @@ t.test('a patch that changes the owner, expiry unchanged, gives the owner set th
   t.equal(await redis.pexpiretime('own:owner:ann'), expiresAt, 'not left without a TTL')
   t.same(await store.listByOwner('ann'), ['s'])
 })
+
+t.test('a hash whose _b (data size) or _v (version) is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
+  const { buildApp, sessionCookie, idOf } = await import('../helpers/app.js')
+  const { collectWarnings } = await import('../helpers/sql-checks.js')
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'badsize:' })
+  const app = await buildApp(t, { store, touchAfter: 0, rotationInterval: null }) // every read of a live session extends it
+  for (const [field, value] of [['_b', 'x'], ['_b', ''], ['_b', '-5'], ['_v', ''], ['_v', '1x']]) {
+    const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+    const key = `badsize:${idOf(cookie)}`
+    await redis.hset(key, field, value)
+    const expiry = await redis.pexpiretime(key)
+    const warnings = collectWarnings(t)
+    const read = await app.inject({ url: '/read', headers: { cookie } })
+    t.equal(read.statusCode, 200, `${field}=${JSON.stringify(value)}: a read answers 200`)
+    t.equal(read.json().userId, null, 'as a fresh session')
+    const write = await app.inject({ method: 'POST', url: '/visit', headers: { cookie } })
+    t.equal(write.statusCode, 200, 'a write answers 200, not 503')
+    t.not(idOf(sessionCookie(write) ?? cookie), idOf(cookie), 'on a new session')
+    await app.inject({ url: '/read', headers: { cookie } })
+    t.equal(await redis.pexpiretime(key), expiry, 'reads do not extend the corrupt hash')
+    t.equal(await store.patch(idOf(cookie), { set: { a: 'x' }, unset: [] }), 'missing', 'a patch of it is missing, not a script error')
+    await new Promise(resolve => setImmediate(resolve))
+    t.equal(warnings.filter(w => w.includes('corrupt session')).length, 1, 'reported once')
+  }
+})
