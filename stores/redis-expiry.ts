@@ -31,7 +31,10 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
     if (id.length > 0 && !id.startsWith('owner:')) listener([{ id }])
   }
   try {
-    for (const node of await link.masters()) {
+    const masters = await link.masters()
+    if (masters.length === 0) notices.push('the client knows no Redis server to subscribe to')
+    for (const node of masters) {
+      await node.ready()
       const flags = await notifyFlags(node).catch((err: Error) => {
         notices.push(`could not read notify-keyspace-events (${err.message})`)
         return null
