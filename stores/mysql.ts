@@ -231,7 +231,7 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
-      `SELECT owner, MIN(meta) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
+      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
       [Date.now(), this.#prefix.length, this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0

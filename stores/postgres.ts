@@ -248,14 +248,15 @@ export class PostgresStore implements SessionStore {
 
   async stats (): Promise<SessionStats> {
     await this.ready()
-    const { rows } = await this.#pool.query<{ owner: string | null, meta: unknown, n: string }>(
-      `SELECT owner, min(meta::text) AS meta, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND starts_with(id, $2) GROUP BY owner`,
+    // a long owner's name from any row of its group that has it (a corrupt row's meta may not)
+    const { rows } = await this.#pool.query<{ owner: string | null, whole: string | null, n: string }>(
+      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND starts_with(id, $2) GROUP BY owner`,
       [Date.now(), this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const row of rows) {
       sessions += Number(row.n)
-      if (row.owner !== null) owners[ownerOf(row.owner, row.meta)] = Number(row.n)
+      if (row.owner !== null) owners[ownerOf(row.owner, { owner: row.whole })] = Number(row.n)
     }
     return { sessions, owners }
   }

@@ -6,15 +6,20 @@
 // JSON, with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
 // per owner) is kept by separate single-key commands.
 export const SCRIPTS = {
+  // A key of another type where a session should be (corrupt) is replaced by set() and create(), is
+  // missing to touch(), and is deleted by destroy(); patch() and rotate() read it as missing (WRONGTYPE).
   fzsSessionSet: `
-local old = redis.call('HGET', KEYS[1], 'm:owner')
+local old = false
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then old = redis.call('HGET', KEYS[1], 'm:owner') end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
   // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
   fzsSessionCreate: `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local type = redis.call('TYPE', KEYS[1]).ok
+if type == 'hash' then return 0 end
+if type ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return 1`,
@@ -52,20 +57,26 @@ if not auth or cjson.decode(auth).current[1] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
   fzsSessionTouch: `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
 redis.call('HSET', KEYS[1], '_e', ARGV[1])
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {redis.call('HGET', KEYS[1], 'm:owner') or ''}`,
-  // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session
+  // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session; a
+  // key of another type there (corrupt) is replaced, answering 2
   fzsOwnerExtend: `
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) elseif not exists then return 0 end
+local type = redis.call('TYPE', KEYS[1]).ok
+local replaced = type ~= 'none' and type ~= 'set'
+if replaced then redis.call('DEL', KEYS[1]) end
+local exists = type == 'set'
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) elseif not exists then return replaced and 2 or 0 end
 if ARGV[2] == '' then redis.call('PERSIST', KEYS[1])
 elseif exists then redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
 else redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+if replaced then return 2 end
 return 1`,
   // answers {1 when a session was there, its owner}
   fzsSessionDestroy: `
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then redis.call('DEL', KEYS[1]); return {0, ''} end
 local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner')
 redis.call('DEL', KEYS[1])
 return {found[1] and 1 or 0, found[2] or ''}`

@@ -21,7 +21,28 @@ export interface RedisStoreOptions {
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
-const ownerOf = (field: string | null | undefined): string | undefined => field === null || field === undefined || field === '' ? undefined : JSON.parse(field)
+/** an `m:owner` field that is not a JSON string: the hash is corrupt */
+const CORRUPT = Symbol('corrupt owner field')
+
+/**
+ * the owner an `m:owner` field holds: undefined when none (or not a string, which get() drops too),
+ * CORRUPT when it is not JSON (get() reads the whole hash as missing then)
+ */
+function readOwner (field: string | null | undefined): string | undefined | typeof CORRUPT {
+  if (field === null || field === undefined || field === '') return undefined
+  try {
+    const owner: unknown = JSON.parse(field)
+    return typeof owner === 'string' ? owner : undefined
+  } catch {
+    return CORRUPT
+  }
+}
+
+/** the owner an `m:owner` field holds, undefined when none or corrupt (a corrupt hash reads as missing) */
+function ownerOf (field: string | null | undefined): string | undefined {
+  const owner = readOwner(field)
+  return owner === CORRUPT ? undefined : owner
+}
 /** `_v` and `_b`: counts the scripts do arithmetic on, so anything but digits makes the hash corrupt */
 const COUNT_RE = /^\d{1,15}$/
 
@@ -184,12 +205,17 @@ export class RedisStore implements SessionStore {
   /** adds `member` (unless '') to the owner's set and keeps the set as long as its longest session */
   async #extendOwner (owner: string, expiresAt: number | null, member = ''): Promise<void> {
     const key = this.#ownerKey(owner)
-    await this.#link.run('fzsOwnerExtend', key, [member, expiry(expiresAt)])
+    if (await this.#link.run('fzsOwnerExtend', key, [member, expiry(expiresAt)]) === 2) this.#reportCorrupt(key, 'an owner index that was not a set, replaced')
   }
 
   async #srem (owner: string, ids: string[]): Promise<void> {
     const key = this.#ownerKey(owner)
-    await this.#link.send(key, ['SREM', key, ...ids])
+    try {
+      await this.#link.send(key, ['SREM', key, ...ids])
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      this.#reportCorrupt(key, 'an owner index that is not a set')
+    }
   }
 
   /** SCANs every master for session hashes (never KEYS), reading each one's owner and pointer fields */
@@ -217,13 +243,37 @@ export class RedisStore implements SessionStore {
     return { sessions, owners }
   }
 
+  /**
+   * The owner's set, each member checked against its session's `m:owner` (the set is only an index). A
+   * corrupt member (not a hash, or an owner field that is not JSON) reads as missing, as get() reads it:
+   * it is reported once and dropped from the set, and the others are listed.
+   */
   async listByOwner (owner: string): Promise<string[]> {
     const key = this.#ownerKey(owner)
-    const ids = Array.from(await this.#link.send(key, ['SMEMBERS', key]) as Iterable<string>)
-    const owners = await Promise.all(ids.map(async id => await this.#link.send(this.#key(id), ['HGET', this.#key(id), 'm:owner']) as string | null))
+    let ids: string[]
+    try {
+      ids = Array.from(await this.#link.send(key, ['SMEMBERS', key]) as Iterable<string>)
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      this.#reportCorrupt(key, 'an owner index that is not a set') // replaced by the owner's next session
+      return []
+    }
+    const owners = await Promise.all(ids.map(async id => {
+      const session = this.#key(id)
+      try {
+        return readOwner(await this.#link.send(session, ['HGET', session, 'm:owner']) as string | null)
+      } catch (err) {
+        if (!wrongType(err)) throw err
+        this.#reportCorrupt(session, 'not a hash')
+        return undefined
+      }
+    }))
     const live: string[] = []
     const stale: string[] = []
-    ids.forEach((id, i) => (ownerOf(owners[i]) === owner ? live : stale).push(id))
+    ids.forEach((id, i) => {
+      if (owners[i] === CORRUPT) this.#reportCorrupt(this.#key(id), 'its owner field is not valid JSON')
+      ;(owners[i] === owner ? live : stale).push(id)
+    })
     if (stale.length > 0) await this.#srem(owner, stale)
     return live
   }

@@ -13,6 +13,12 @@ export interface ConformanceOptions {
   ownerIndex?: boolean
   /** the store needs prune() (no native expiry) */
   prune?: boolean
+  /**
+   * ways this backend lets a stored record go corrupt, each spoiling the record of `id` in a store made
+   * with `prefix` so that get() reads it as missing (Redis: a string where the hash is; SQL: JSON that
+   * does not parse). Owner scans are checked to skip it and finish the rest.
+   */
+  corruptions?: Record<string, (target: { prefix: string, id: string }) => Promise<void>>
 }
 
 /** One named check; run it from any test runner (`test(c.name, c.run)`). */
@@ -431,6 +437,42 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       assert.equal(await store.get(id), undefined)
       assert.ok(await store.get(kept), 'an owner sharing the first 1,000 characters is another owner')
     })
+
+    for (const [how, corrupt] of Object.entries(options.corruptions ?? {})) {
+      cases.push({
+        name: `a corrupt record among an owner's sessions (${how}) reads as missing, is reported once, and owner scans finish the rest`,
+        run: async () => {
+          const prefix = `${uniqueId()}:`
+          const store = await options.create({ prefix })
+          const warnings: string[] = []
+          const onWarning = (w: Error & { code?: string }): void => { if (w.code === 'FST_SESSION_CORRUPT_RECORD') warnings.push(w.message) }
+          process.on('warning', onWarning)
+          try {
+            // longer than an SQL owner column: indexed by its hash, read back from meta
+            const owner = `owner-${uniqueId()}-${'x'.repeat(300)}`
+            const ids = [uniqueId(), uniqueId(), uniqueId()]
+            const [bad, ...good] = ids
+            for (const id of ids) await store.set(id, record({ a: 1 }, { meta: { owner } }))
+            await corrupt({ prefix, id: bad })
+            assert.equal(await store.get(bad), undefined, 'the corrupt record reads as missing')
+            // a store that lists without decoding (SQL) may name the corrupt one too; none may throw
+            same((await store.listByOwner!(owner)).filter(id => id !== bad).sort(), [...good].sort(), 'every readable session is listed')
+            const stats = await store.stats!()
+            assert.ok(stats.sessions === 2 || stats.sessions === 3, `stats counts the readable sessions (${stats.sessions})`)
+            assert.ok(stats.owners?.[owner] === 2 || stats.owners?.[owner] === 3, 'under their owner')
+            const removed = await store.destroyByOwner!(owner)
+            assert.ok(removed === 2 || removed === 3, `destroyByOwner removed the readable sessions (${removed})`)
+            for (const id of good) assert.equal(await store.get(id), undefined, 'revoked')
+            same((await store.listByOwner!(owner)).filter(id => id !== bad), [])
+            await new Promise(resolve => setImmediate(resolve))
+            assert.equal(warnings.length, 1, `reported once: ${JSON.stringify(warnings)}`)
+          } finally {
+            process.off('warning', onWarning)
+            await store.close?.()
+          }
+        }
+      })
+    }
 
     check('the owner index follows create', async store => {
       if (store.create === undefined) return

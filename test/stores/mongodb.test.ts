@@ -24,7 +24,11 @@ if (url === undefined) {
 
 t.test('conformance on the in-process fake collection', async t => {
   const collection = new FakeSessionCollection()
-  conformance(t, { create: async ({ prefix }) => new MongoStore({ collection, prefix }), prune: true })
+  conformance(t, {
+    create: async ({ prefix }) => new MongoStore({ collection, prefix }),
+    prune: true,
+    corruptions: { 'auth of the wrong type': async ({ prefix, id }) => { await collection.updateOne({ _id: prefix + id }, { $set: { auth: 5 } }) } }
+  })
 })
 
 t.test('a TTL index on expires (expireAfterSeconds 0) and an owner index are created on first use', async t => {

@@ -20,7 +20,12 @@ t.teardown(async () => { await Promise.all(pools.map(p => p.end().catch(() => {}
 
 t.test('conformance on a real MariaDB', async t => {
   const shared = pool()
-  conformance(t, { create: async ({ prefix }) => new MySQLStore({ pool: shared, prefix }), prune: true })
+  const spoil = (column: string, value: string) => async ({ prefix, id }: { prefix: string, id: string }) => { await shared.query(`UPDATE sessions SET ${column} = ? WHERE id = ?`, [value, prefix + id]) }
+  conformance(t, {
+    create: async ({ prefix }) => new MySQLStore({ pool: shared, prefix }),
+    prune: true,
+    corruptions: { 'meta that is not JSON': spoil('meta', '{"owner": '), 'data that is not JSON': spoil('data', '{"a":') }
+  })
 })
 
 t.test('the table is created on first use with its indexes; createTable false checks it exists', async t => {

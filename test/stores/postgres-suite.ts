@@ -37,7 +37,14 @@ export async function postgresSuite (major: number): Promise<void> {
 
   t.test('conformance on a real PostgreSQL', async t => {
     const shared = pool()
-    conformance(t, { create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix }), prune: true })
+    conformance(t, {
+      create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix }),
+      prune: true,
+      corruptions: {
+        'auth of the wrong shape': async ({ prefix, id }) => { await shared.query('UPDATE sessions SET auth = \'{"current": 5}\'::jsonb WHERE id = $1', [prefix + id]) },
+        'data and meta of the wrong types': async ({ prefix, id }) => { await shared.query('UPDATE sessions SET data = \'5\'::jsonb, meta = \'"text"\'::jsonb WHERE id = $1', [prefix + id]) }
+      }
+    })
   })
 
   t.test('conformance on an UNLOGGED table in a schema', async t => {

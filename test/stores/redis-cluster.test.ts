@@ -5,6 +5,7 @@ import { conformance } from './conformance.js'
 import { startRedisCluster } from '../helpers/servers.js'
 import { buildApp, sessionCookie } from '../helpers/app.js'
 import { expiriesReportedOnce } from '../helpers/cluster-expiry.js'
+import { redisCorruptions } from '../helpers/redis-corrupt.js'
 
 const cluster = await startRedisCluster()
 t.teardown(() => cluster.stop())
@@ -12,7 +13,7 @@ const client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest
 t.teardown(async () => { await client.quit().catch(() => client.disconnect()) })
 
 t.test('conformance on a 3-master Redis Cluster', async t => {
-  conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix }) })
+  conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix }), corruptions: redisCorruptions(async (...args) => await client.call(...args as [string, ...string[]])) })
 })
 
 t.test('sessions spread over the masters and work through the plugin', async t => {

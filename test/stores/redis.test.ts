@@ -4,6 +4,7 @@ import { RedisStore } from '../../stores/redis.js'
 import { conformance } from './conformance.js'
 import { startRedis } from '../helpers/servers.js'
 import { record } from '../../testing/index.js'
+import { redisCorruptions } from '../helpers/redis-corrupt.js'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -17,7 +18,7 @@ t.teardown(async () => { await Promise.all(clients.map(c => c.quit().catch(() =>
 
 t.test('conformance on a real redis-server', async t => {
   const shared = client()
-  conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix }) })
+  conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix }), corruptions: redisCorruptions(async (...args) => await shared.call(...args as [string, ...string[]])) })
 })
 
 t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key', async t => {
@@ -97,4 +98,29 @@ t.test('a hash whose _b (data size) or _v (version) is not a number is corrupt: 
     await new Promise(resolve => setImmediate(resolve))
     t.equal(warnings.filter(w => w.includes('corrupt session')).length, 1, 'reported once')
   }
+})
+
+t.test('an owner index that is not a set (corrupt) fails neither logins under an owner limit nor revoke: reported once, replaced', async t => {
+  const { buildApp, sessionCookie } = await import('../helpers/app.js')
+  const { collectWarnings } = await import('../helpers/sql-checks.js')
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'badidx:' })
+  const app = await buildApp(t, { store, owner: data => data.userId as string | undefined, maxSessionsPerOwner: { limit: 3, policy: 'refuse' } })
+  await redis.set('badidx:owner:ann', 'not a set')
+  const warnings = collectWarnings(t)
+  const logins = []
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ method: 'POST', url: '/login/ann' })
+    t.equal(res.statusCode, 200, `login ${i + 1} answers 200`)
+    logins.push(sessionCookie(res)!)
+  }
+  t.equal(await redis.type('badidx:owner:ann'), 'set', 'the index was replaced by a set')
+  t.equal((await app.sessions.list('ann')).length, 2)
+  t.equal(await app.sessions.revoke('ann'), 2)
+  for (const cookie of logins) t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null, 'revoked')
+  await redis.set('badidx:owner:bob', 'not a set')
+  t.same(await store.listByOwner('bob'), [], 'listed as empty')
+  t.equal(await store.destroyByOwner('bob'), 0)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(warnings.filter(w => w.includes('owner index')).length, 2, 'each corrupt index reported once')
 })
