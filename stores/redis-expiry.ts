@@ -1,6 +1,9 @@
 import type { ExpiredSession, ExpiryWatch } from '../types/index.js'
 import type { RedisLink, RedisNode } from './redis-link.js'
 
+/** the plugin's session ids: 1 to 128 characters A-Z a-z 0-9 _ - */
+const SESSION_ID_RE = /^[A-Za-z0-9_-]{1,128}$/
+
 /** `notify-keyspace-events` publishes key-event notifications (E) for expiries (x, or A for all) */
 function publishesExpiries (flags: string): boolean {
   return flags.includes('E') && (flags.includes('x') || flags.includes('A'))
@@ -28,7 +31,9 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
   const onExpired = (key: string): void => {
     if (!key.startsWith(prefix)) return
     const id = key.slice(prefix.length)
-    if (id.length > 0 && !id.startsWith('owner:')) listener([{ id }])
+    // only what can be a session id of the plugin (lib/cookie.ts ID_RE): not the owner sets, nor (under a
+    // prefix '' or 'app') another store's 'sess:…' or any other key expiring in the database
+    if (SESSION_ID_RE.test(id)) listener([{ id }])
   }
   try {
     const masters = await link.masters()

@@ -2,8 +2,8 @@
 // node-redis link runs them by EVALSHA (EVAL when the server has not cached them yet).
 
 // One hash per session: `d:<key>` per top-level data key, `m:<name>` per meta field, `_c` createdAt,
-// `_e` expiresAt ('' = never), `_v` version, `_b` the data's size, `_a` the auth as
-// JSON, with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
+// `_e` expiresAt ('' = never), `_v` version, `_b` the data's size, `_a` the auth as JSON, `_p` the
+// prefix of the store that wrote it (scans match it exactly), with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
 // per owner) is kept by separate single-key commands.
 export const SCRIPTS = {
   // A key of another type where a session should be (corrupt) is replaced by set() and create(), is
@@ -58,7 +58,7 @@ redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
   fzsSessionTouch: `
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
-redis.call('HSET', KEYS[1], '_e', ARGV[1])
+redis.call('HSET', KEYS[1], '_e', ARGV[1], '_p', ARGV[2])
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {redis.call('HGET', KEYS[1], 'm:owner') or ''}`,
   // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session; a

@@ -53,9 +53,9 @@ function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[])
   }
 }
 
-/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs */
-function recordArgs (record: SessionRecord): string[] {
-  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth)]
+/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs (`_p`: the store's prefix) */
+function recordArgs (record: SessionRecord, prefix: string): string[] {
+  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth), '_p', prefix]
   let bytes = 0
   for (const k of Object.keys(record.data)) {
     if (record.data[k] === undefined) continue
@@ -130,13 +130,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record)) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record, this.#prefix)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record)) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record, this.#prefix)) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -150,6 +150,7 @@ export class RedisStore implements SessionStore {
       else set.push(`d:${k}`, stringify(v))
     }
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
+    set.push('_p', this.#prefix) // labels a hash written before `_p` existed
     const at = change.expiresAt === undefined ? '-' : expiry(change.expiresAt)
     if (change.expiresAt !== undefined) set.push('_e', at)
     let result: [string, number, number?] | null
@@ -184,7 +185,7 @@ export class RedisStore implements SessionStore {
 
   /** one command (a script); a second only to extend an owner index */
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
-    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt)]) as [string] | null
+    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt), this.#prefix]) as [string] | null
     const owner = result === null ? undefined : ownerOf(result[0])
     if (owner !== undefined) await this.#extendOwner(owner, expiresAt)
     return result !== null
@@ -218,7 +219,11 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  /** SCANs every master for session hashes (never KEYS), reading each one's owner and pointer fields */
+  /**
+   * SCANs every master for session hashes (never KEYS), reading each one's owner and prefix fields: a
+   * key matching the prefix may be another store's ('app2…' starts with 'app'), so `_p` decides (a hash
+   * written before `_p` existed counts where its key starts with the prefix, as before)
+   */
   async stats (): Promise<SessionStats> {
     const nodes = await this.#link.masters()
     const owners: Record<string, number> = {}
@@ -231,9 +236,9 @@ export class RedisStore implements SessionStore {
         cursor = String(next)
         // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls
         const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys))
-          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner']).catch(() => []) as Array<string | null>))
-        for (const [created, owner] of results) {
-          if (created === null || created === undefined) continue
+          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p']).catch(() => []) as Array<string | null>))
+        for (const [created, owner, prefix] of results) {
+          if (created === null || created === undefined || (prefix !== null && prefix !== undefined && prefix !== this.#prefix)) continue
           sessions++
           const name = ownerOf(owner)
           if (name !== undefined) owners[name] = (owners[name] ?? 0) + 1

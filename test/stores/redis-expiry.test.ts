@@ -165,3 +165,18 @@ t.test('watchExpired called before a README-configured client has connected wait
   await redis.set('early:abc', '1', 'PX', 10)
   t.same(await reports.until(s => s.id === 'abc'), { id: 'abc' })
 })
+
+t.test('a store with the prefix \'\' reports only keys that can be its session ids: not another store\'s \'sess:…\' nor other keys', async t => {
+  await redis.config('SET', 'notify-keyspace-events', 'Ex')
+  const store = new RedisStore({ client: redis, prefix: '' })
+  const reports = waitFor<ExpiredSession>(10_000, 'report')
+  const seen: string[] = []
+  const watch = await store.watchExpired(sessions => { for (const s of sessions) { seen.push(s.id); reports.push(s) } })
+  t.teardown(() => watch.stop())
+  for (const key of ['sess:abc', 'cache:user:1', 'owner:bob', 'a.b']) await redis.set(key, '1', 'PX', 1)
+  while (await redis.exists('sess:abc', 'cache:user:1', 'owner:bob', 'a.b') > 0); // reading an expired key expires it at once
+  await redis.set('Mine_1-x', '1', 'PX', 1)
+  while (await redis.exists('Mine_1-x') === 1);
+  await reports.until(s => s.id === 'Mine_1-x')
+  t.same(seen, ['Mine_1-x'])
+})

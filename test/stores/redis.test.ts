@@ -27,7 +27,7 @@ t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key
   const expiresAt = Date.now() + 60_000
   await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: { ip: '::1', owner: 'o' } })
   const hash = await redis.hgetall('layout:abc')
-  t.same(Object.keys(hash).sort(), ['_a', '_b', '_c', '_e', '_v', 'd:n', 'd:user', 'm:ip', 'm:owner'])
+  t.same(Object.keys(hash).sort(), ['_a', '_b', '_c', '_e', '_p', '_v', 'd:n', 'd:user', 'm:ip', 'm:owner'])
   t.equal(await redis.pexpiretime('layout:abc'), expiresAt)
   t.same(await redis.smembers('layout:owner:o'), ['abc'])
   t.ok(await redis.pttl('layout:owner:o') > 0, 'the owner index expires with its sessions')
