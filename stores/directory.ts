@@ -26,8 +26,9 @@ const OWNERS = '.owners'
 const NEVER = 253402300799000
 
 /**
- * One file per session, `<prefix><id>.session`, written by atomic rename. The file's mtime is its
- * expiry, so prune() decides from stat alone. Owners are indexed by marker files under .owners/.
+ * One file per session, `<prefix><id>.session`, written by atomic rename, with the prefix inside. The
+ * file's mtime is its expiry, so prune() finds expired files from stat alone. Owners are indexed by
+ * marker files under .owners/.
  * Several processes may share the folder: no file is ever torn; patch is atomic within a process.
  */
 export class DirectoryStore implements SessionStore {
@@ -71,6 +72,15 @@ export class DirectoryStore implements SessionStore {
 
   /** the record, live or expired; undefined when missing or corrupt */
   async #readAny (id: string): Promise<SessionRecord | undefined> {
+    return (await this.#readFile(id))?.record
+  }
+
+  /**
+   * The record and whether this store wrote it: a file named `<prefix><id>` may be another store's (the
+   * prefix 'app2' starts with 'app'), so the `prefix` written in it decides; a file written before the
+   * prefix was recorded is this store's when its name starts with the prefix, as before.
+   */
+  async #readFile (id: string): Promise<{ record: SessionRecord, mine: boolean } | undefined> {
     const file = this.#file(id)
     await this.ready()
     let text: string
@@ -84,18 +94,21 @@ export class DirectoryStore implements SessionStore {
       text = ''
     }
     let record: SessionRecord | undefined | null = null
+    let prefix: unknown
     try {
-      record = usableRecord(parse(text))
+      const parsed = parse(text) as { prefix?: unknown } | null
+      prefix = parsed?.prefix
+      record = usableRecord(parsed)
     } catch {}
     if (record === null || record === undefined) {
       warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing`)
       return undefined
     }
-    return record
+    return { record, mine: prefix === undefined || prefix === this.#prefix }
   }
 
   async #write (id: string, record: SessionRecord): Promise<void> {
-    await writeFileAtomic(this.#file(id), stringify(record), { mtime: record.expiresAt ?? NEVER, fsync: this.#fsync })
+    await writeFileAtomic(this.#file(id), stringify({ ...record, prefix: this.#prefix }), { mtime: record.expiresAt ?? NEVER, fsync: this.#fsync })
   }
 
   async #index (id: string, before: string | undefined, after: string | undefined): Promise<void> {
@@ -175,7 +188,7 @@ export class DirectoryStore implements SessionStore {
     })
   }
 
-  /** ids of the session files in the folder */
+  /** ids of the session files in the folder whose names start with the prefix (some may be another prefix's) */
   async #ids (): Promise<string[]> {
     const ids: string[] = []
     for (const name of await readdir(this.#dir)) {
@@ -186,7 +199,7 @@ export class DirectoryStore implements SessionStore {
     return ids
   }
 
-  /** Removes files whose mtime (= expiry) has passed, deciding from stat alone. */
+  /** Removes files whose mtime (= expiry) has passed: found by stat, and read (only those) to check whose they are. */
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
     const now = Date.now()
@@ -203,8 +216,10 @@ export class DirectoryStore implements SessionStore {
       const gone = await this.#lock.run(id, async () => {
         const fresh = await stat(file).catch(() => null)
         if (fresh === null || fresh.mtimeMs > now) return false
-        // the owner is read only when someone asked what was removed (and only from an expired file)
-        const owner = expired === undefined ? undefined : (await this.#readAny(id).catch(() => undefined))?.meta.owner
+        // an expired file is read: whose it is, and its owner for whoever asked what was removed
+        const found = await this.#readFile(id).catch(() => undefined)
+        if (found?.mine === false) return false
+        const owner = found?.record.meta.owner
         // only the unlink that removed the file reports it: another process may prune this directory too
         return await unlink(file).then(() => { expired?.collect(id, owner); return true }, () => false)
       })
@@ -221,8 +236,9 @@ export class DirectoryStore implements SessionStore {
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const id of await this.#ids()) {
-      const record = await this.#read(id).catch(() => undefined)
-      if (record === undefined) continue
+      const found = await this.#readFile(id).catch(() => undefined)
+      if (found === undefined || !found.mine || !isLive(found.record)) continue
+      const record = found.record
       sessions++
       if (record.meta.owner !== undefined) owners[record.meta.owner] = (owners[record.meta.owner] ?? 0) + 1
     }

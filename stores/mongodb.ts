@@ -15,6 +15,8 @@ export interface SessionDocument {
   auth: SessionAuth
   meta: SessionMeta
   owner?: string
+  /** the prefix of the store that wrote it: scans match it exactly (absent in documents written before it was recorded) */
+  prefix?: string
 }
 
 type Filter = Record<string, unknown>
@@ -41,7 +43,7 @@ export type MongoStoreOptions = ({ collection: SessionCollection } | { client: M
   prefix?: string
 }
 
-function document (record: SessionRecord): Omit<SessionDocument, '_id'> {
+function document (record: SessionRecord, prefix: string): Omit<SessionDocument, '_id'> {
   for (const key of Object.keys(record.data)) checkKey(key)
   const doc: Omit<SessionDocument, '_id'> = {
     data: record.data,
@@ -52,6 +54,7 @@ function document (record: SessionRecord): Omit<SessionDocument, '_id'> {
     meta: record.meta
   }
   if (record.meta.owner !== undefined) doc.owner = record.meta.owner
+  doc.prefix = prefix
   return doc
 }
 
@@ -85,6 +88,14 @@ export class MongoStore implements SessionStore {
     this.#prefix = options.prefix ?? ''
   }
 
+  /**
+   * The store's documents: those it wrote (their `prefix`), and those written before the prefix was
+   * recorded whose _id starts with it, as every scan matched them then ('app2…' starts with 'app').
+   */
+  #own (): Filter {
+    return { $or: [{ prefix: this.#prefix }, { prefix: { $exists: false }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } }] }
+  }
+
   /** Creates the TTL and owner indexes; the plugin awaits this. */
   readonly ready = once(async () => {
     await this.#collection.createIndex({ expires: 1 }, { expireAfterSeconds: 0, name: 'session_expires_ttl' })
@@ -103,7 +114,7 @@ export class MongoStore implements SessionStore {
 
   async set (id: string, record: SessionRecord): Promise<void> {
     await this.ready()
-    await this.#collection.replaceOne({ _id: this.#prefix + id }, document(record), { upsert: true })
+    await this.#collection.replaceOne({ _id: this.#prefix + id }, document(record, this.#prefix), { upsert: true })
   }
 
   /**
@@ -113,7 +124,7 @@ export class MongoStore implements SessionStore {
   async create (id: string, record: SessionRecord): Promise<boolean> {
     await this.ready()
     try {
-      await this.#collection.replaceOne({ _id: this.#prefix + id, expires: { $lte: new Date() } }, document(record), { upsert: true })
+      await this.#collection.replaceOne({ _id: this.#prefix + id, expires: { $lte: new Date() } }, document(record, this.#prefix), { upsert: true })
       return true
     } catch (err) {
       if ((err as { code?: number }).code === 11000) return false
@@ -144,6 +155,7 @@ export class MongoStore implements SessionStore {
       if (change.meta.owner === undefined) $unset.owner = ''
       else $set.owner = change.meta.owner
     }
+    $set.prefix = this.#prefix // labels a document written before the prefix was recorded
     const update: Record<string, Record<string, unknown>> = { $inc: { version: 1 } }
     if (Object.keys($set).length > 0) update.$set = $set
     if (Object.keys($unset).length > 0) update.$unset = $unset
@@ -173,13 +185,13 @@ export class MongoStore implements SessionStore {
 
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     await this.ready()
-    const result = await this.#collection.updateOne({ _id: this.#prefix + id, 'auth.current.0': from, ...live() }, { $set: { auth } })
+    const result = await this.#collection.updateOne({ _id: this.#prefix + id, 'auth.current.0': from, ...live() }, { $set: { auth, prefix: this.#prefix } })
     return result.matchedCount === 1
   }
 
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    const result = await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, { $set: { expires: expiresAt === null ? null : new Date(expiresAt) } })
+    const result = await this.#collection.updateOne({ _id: this.#prefix + id, ...live() }, { $set: { expires: expiresAt === null ? null : new Date(expiresAt), prefix: this.#prefix } })
     return result.matchedCount === 1
   }
 
@@ -194,7 +206,7 @@ export class MongoStore implements SessionStore {
   /** The TTL monitor removes expired documents by itself; this does it now. */
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
-    const expiredNow = { expires: { $lte: new Date() }, _id: { $regex: `^${escapeRegExp(this.#prefix)}` } }
+    const expiredNow = { expires: { $lte: new Date() }, ...this.#own() }
     const expired = expiredReport(this.#prefix, options)
     let removed = 0
     if (expired === undefined) {
@@ -214,11 +226,10 @@ export class MongoStore implements SessionStore {
 
   async stats (): Promise<SessionStats> {
     await this.ready()
-    const docs = await this.#collection.find(live(), { projection: { _id: 1, owner: 1 } }).toArray() as Array<Partial<SessionDocument> & { _id: string }>
+    const docs = await this.#collection.find({ $and: [live(), this.#own()] }, { projection: { _id: 1, owner: 1 } }).toArray() as Array<Partial<SessionDocument> & { _id: string }>
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const doc of docs) {
-      if (!doc._id.startsWith(this.#prefix)) continue
       sessions++
       if (doc.owner !== undefined && doc.owner !== null) owners[doc.owner] = (owners[doc.owner] ?? 0) + 1
     }
@@ -227,8 +238,8 @@ export class MongoStore implements SessionStore {
 
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
-    const docs = await this.#collection.find({ owner, ...live() }, { projection: { _id: 1 } }).toArray()
-    return docs.map(d => d._id).filter(id => id.startsWith(this.#prefix)).map(id => id.slice(this.#prefix.length))
+    const docs = await this.#collection.find({ owner, $and: [live(), this.#own()] }, { projection: { _id: 1 } }).toArray()
+    return docs.map(d => d._id.slice(this.#prefix.length))
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {

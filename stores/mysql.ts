@@ -22,7 +22,11 @@ export interface MySQLStoreOptions {
 const PRUNE_BATCH = 5000
 const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
-/** The table the store uses; the README prints it for `createTable: false`. */
+/**
+ * The table the store uses; the README prints it for `createTable: false`. `prefix` is the prefix of the
+ * store that wrote the row: scans match it exactly (an `id` starting with 'app' may be a session of the
+ * prefix 'app2'); NULL in rows written before the column existed.
+ */
 export function sessionsTableDDL (table = 'sessions'): string {
   return `CREATE TABLE IF NOT EXISTS ${quote(table)} (
   id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -34,11 +38,27 @@ export function sessionsTableDDL (table = 'sessions'): string {
   created_at BIGINT NOT NULL,
   expires BIGINT NULL,
   owner VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
   PRIMARY KEY (id),
   KEY sessions_expires (expires),
   KEY sessions_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
 }
+
+/**
+ * Adds the `prefix` column to a table made before it existed (the store runs it unless `createTable` is
+ * false); the README prints it.
+ */
+export function sessionsPrefixColumnDDL (table = 'sessions'): string {
+  return `ALTER TABLE ${quote(table)} ADD COLUMN prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL`
+}
+
+/**
+ * The rows of the store (three parameters: the prefix, its length, the prefix): those it wrote, and
+ * those written before the `prefix` column existed (NULL) whose id starts with it, as every scan
+ * matched them then.
+ */
+const OWN = '(prefix = ? OR (prefix IS NULL AND LEFT(id, ?) = ?))'
 
 function quote (table: string): string {
   if (!TABLE_RE.test(table)) throw new TypeError(`MySQLStore: invalid table name ${JSON.stringify(table)}`)
@@ -88,7 +108,32 @@ export class MySQLStore implements SessionStore {
       if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
       throw new Error(`MySQLStore: ${this.#tableName} was made by fastify-zod-session 0.1 and lacks the columns of store contract v2; 0.1 sessions cannot be read, so drop it (DROP TABLE ${this.#table}) and let the store create it, or give a new \`table\``, { cause: err })
     }
+    await this.#migratePrefix()
   })
+
+  /** A table made before the `prefix` column gets it (once); with createTable false, a clear error. */
+  async #migratePrefix (): Promise<void> {
+    try {
+      await this.#query(this.#pool, `SELECT prefix FROM ${this.#table} LIMIT 0`)
+      return
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
+      if (!this.#create) {
+        throw new Error(`MySQLStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL(this.#tableName)}`, { cause: err })
+      }
+    }
+    try {
+      await this.#query(this.#pool, sessionsPrefixColumnDDL(this.#tableName))
+    } catch (err) {
+      // two processes adding it at once
+      if ((err as { code?: string }).code !== 'ER_DUP_FIELDNAME') throw err
+    }
+  }
+
+  /** the parameters of OWN */
+  #own (): unknown[] {
+    return [this.#prefix, this.#prefix.length, this.#prefix]
+  }
 
   #decode (row: Row): SessionRecord | undefined {
     let record: SessionRecord | null | undefined = null
@@ -111,10 +156,10 @@ export class MySQLStore implements SessionStore {
   async set (id: string, r: SessionRecord): Promise<void> {
     await this.ready()
     await this.#query(this.#pool,
-      `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner, prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON DUPLICATE KEY UPDATE data = VALUES(data), meta = VALUES(meta), auth = VALUES(auth), secret = VALUES(secret), version = VALUES(version),
-       created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner)`,
-      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
+       created_at = VALUES(created_at), expires = VALUES(expires), owner = VALUES(owner), prefix = VALUES(prefix)`,
+      [this.#prefix + id, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner), this.#prefix])
   }
 
   /** An INSERT, which fails on the primary key while a row is there; an expired row is deleted first. */
@@ -124,8 +169,8 @@ export class MySQLStore implements SessionStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       await this.#query(this.#pool, `DELETE FROM ${this.#table} WHERE id = ? AND expires <= ?`, [key, Date.now()])
       try {
-        await this.#query(this.#pool, `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [key, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)])
+        await this.#query(this.#pool, `INSERT INTO ${this.#table} (id, data, meta, auth, secret, version, created_at, expires, owner, prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [key, stringify(r.data), JSON.stringify(r.meta), JSON.stringify(r.auth), r.auth.current[0], r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner), this.#prefix])
         return true
       } catch (err) {
         if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err
@@ -161,8 +206,8 @@ export class MySQLStore implements SessionStore {
       const record = rows.length === 0 ? undefined : this.#decode(rows[0])
       const result = applyPatch(record, change)
       if (result !== 'ok' || record === undefined) return result
-      await this.#query(conn, `UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ? WHERE id = ?`,
-        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, ownerColumn(record.meta.owner), this.#prefix + id])
+      await this.#query(conn, `UPDATE ${this.#table} SET data = ?, meta = ?, version = ?, expires = ?, owner = ?, prefix = ? WHERE id = ?`,
+        [stringify(record.data), JSON.stringify(record.meta), record.version, record.expiresAt, ownerColumn(record.meta.owner), this.#prefix, this.#prefix + id])
       return 'ok'
     })
   }
@@ -170,14 +215,14 @@ export class MySQLStore implements SessionStore {
   /** one UPDATE conditioned on the current secret hash */
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     await this.ready()
-    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET auth = ?, secret = ? WHERE id = ? AND secret = ? AND ${LIVE}`,
-      [JSON.stringify(auth), auth.current[0], this.#prefix + id, from, Date.now()])
+    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET auth = ?, secret = ?, prefix = ? WHERE id = ? AND secret = ? AND ${LIVE}`,
+      [JSON.stringify(auth), auth.current[0], this.#prefix, this.#prefix + id, from, Date.now()])
     return result.affectedRows === 1
   }
 
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET expires = ? WHERE id = ? AND ${LIVE}`, [expiresAt, this.#prefix + id, Date.now()])
+    const [result] = await this.#query<ResultSetHeader>(this.#pool, `UPDATE ${this.#table} SET expires = ?, prefix = ? WHERE id = ? AND ${LIVE}`, [expiresAt, this.#prefix, this.#prefix + id, Date.now()])
     return result.affectedRows === 1
   }
 
@@ -193,8 +238,8 @@ export class MySQLStore implements SessionStore {
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
     const now = Date.now()
-    const where = 'WHERE expires <= ? AND LEFT(id, ?) = ?'
-    const params = [now, this.#prefix.length, this.#prefix]
+    const where = `WHERE expires <= ? AND ${OWN}`
+    const params = [now, ...this.#own()]
     let total = 0
     if (options?.onProgress !== undefined) {
       const [rows] = await this.#query<RowDataPacket[]>(this.#pool, `SELECT COUNT(*) AS n FROM ${this.#table} ${where}`, params)
@@ -231,8 +276,8 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
-      `SELECT owner, MIN(meta) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? GROUP BY owner`,
-      [Date.now(), this.#prefix.length, this.#prefix])
+      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND ${OWN} GROUP BY owner`,
+      [Date.now(), ...this.#own()])
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const row of rows) {
@@ -246,16 +291,16 @@ export class MySQLStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const [rows] = await this.#query<Row[]>(this.#pool,
-      `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ?`,
-      [ownerColumn(owner), Date.now(), this.#prefix.length, this.#prefix])
+      `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN}`,
+      [ownerColumn(owner), Date.now(), ...this.#own()])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const [result] = await this.#query<ResultSetHeader>(this.#pool,
-      `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND LEFT(id, ?) = ? AND id <> ?`,
-      [ownerColumn(owner), Date.now(), this.#prefix.length, this.#prefix, except === undefined ? '' : this.#prefix + except])
+      `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN} AND id <> ?`,
+      [ownerColumn(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }
 }

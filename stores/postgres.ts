@@ -32,7 +32,9 @@ function identifiers (table: string): { qualified: string, name: string } {
 
 /**
  * The table the store uses; the README prints it for `createTable: false`. `sizes` holds each data
- * key's size (the contract's measure), so maxBytes is checked inside the UPDATE that merges.
+ * key's size (the contract's measure), so maxBytes is checked inside the UPDATE that merges. `prefix`
+ * is the prefix of the store that wrote the row: scans match it exactly (an `id` starting with 'app'
+ * may be a session of the prefix 'app2'); NULL in rows written before the column existed.
  */
 export function postgresTableDDL (table = 'sessions', unlogged = false): string {
   const { qualified, name } = identifiers(table)
@@ -45,11 +47,26 @@ export function postgresTableDDL (table = 'sessions', unlogged = false): string 
   version BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
   expires BIGINT,
-  owner TEXT COLLATE "C"
+  owner TEXT COLLATE "C",
+  prefix TEXT COLLATE "C"
 );
 CREATE INDEX IF NOT EXISTS "${name}_expires" ON ${qualified} (expires) WHERE expires IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "${name}_owner" ON ${qualified} (owner) WHERE owner IS NOT NULL;`
 }
+
+/**
+ * Adds the `prefix` column to a table made before it existed (the store runs it unless `createTable` is
+ * false); the README prints it.
+ */
+export function postgresPrefixColumnDDL (table = 'sessions'): string {
+  return `ALTER TABLE ${identifiers(table).qualified} ADD COLUMN IF NOT EXISTS prefix TEXT COLLATE "C";`
+}
+
+/**
+ * The rows of the store whose prefix is parameter `$n`: those it wrote, and those written before the
+ * `prefix` column existed (NULL) whose id starts with it, as every scan matched them then.
+ */
+const own = (n: number): string => `(prefix = $${n} OR (prefix IS NULL AND starts_with(id, $${n})))`
 
 interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
 
@@ -86,21 +103,21 @@ export class PostgresStore implements SessionStore {
     // named: each connection parses and plans them once
     this.#sql = prepared({
       get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${LIVE}`,
-      set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
+      set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner, prefix) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
-        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner`,
+        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner, prefix = EXCLUDED.prefix`,
       // an expired row is replaced; a live one is left alone (and no row is returned)
-      create: `INSERT INTO ${t} AS s (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
+      create: `INSERT INTO ${t} AS s (id, data, sizes, meta, auth, version, created_at, expires, owner, prefix) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
-        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner
-        WHERE s.expires IS NOT NULL AND s.expires <= $10`,
+        version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner, prefix = EXCLUDED.prefix
+        WHERE s.expires IS NOT NULL AND s.expires <= $11`,
       patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
         expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
-        owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END
+        owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END, prefix = $14
         WHERE id = $1 AND ${LIVE} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
       classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${LIVE}`,
-      rotate: `UPDATE ${t} SET auth = $3::jsonb WHERE id = $1 AND ${LIVE} AND auth->'current'->>0 = $4`,
-      touch: `UPDATE ${t} SET expires = $3 WHERE id = $1 AND ${LIVE}`,
+      rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${LIVE} AND auth->'current'->>0 = $4`,
+      touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${LIVE}`,
       destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${LIVE} AS live`
     })
   }
@@ -124,7 +141,27 @@ export class PostgresStore implements SessionStore {
       if ((err as { code?: string }).code === '42P01') throw new Error(`PostgresStore: table ${this.#tableName} does not exist (createTable is false): create it with postgresTableDDL()`, { cause: err })
       throw err
     }
+    await this.#migratePrefix()
   })
+
+  /** A table made before the `prefix` column gets it (a moment's lock, once); with createTable false, a clear error. */
+  async #migratePrefix (): Promise<void> {
+    try {
+      await this.#pool.query(`SELECT prefix FROM ${this.#table} LIMIT 0`)
+      return
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42703') throw err
+      if (!this.#create) {
+        throw new Error(`PostgresStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL(this.#tableName)}`, { cause: err })
+      }
+    }
+    try {
+      await this.#pool.query(postgresPrefixColumnDDL(this.#tableName))
+    } catch (err) {
+      // two processes adding it at once
+      if ((err as { code?: string }).code !== '42701') throw err
+    }
+  }
 
   async #run<R extends QueryResultRow> (statement: { name: string, text: string }, values: unknown[]): Promise<{ rows: R[], rowCount: number | null }> {
     return await this.#pool.query<R>({ ...statement, values })
@@ -153,7 +190,7 @@ export class PostgresStore implements SessionStore {
     const sizes: Record<string, number> = {}
     for (const key of Object.keys(r.data)) if (r.data[key] !== undefined) sizes[key] = entrySize(key, r.data[key])
     return [this.#prefix + id, stringify(r.data), JSON.stringify(sizes), JSON.stringify(r.meta), JSON.stringify(r.auth),
-      r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner)]
+      r.version, r.createdAt, r.expiresAt, ownerColumn(r.meta.owner), this.#prefix]
   }
 
   async set (id: string, r: SessionRecord): Promise<void> {
@@ -191,7 +228,7 @@ export class PostgresStore implements SessionStore {
     const unsetList = [...unset]
     const sizesJson = JSON.stringify(sizes)
     const { rowCount } = await this.#run(this.#sql.patch, [key, now, unsetList, sizesJson, stringify(set), change.expiresAt !== undefined, change.expiresAt ?? null,
-      JSON.stringify(metaSet), metaUnset, ownerChanged, ownerColumn(change.meta?.owner), change.ifVersion ?? null, change.maxBytes ?? null])
+      JSON.stringify(metaSet), metaUnset, ownerChanged, ownerColumn(change.meta?.owner), change.ifVersion ?? null, change.maxBytes ?? null, this.#prefix])
     if (rowCount === 1) return 'ok'
     const { rows } = await this.#run<{ version: string, merged: string }>(this.#sql.classify, [key, now, unsetList, sizesJson])
     if (rows.length === 0) return 'missing'
@@ -203,13 +240,13 @@ export class PostgresStore implements SessionStore {
   /** one UPDATE conditioned on the current secret hash */
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
     await this.ready()
-    const { rowCount } = await this.#run(this.#sql.rotate, [this.#prefix + id, Date.now(), JSON.stringify(auth), from])
+    const { rowCount } = await this.#run(this.#sql.rotate, [this.#prefix + id, Date.now(), JSON.stringify(auth), from, this.#prefix])
     return rowCount === 1
   }
 
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
     await this.ready()
-    const { rowCount } = await this.#run(this.#sql.touch, [this.#prefix + id, Date.now(), expiresAt])
+    const { rowCount } = await this.#run(this.#sql.touch, [this.#prefix + id, Date.now(), expiresAt, this.#prefix])
     return rowCount === 1
   }
 
@@ -223,7 +260,7 @@ export class PostgresStore implements SessionStore {
   /** batched deletes on the expires index, so that a large prune holds no long lock */
   async prune (options?: PruneOptions): Promise<number> {
     await this.ready()
-    const where = 'expires <= $1 AND starts_with(id, $2)'
+    const where = `expires <= $1 AND ${own(2)}`
     const params = [Date.now(), this.#prefix]
     let total = 0
     if (options?.onProgress !== undefined) {
@@ -248,14 +285,15 @@ export class PostgresStore implements SessionStore {
 
   async stats (): Promise<SessionStats> {
     await this.ready()
-    const { rows } = await this.#pool.query<{ owner: string | null, meta: unknown, n: string }>(
-      `SELECT owner, min(meta::text) AS meta, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND starts_with(id, $2) GROUP BY owner`,
+    // a long owner's name from any row of its group that has it (a corrupt row's meta may not)
+    const { rows } = await this.#pool.query<{ owner: string | null, whole: string | null, n: string }>(
+      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND ${own(2)} GROUP BY owner`,
       [Date.now(), this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0
     for (const row of rows) {
       sessions += Number(row.n)
-      if (row.owner !== null) owners[ownerOf(row.owner, row.meta)] = Number(row.n)
+      if (row.owner !== null) owners[ownerOf(row.owner, { owner: row.whole })] = Number(row.n)
     }
     return { sessions, owners }
   }
@@ -263,7 +301,7 @@ export class PostgresStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const { rows } = await this.#pool.query<{ id: string }>(
-      `SELECT id FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND starts_with(id, $3)`,
+      `SELECT id FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)}`,
       [ownerColumn(owner), Date.now(), this.#prefix])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
@@ -271,7 +309,7 @@ export class PostgresStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const { rowCount } = await this.#pool.query(
-      `DELETE FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND starts_with(id, $3) AND id <> $4`,
+      `DELETE FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)} AND id <> $4`,
       [ownerColumn(owner), Date.now(), this.#prefix, except === undefined ? '' : this.#prefix + except])
     return rowCount ?? 0
   }

@@ -1,6 +1,9 @@
 import type { ExpiredSession, ExpiryWatch } from '../types/index.js'
 import type { RedisLink, RedisNode } from './redis-link.js'
 
+/** the plugin's session ids: 1 to 128 characters A-Z a-z 0-9 _ - */
+const SESSION_ID_RE = /^[A-Za-z0-9_-]{1,128}$/
+
 /** `notify-keyspace-events` publishes key-event notifications (E) for expiries (x, or A for all) */
 function publishesExpiries (flags: string): boolean {
   return flags.includes('E') && (flags.includes('x') || flags.includes('A'))
@@ -28,10 +31,15 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
   const onExpired = (key: string): void => {
     if (!key.startsWith(prefix)) return
     const id = key.slice(prefix.length)
-    if (id.length > 0 && !id.startsWith('owner:')) listener([{ id }])
+    // only what can be a session id of the plugin (lib/cookie.ts ID_RE): not the owner sets, nor (under a
+    // prefix '' or 'app') another store's 'sess:…' or any other key expiring in the database
+    if (SESSION_ID_RE.test(id)) listener([{ id }])
   }
   try {
-    for (const node of await link.masters()) {
+    const masters = await link.masters()
+    if (masters.length === 0) notices.push('the client knows no Redis server to subscribe to')
+    for (const node of masters) {
+      await node.ready()
       const flags = await notifyFlags(node).catch((err: Error) => {
         notices.push(`could not read notify-keyspace-events (${err.message})`)
         return null

@@ -10,23 +10,44 @@ import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 export interface IORedisClient {
   call (command: string, ...args: string[]): Promise<unknown>
   defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
-  duplicate (): IORedisClient
+  duplicate (override?: SubscriberOptions): IORedisClient
   readonly status: string
   readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined }
   readonly isCluster: boolean
   subscribe (channel: string): Promise<unknown>
   on (event: 'error' | 'message', listener: (...args: any[]) => void): unknown
-  once (event: 'end', listener: () => void): unknown
-  off (event: 'end', listener: () => void): unknown
+  once (event: 'ready' | 'end', listener: () => void): unknown
+  off (event: 'ready' | 'end', listener: () => void): unknown
   quit (): Promise<unknown>
   disconnect (): void
 }
+
+/** What the expiry subscriber overrides of the client it duplicates (ioredis `RedisOptions`). */
+export interface SubscriberOptions {
+  enableOfflineQueue?: boolean
+  maxRetriesPerRequest?: number | null
+  commandTimeout?: number | undefined
+  autoResubscribe?: boolean
+  lazyConnect?: boolean
+}
+
+/**
+ * The expiry subscriber is a duplicate of the app's client, but not with its fail-fast settings: those
+ * are for requests, which must answer at once while Redis is down. With `enableOfflineQueue: false`
+ * (the README's and the storage URL's setting) a fresh duplicate's SUBSCRIBE, sent before it has
+ * connected, fails with "Stream isn't writeable"; a command timeout or a retry limit would end a
+ * subscription that only has to wait for Redis to come back. It queues, waits and resubscribes.
+ */
+const SUBSCRIBER: SubscriberOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: true, lazyConnect: false }
 
 /** An ioredis (v5 or v6) `Cluster`, as far as the store uses it. */
 export interface IORedisCluster {
   call (command: string, ...args: string[]): Promise<unknown>
   defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
   readonly isCluster: boolean
+  readonly status: string
+  once (event: 'ready' | 'end', listener: () => void): unknown
+  off (event: 'ready' | 'end', listener: () => void): unknown
   nodes (role: 'master'): IORedisClient[]
 }
 
@@ -61,6 +82,8 @@ export interface RedisNode {
   /** host:port, for messages */
   readonly label: string
   readonly db: number
+  /** resolves once the client can take commands (an ioredis client still connecting, with no offline queue, cannot) */
+  ready (): Promise<void>
   /** `onMessage` for every message on `channel`, on a connection of its own; resolves to what stops it */
   subscribe (channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
 }
@@ -84,14 +107,31 @@ export function flatHash (reply: unknown): string[] {
   return []
 }
 
+/**
+ * Resolves once an ioredis client or Cluster is ready (a Cluster knows its masters only then), at once
+ * when it is, or when it was made with lazyConnect and never connected (nothing would make it ready);
+ * rejects when it is closed first.
+ */
+async function whenReady (client: Pick<IORedisCluster, 'status' | 'once' | 'off'>): Promise<void> {
+  if (client.status === 'ready' || client.status === 'wait') return
+  if (client.status === 'end') throw new Error('the Redis client was closed')
+  await new Promise<void>((resolve, reject) => {
+    const ready = (): void => { client.off('end', end); resolve() }
+    const end = (): void => { client.off('ready', ready); reject(new Error('the Redis client was closed')) }
+    client.once('ready', ready)
+    client.once('end', end)
+  })
+}
+
 function ioredisNode (node: IORedisClient, db: number): RedisNode {
   return {
     send: async args => await node.call(...args as [string, ...string[]]),
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
     db,
+    ready: async () => { await whenReady(node) },
     async subscribe (channel, onMessage) {
       if (node.status === 'end') throw new Error('the Redis client was closed')
-      const subscriber = node.duplicate()
+      const subscriber = node.duplicate(SUBSCRIBER)
       subscriber.on('error', ignore) // it reconnects and resubscribes by itself
       subscriber.on('message', (from: string, message: string) => { if (from === channel) onMessage(message) })
       // the subscriber lives no longer than the client it was made from
@@ -119,7 +159,11 @@ function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   return {
     send: async (_key, args) => await client.call(...args as [string, ...string[]]),
     run: async (script, key, args) => await scripts[script](key, ...args),
-    masters: async () => cluster ? (client as IORedisCluster).nodes('master').map(node => ioredisNode(node, 0)) : [ioredisNode(client as IORedisClient, (client as IORedisClient).options.db ?? 0)]
+    masters: async () => {
+      if (!cluster) return [ioredisNode(client as IORedisClient, (client as IORedisClient).options.db ?? 0)]
+      await whenReady(client as IORedisCluster) // a Cluster still connecting knows no masters yet
+      return (client as IORedisCluster).nodes('master').map(node => ioredisNode(node, 0))
+    }
   }
 }
 
@@ -142,6 +186,7 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
     send: async args => await node.sendCommand(args),
     label: socket?.host !== undefined ? `${socket.host}:${socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
     db,
+    ready: async () => {}, // the store is given a connected client
     async subscribe (channel, onMessage) {
       if (node.isOpen === false) throw new Error('the Redis client was closed')
       const subscriber = node.duplicate()

@@ -2,33 +2,41 @@
 // node-redis link runs them by EVALSHA (EVAL when the server has not cached them yet).
 
 // One hash per session: `d:<key>` per top-level data key, `m:<name>` per meta field, `_c` createdAt,
-// `_e` expiresAt ('' = never), `_v` version, `_b` the data's size, `_a` the auth as
-// JSON, with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
+// `_e` expiresAt ('' = never), `_v` version, `_b` the data's size, `_a` the auth as JSON, `_p` the
+// prefix of the store that wrote it (scans match it exactly), with PEXPIREAT on the key. Every script touches ONE key (Cluster-safe); the owner index (a set
 // per owner) is kept by separate single-key commands.
 export const SCRIPTS = {
+  // A key of another type where a session should be (corrupt) is replaced by set() and create(), is
+  // missing to touch(), and is deleted by destroy(); patch() and rotate() read it as missing (WRONGTYPE).
   fzsSessionSet: `
-local old = redis.call('HGET', KEYS[1], 'm:owner')
+local old = false
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then old = redis.call('HGET', KEYS[1], 'm:owner') end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return old`,
   // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
   fzsSessionCreate: `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local type = redis.call('TYPE', KEYS[1]).ok
+if type == 'hash' then return 0 end
+if type ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return 1`,
   // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), n, then n field/value
   // pairs, then fields to delete. `_b` holds the data's size (key + value bytes of every d: field), kept
-  // from the lengths of the changed fields only. Answers false when missing, else {owner, 1 applied |
-  // 0 version conflict | 2 too large, the key's expiry (-1 none)}.
+  // from the lengths of the changed fields only. Answers false when missing (or corrupt: a `_v` or `_b`
+  // that is not a count, which get() reads as missing too), else {owner, 1 applied | 0 version conflict |
+  // 2 too large, the key's expiry (-1 none)}.
   fzsSessionPatch: `
 local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v', '_b')
 if not found[1] then return false end
+-- a version or size that is not a count: a corrupt hash, missing as get() reads it
+if not found[3] or not string.match(found[3], '^%d+$') or not string.match(found[4] or '0', '^%d+$') then return false end
+local version, bytes = tonumber(found[3]), tonumber(found[4] or '0')
 if ARGV[2] ~= '' and found[3] ~= ARGV[2] then return {found[2] or '', 0} end
 local n = tonumber(ARGV[4])
 local last = 4 + 2 * n
-local bytes = tonumber(found[4] or '0')
 local new, gone, fields = {}, {}, {}
 for i = 5, last, 2 do if string.sub(ARGV[i], 1, 2) == 'd:' then new[ARGV[i]] = #ARGV[i + 1]; fields[ARGV[i]] = true end end
 for i = last + 1, #ARGV do if string.sub(ARGV[i], 1, 2) == 'd:' then gone[ARGV[i]] = true; fields[ARGV[i]] = true end end
@@ -38,7 +46,7 @@ for f in pairs(fields) do
   if new[f] and not gone[f] then bytes = bytes + new[f] + (#f - 2) end
 end
 if ARGV[3] ~= '' and bytes > tonumber(ARGV[3]) then return {found[2] or '', 2} end
-redis.call('HSET', KEYS[1], '_v', tonumber(found[3]) + 1, '_b', bytes, unpack(ARGV, 5, last))
+redis.call('HSET', KEYS[1], '_v', version + 1, '_b', bytes, unpack(ARGV, 5, last))
 if #ARGV > last then redis.call('HDEL', KEYS[1], unpack(ARGV, last + 1)) end
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
@@ -49,20 +57,26 @@ if not auth or cjson.decode(auth).current[1] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
   fzsSessionTouch: `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], '_e', ARGV[1])
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
+redis.call('HSET', KEYS[1], '_e', ARGV[1], '_p', ARGV[2])
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {redis.call('HGET', KEYS[1], 'm:owner') or ''}`,
-  // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session
+  // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session; a
+  // key of another type there (corrupt) is replaced, answering 2
   fzsOwnerExtend: `
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) elseif not exists then return 0 end
+local type = redis.call('TYPE', KEYS[1]).ok
+local replaced = type ~= 'none' and type ~= 'set'
+if replaced then redis.call('DEL', KEYS[1]) end
+local exists = type == 'set'
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) elseif not exists then return replaced and 2 or 0 end
 if ARGV[2] == '' then redis.call('PERSIST', KEYS[1])
 elseif exists then redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
 else redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+if replaced then return 2 end
 return 1`,
   // answers {1 when a session was there, its owner}
   fzsSessionDestroy: `
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then redis.call('DEL', KEYS[1]); return {0, ''} end
 local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner')
 redis.call('DEL', KEYS[1])
 return {found[1] and 1 or 0, found[2] or ''}`

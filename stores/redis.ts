@@ -21,7 +21,30 @@ export interface RedisStoreOptions {
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
-const ownerOf = (field: string | null | undefined): string | undefined => field === null || field === undefined || field === '' ? undefined : JSON.parse(field)
+/** an `m:owner` field that is not a JSON string: the hash is corrupt */
+const CORRUPT = Symbol('corrupt owner field')
+
+/**
+ * the owner an `m:owner` field holds: undefined when none (or not a string, which get() drops too),
+ * CORRUPT when it is not JSON (get() reads the whole hash as missing then)
+ */
+function readOwner (field: string | null | undefined): string | undefined | typeof CORRUPT {
+  if (field === null || field === undefined || field === '') return undefined
+  try {
+    const owner: unknown = JSON.parse(field)
+    return typeof owner === 'string' ? owner : undefined
+  } catch {
+    return CORRUPT
+  }
+}
+
+/** the owner an `m:owner` field holds, undefined when none or corrupt (a corrupt hash reads as missing) */
+function ownerOf (field: string | null | undefined): string | undefined {
+  const owner = readOwner(field)
+  return owner === CORRUPT ? undefined : owner
+}
+/** `_v` and `_b`: counts the scripts do arithmetic on, so anything but digits makes the hash corrupt */
+const COUNT_RE = /^\d{1,15}$/
 
 function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[]): void {
   for (const [name, value] of Object.entries(meta)) {
@@ -30,9 +53,9 @@ function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[])
   }
 }
 
-/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs */
-function recordArgs (record: SessionRecord): string[] {
-  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth)]
+/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs (`_p`: the store's prefix) */
+function recordArgs (record: SessionRecord, prefix: string): string[] {
+  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth), '_p', prefix]
   let bytes = 0
   for (const k of Object.keys(record.data)) {
     if (record.data[k] === undefined) continue
@@ -93,6 +116,7 @@ export class RedisStore implements SessionStore {
         else own[field] = hash[i + 1]
       }
       if (own._c === undefined) return undefined
+      if (!COUNT_RE.test(own._v ?? '') || !COUNT_RE.test(own._b ?? '0')) throw new Error('_v or _b is not a count')
       const expiresAt = own._e === undefined || own._e === '' ? null : Number(own._e)
       if (expiresAt !== null && expiresAt <= Date.now()) return undefined
       record = usableRecord({ data, createdAt: Number(own._c), expiresAt, version: Number(own._v), auth: JSON.parse(own._a), meta })
@@ -106,13 +130,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record)) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record, this.#prefix)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record)) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record, this.#prefix)) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -126,6 +150,7 @@ export class RedisStore implements SessionStore {
       else set.push(`d:${k}`, stringify(v))
     }
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
+    set.push('_p', this.#prefix) // labels a hash written before `_p` existed
     const at = change.expiresAt === undefined ? '-' : expiry(change.expiresAt)
     if (change.expiresAt !== undefined) set.push('_e', at)
     let result: [string, number, number?] | null
@@ -160,7 +185,7 @@ export class RedisStore implements SessionStore {
 
   /** one command (a script); a second only to extend an owner index */
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
-    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt)]) as [string] | null
+    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt), this.#prefix]) as [string] | null
     const owner = result === null ? undefined : ownerOf(result[0])
     if (owner !== undefined) await this.#extendOwner(owner, expiresAt)
     return result !== null
@@ -181,15 +206,24 @@ export class RedisStore implements SessionStore {
   /** adds `member` (unless '') to the owner's set and keeps the set as long as its longest session */
   async #extendOwner (owner: string, expiresAt: number | null, member = ''): Promise<void> {
     const key = this.#ownerKey(owner)
-    await this.#link.run('fzsOwnerExtend', key, [member, expiry(expiresAt)])
+    if (await this.#link.run('fzsOwnerExtend', key, [member, expiry(expiresAt)]) === 2) this.#reportCorrupt(key, 'an owner index that was not a set, replaced')
   }
 
   async #srem (owner: string, ids: string[]): Promise<void> {
     const key = this.#ownerKey(owner)
-    await this.#link.send(key, ['SREM', key, ...ids])
+    try {
+      await this.#link.send(key, ['SREM', key, ...ids])
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      this.#reportCorrupt(key, 'an owner index that is not a set')
+    }
   }
 
-  /** SCANs every master for session hashes (never KEYS), reading each one's owner and pointer fields */
+  /**
+   * SCANs every master for session hashes (never KEYS), reading each one's owner and prefix fields: a
+   * key matching the prefix may be another store's ('app2…' starts with 'app'), so `_p` decides (a hash
+   * written before `_p` existed counts where its key starts with the prefix, as before)
+   */
   async stats (): Promise<SessionStats> {
     const nodes = await this.#link.masters()
     const owners: Record<string, number> = {}
@@ -202,9 +236,9 @@ export class RedisStore implements SessionStore {
         cursor = String(next)
         // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls
         const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys))
-          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner']).catch(() => []) as Array<string | null>))
-        for (const [created, owner] of results) {
-          if (created === null || created === undefined) continue
+          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p']).catch(() => []) as Array<string | null>))
+        for (const [created, owner, prefix] of results) {
+          if (created === null || created === undefined || (prefix !== null && prefix !== undefined && prefix !== this.#prefix)) continue
           sessions++
           const name = ownerOf(owner)
           if (name !== undefined) owners[name] = (owners[name] ?? 0) + 1
@@ -214,13 +248,37 @@ export class RedisStore implements SessionStore {
     return { sessions, owners }
   }
 
+  /**
+   * The owner's set, each member checked against its session's `m:owner` (the set is only an index). A
+   * corrupt member (not a hash, or an owner field that is not JSON) reads as missing, as get() reads it:
+   * it is reported once and dropped from the set, and the others are listed.
+   */
   async listByOwner (owner: string): Promise<string[]> {
     const key = this.#ownerKey(owner)
-    const ids = Array.from(await this.#link.send(key, ['SMEMBERS', key]) as Iterable<string>)
-    const owners = await Promise.all(ids.map(async id => await this.#link.send(this.#key(id), ['HGET', this.#key(id), 'm:owner']) as string | null))
+    let ids: string[]
+    try {
+      ids = Array.from(await this.#link.send(key, ['SMEMBERS', key]) as Iterable<string>)
+    } catch (err) {
+      if (!wrongType(err)) throw err
+      this.#reportCorrupt(key, 'an owner index that is not a set') // replaced by the owner's next session
+      return []
+    }
+    const owners = await Promise.all(ids.map(async id => {
+      const session = this.#key(id)
+      try {
+        return readOwner(await this.#link.send(session, ['HGET', session, 'm:owner']) as string | null)
+      } catch (err) {
+        if (!wrongType(err)) throw err
+        this.#reportCorrupt(session, 'not a hash')
+        return undefined
+      }
+    }))
     const live: string[] = []
     const stale: string[] = []
-    ids.forEach((id, i) => (ownerOf(owners[i]) === owner ? live : stale).push(id))
+    ids.forEach((id, i) => {
+      if (owners[i] === CORRUPT) this.#reportCorrupt(this.#key(id), 'its owner field is not valid JSON')
+      ;(owners[i] === owner ? live : stale).push(id)
+    })
     if (stale.length > 0) await this.#srem(owner, stale)
     return live
   }

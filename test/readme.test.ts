@@ -18,13 +18,15 @@ t.test('the README documents every option', async t => {
 })
 
 t.test('the README prints the exact MySQL DDL the store uses', async t => {
-  const { sessionsTableDDL } = await import('../stores/mysql.js')
+  const { sessionsTableDDL, sessionsPrefixColumnDDL } = await import('../stores/mysql.js')
   t.ok(readme.includes('```sql\n' + sessionsTableDDL() + '\n```'))
+  t.ok(readme.includes('```sql\n' + sessionsPrefixColumnDDL() + '\n```'), 'and the migration of an older table')
 })
 
 t.test('the README prints the exact PostgreSQL DDL the store uses', async t => {
-  const { postgresTableDDL } = await import('../stores/postgres.js')
+  const { postgresTableDDL, postgresPrefixColumnDDL } = await import('../stores/postgres.js')
   t.ok(readme.includes('```sql\n' + postgresTableDDL() + '\n```'))
+  t.ok(readme.includes('```sql\n' + postgresPrefixColumnDDL() + '\n```'), 'and the migration of an older table')
 })
 
 t.test('the README\'s copy of the store contract has exactly the methods and patch results of types/index.ts', async t => {

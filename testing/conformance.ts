@@ -13,6 +13,12 @@ export interface ConformanceOptions {
   ownerIndex?: boolean
   /** the store needs prune() (no native expiry) */
   prune?: boolean
+  /**
+   * ways this backend lets a stored record go corrupt, each spoiling the record of `id` in a store made
+   * with `prefix` so that get() reads it as missing (Redis: a string where the hash is; SQL: JSON that
+   * does not parse). Owner scans are checked to skip it and finish the rest.
+   */
+  corruptions?: Record<string, (target: { prefix: string, id: string }) => Promise<void>>
 }
 
 /** One named check; run it from any test runner (`test(c.name, c.run)`). */
@@ -455,6 +461,42 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       assert.ok(await store.get(kept), 'an owner sharing the first 1,000 characters is another owner')
     })
 
+    for (const [how, corrupt] of Object.entries(options.corruptions ?? {})) {
+      cases.push({
+        name: `a corrupt record among an owner's sessions (${how}) reads as missing, is reported once, and owner scans finish the rest`,
+        run: async () => {
+          const prefix = `${uniqueId()}:`
+          const store = await options.create({ prefix })
+          const warnings: string[] = []
+          const onWarning = (w: Error & { code?: string }): void => { if (w.code === 'FST_SESSION_CORRUPT_RECORD') warnings.push(w.message) }
+          process.on('warning', onWarning)
+          try {
+            // longer than an SQL owner column: indexed by its hash, read back from meta
+            const owner = `owner-${uniqueId()}-${'x'.repeat(300)}`
+            const ids = [uniqueId(), uniqueId(), uniqueId()]
+            const [bad, ...good] = ids
+            for (const id of ids) await store.set(id, record({ a: 1 }, { meta: { owner } }))
+            await corrupt({ prefix, id: bad })
+            assert.equal(await store.get(bad), undefined, 'the corrupt record reads as missing')
+            // a store that lists without decoding (SQL) may name the corrupt one too; none may throw
+            same((await store.listByOwner!(owner)).filter(id => id !== bad).sort(), [...good].sort(), 'every readable session is listed')
+            const stats = await store.stats!()
+            assert.ok(stats.sessions === 2 || stats.sessions === 3, `stats counts the readable sessions (${stats.sessions})`)
+            assert.ok(stats.owners?.[owner] === 2 || stats.owners?.[owner] === 3, 'under their owner')
+            const removed = await store.destroyByOwner!(owner)
+            assert.ok(removed === 2 || removed === 3, `destroyByOwner removed the readable sessions (${removed})`)
+            for (const id of good) assert.equal(await store.get(id), undefined, 'revoked')
+            same((await store.listByOwner!(owner)).filter(id => id !== bad), [])
+            await new Promise(resolve => setImmediate(resolve))
+            assert.equal(warnings.length, 1, `reported once: ${JSON.stringify(warnings)}`)
+          } finally {
+            process.off('warning', onWarning)
+            await store.close?.()
+          }
+        }
+      })
+    }
+
     check('the owner index follows create', async store => {
       if (store.create === undefined) return
       const owner = `owner-${uniqueId()}`
@@ -497,5 +539,57 @@ export function storeConformance (options: ConformanceOptions): TestCase[] {
       }
     }
   })
+  // A prefix is a namespace, not a match: a store whose prefix starts another's (or is '') must not list,
+  // count, prune or revoke the other's sessions. (A key is still prefix + id: 'app' with id '2x' and
+  // 'app2' with id 'x' name one record, which random ids never do.) The prefixes are fixed, so runs on
+  // a server kept between runs may have left sessions under them: counts are compared before and after.
+  for (const [short, long] of [['app', 'app2'], ['', 'x']]) {
+    cases.push({
+      name: `stores with prefixes '${short}' and '${long}' on one backend each list, count, prune and revoke only their own sessions`,
+      run: async () => {
+        const a = await options.create({ prefix: short })
+        const b = await options.create({ prefix: long })
+        try {
+          const owner = `owner-${uniqueId()}`
+          const [mineA, mineB] = [[uniqueId(), uniqueId()], [uniqueId(), uniqueId(), uniqueId()]]
+          const before = options.ownerIndex === false ? undefined : [await a.stats!(), await b.stats!()]
+          for (const id of mineA) await a.set(id, record({ from: 'a' }, { meta: { owner } }))
+          for (const id of mineB) await b.set(id, record({ from: 'b' }, { meta: { owner } }))
+          if (before !== undefined) {
+            same((await a.listByOwner!(owner)).sort(), [...mineA].sort(), `'${short}' lists only its own`)
+            same((await b.listByOwner!(owner)).sort(), [...mineB].sort(), `'${long}' lists only its own`)
+            const [statsA, statsB] = [await a.stats!(), await b.stats!()]
+            assert.equal(statsA.sessions - before[0].sessions, mineA.length, `'${short}' counts only its own`)
+            assert.equal(statsA.owners?.[owner], mineA.length)
+            assert.equal(statsB.sessions - before[1].sessions, mineB.length, `'${long}' counts only its own`)
+            assert.equal(statsB.owners?.[owner], mineB.length)
+          }
+          if (typeof a.prune === 'function' && typeof b.prune === 'function') {
+            const [deadA, deadB] = [uniqueId(), uniqueId()]
+            await a.set(deadA, record({}, { expiresAt: Date.now() - 1000 }))
+            await b.set(deadB, record({}, { expiresAt: Date.now() - 1000 }))
+            const prunedA: string[] = []
+            await a.prune({ onExpired: sessions => { prunedA.push(...sessions.map(s => s.id)) } })
+            assert.ok(prunedA.includes(deadA), `'${short}' prunes its own expired session`)
+            assert.ok(!prunedA.some(id => id.endsWith(deadB)), `'${short}' leaves '${long}''s expired session alone`)
+            const prunedB: string[] = []
+            await b.prune({ onExpired: sessions => { prunedB.push(...sessions.map(s => s.id)) } })
+            assert.ok(prunedB.includes(deadB), `'${long}' still finds its own expired session to prune`)
+          }
+          if (before !== undefined) {
+            assert.equal(await a.destroyByOwner!(owner), mineA.length, `'${short}' revokes only its own`)
+            for (const id of mineB) same((await b.get(id))?.data, { from: 'b' }, `'${long}''s sessions survive '${short}''s revoke`)
+            same((await b.listByOwner!(owner)).sort(), [...mineB].sort())
+            assert.equal(await b.destroyByOwner!(owner), mineB.length)
+          }
+          for (const id of mineB) await b.destroy(id)
+          for (const id of mineA) await a.destroy(id)
+        } finally {
+          await a.close?.()
+          await b.close?.()
+        }
+      }
+    })
+  }
   return cases
 }

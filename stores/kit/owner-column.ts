@@ -10,9 +10,21 @@ export function ownerColumn (owner: string | undefined | null): string | null {
   return owner.length <= OWNER_COLUMN_MAX ? owner : HASHED + createHash('sha256').update(owner).digest('hex')
 }
 
-/** The owner a column value stands for: the column itself, or (when it is a hash) the owner kept in meta. */
+/**
+ * The owner a column value stands for: the column itself, or (when it is a hash) the owner kept in meta
+ * (an object, or its JSON). A meta that is not JSON or names no owner (a corrupt row) leaves the hash:
+ * one corrupt row never fails a whole scan.
+ */
 export function ownerOf (column: string, meta: unknown): string {
   if (!column.startsWith(HASHED)) return column
-  const parsed = typeof meta === 'string' ? JSON.parse(meta) as { owner?: unknown } : meta as { owner?: unknown }
-  return typeof parsed?.owner === 'string' ? parsed.owner : column
+  let parsed: unknown = meta
+  if (typeof meta === 'string') {
+    try {
+      parsed = JSON.parse(meta)
+    } catch {
+      return column
+    }
+  }
+  const owner = parsed !== null && typeof parsed === 'object' ? (parsed as { owner?: unknown }).owner : undefined
+  return typeof owner === 'string' ? owner : column
 }

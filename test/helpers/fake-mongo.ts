@@ -1,6 +1,6 @@
 // An in-process FAKE of the few MongoDB Collection methods MongoStore calls (SessionCollection),
 // with MongoDB's semantics for them: $set/$unset on dotted paths, upsert, $or, $gt/$lte on Dates
-// (null and missing never compare), null matching missing, $ne, $regex. Used only when no
+// (null and missing never compare), null matching missing, $ne, $regex, $exists, $and. Used only when no
 // MongoDB server is given through MONGODB_URL; it is not a MongoDB.
 import type { SessionCollection, SessionDocument } from '../../stores/mongodb.js'
 
@@ -28,6 +28,7 @@ function matchValue (value: unknown, condition: unknown): boolean {
         case '$lte': return order !== null && order <= 0
         case '$ne': return !equal(value, arg)
         case '$regex': return typeof value === 'string' && new RegExp(arg as string).test(value)
+        case '$exists': return (value !== undefined) === arg
         default: throw new Error(`fake-mongo: operator ${op} not supported`)
       }
     })
@@ -44,7 +45,9 @@ function getPath (doc: Doc, path: string): unknown {
 export function matches (doc: Doc, filter: Doc): boolean {
   return Object.entries(filter).every(([key, condition]) => key === '$or'
     ? (condition as Doc[]).some(sub => matches(doc, sub))
-    : matchValue(getPath(doc, key), condition))
+    : key === '$and'
+      ? (condition as Doc[]).every(sub => matches(doc, sub))
+      : matchValue(getPath(doc, key), condition))
 }
 
 function setPath (doc: Doc, path: string, value: unknown): void {

@@ -14,7 +14,11 @@ if (process.env.FZS_CRASH_ROUNDS !== undefined) t.setTimeout(900_000)
 
 t.test('conformance', async t => {
   const dir = tempDir(t)
-  conformance(t, { create: async ({ prefix }) => new DirectoryStore({ path: dir, prefix }), prune: true })
+  conformance(t, {
+    create: async ({ prefix }) => new DirectoryStore({ path: dir, prefix }),
+    prune: true,
+    corruptions: { 'a file that is not JSON': async ({ prefix, id }) => { writeFileSync(join(dir, `${prefix}${id}.session`), '{"data": ') } }
+  })
 })
 
 t.test('conformance with fsync', async t => {

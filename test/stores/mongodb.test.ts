@@ -24,7 +24,11 @@ if (url === undefined) {
 
 t.test('conformance on the in-process fake collection', async t => {
   const collection = new FakeSessionCollection()
-  conformance(t, { create: async ({ prefix }) => new MongoStore({ collection, prefix }), prune: true })
+  conformance(t, {
+    create: async ({ prefix }) => new MongoStore({ collection, prefix }),
+    prune: true,
+    corruptions: { 'auth of the wrong type': async ({ prefix, id }) => { await collection.updateOne({ _id: prefix + id }, { $set: { auth: 5 } }) } }
+  })
 })
 
 t.test('a TTL index on expires (expireAfterSeconds 0) and an owner index are created on first use', async t => {
@@ -38,7 +42,7 @@ t.test('a TTL index on expires (expireAfterSeconds 0) and an owner index are cre
   ], 'created once')
 })
 
-t.test('documents: _id, data with native Dates, expires as a Date for the TTL index', async t => {
+t.test('documents: _id, data with native Dates, expires as a Date for the TTL index, the prefix that wrote it', async t => {
   const collection = new FakeSessionCollection()
   const store = new MongoStore({ collection, prefix: 'p:' })
   const expiresAt = Date.now() + 60_000
@@ -49,7 +53,7 @@ t.test('documents: _id, data with native Dates, expires as a Date for the TTL in
   t.ok((doc.data as { when: unknown }).when instanceof Date)
   t.equal(doc.owner, 'o')
   await store.patch('a', { set: { n: 1 }, unset: ['when'], expiresAt: null, meta: { owner: undefined } })
-  t.same(collection.docs.get('p:a'), { _id: 'p:a', data: { n: 1 }, createdAt: 1, expires: null, version: 1, auth: { current: ['h'], replaced: [] }, meta: {} })
+  t.same(collection.docs.get('p:a'), { _id: 'p:a', data: { n: 1 }, createdAt: 1, expires: null, version: 1, auth: { current: ['h'], replaced: [] }, meta: {}, prefix: 'p:' })
 })
 
 t.test('keys MongoDB cannot hold in an update path are refused clearly', async t => {

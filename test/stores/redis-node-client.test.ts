@@ -13,6 +13,7 @@ import { startRedis, startRedisCluster } from '../helpers/servers.js'
 import { buildApp, idOf, sessionCookie } from '../helpers/app.js'
 import { expiriesReportedOnce } from '../helpers/cluster-expiry.js'
 import { record } from '../../testing/index.js'
+import { redisCorruptions } from '../helpers/redis-corrupt.js'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -30,13 +31,19 @@ const makers: Array<[string, (options: { url: string }) => unknown]> = [['v4', c
 for (const [version, make] of makers) {
   t.test(`conformance with node-redis ${version}`, async t => {
     const client = await connected(t, make({ url: server.url }) as NodeRedisClient)
-    conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix: `${version}:${prefix}` }) })
+    conformance(t, {
+      create: async ({ prefix }) => new RedisStore({ client, prefix: `${version}:${prefix}` }),
+      corruptions: redisCorruptions(async (...args) => await ioredis.call(...args as [string, ...string[]]), (prefix, id) => `${version}:${prefix}${id}`)
+    })
   })
 }
 
 t.test('conformance with node-redis speaking RESP3 (maps and sets as replies)', async t => {
   const client = await connected(t, createClient({ url: server.url, RESP: 3 }))
-  conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix: `resp3:${prefix}` }) })
+  conformance(t, {
+    create: async ({ prefix }) => new RedisStore({ client, prefix: `resp3:${prefix}` }),
+    corruptions: redisCorruptions(async (...args) => await ioredis.call(...args as [string, ...string[]]), (prefix, id) => `resp3:${prefix}${id}`)
+  })
 })
 
 t.test('the layout is the one ioredis writes: sessions survive a switch of client, both ways', async t => {
@@ -109,7 +116,7 @@ t.test('conformance and expiry events on a 3-master Cluster through node-redis c
   await client.connect()
   t.teardown(async () => { await client.close().catch(() => {}) })
   t.test('conformance', async t => {
-    conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix }) })
+    conformance(t, { create: async ({ prefix }) => new RedisStore({ client, prefix }), corruptions: redisCorruptions(async (...args) => await client.sendCommand(args[1], false, args)) })
   })
   t.test('sessions on several masters, each expiry reported once', async t => {
     const masters = await Promise.all(client.masters.map(async m => await client.nodeClient(m)))
