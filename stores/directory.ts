@@ -5,6 +5,7 @@ import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecor
 import { parse, stringify } from './kit/codec.js'
 import { KeyedLock, writeFileAtomic } from './kit/atomic-file.js'
 import { warnOnce } from './kit/warn-once.js'
+import { withLockFile } from './kit/lock-files.js'
 import { expiredReport } from './kit/expired-report.js'
 import { destroyOwned } from './kit/owned.js'
 import { applyPatch, applyRotate, isLive, once, usableRecord } from './kit/record.js'
@@ -29,7 +30,8 @@ const NEVER = 253402300799000
  * One file per session, `<prefix><id>.session`, written by atomic rename, with the prefix inside. The
  * file's mtime is its expiry, so prune() finds expired files from stat alone. Owners are indexed by
  * marker files under .owners/.
- * Several processes may share the folder: no file is ever torn; patch is atomic within a process.
+ * Several processes may share the folder (a rolling deploy, `cluster`, containers on one volume): no
+ * file is ever torn, and every conditional write holds the id's lock file, so none is lost.
  */
 export class DirectoryStore implements SessionStore {
   readonly #dir: string
@@ -54,6 +56,12 @@ export class DirectoryStore implements SessionStore {
     await writeFile(probe, '')
     await unlink(probe)
   })
+
+  /** `work` on one id, in turn with this process's other calls on it (KeyedLock) and other processes' (a lock file) */
+  async #locked<T> (id: string, work: () => Promise<T>): Promise<T> {
+    await this.ready() // the folder the lock file goes in
+    return await this.#lock.run(id, async () => await withLockFile(this.#file(id), work))
+  }
 
   #file (id: string): string {
     if (!ID_RE.test(id)) throw new TypeError(`DirectoryStore: invalid session id ${JSON.stringify(id.slice(0, 40))}`)
@@ -128,7 +136,7 @@ export class DirectoryStore implements SessionStore {
   async set (id: string, record: SessionRecord): Promise<void> {
     this.#file(id)
     await this.ready()
-    await this.#lock.run(id, async () => {
+    await this.#locked(id, async () => {
       const before = await this.#read(id)
       await this.#write(id, record)
       await this.#index(id, before?.meta.owner, record.meta.owner)
@@ -138,7 +146,7 @@ export class DirectoryStore implements SessionStore {
   async create (id: string, record: SessionRecord): Promise<boolean> {
     this.#file(id)
     await this.ready()
-    return await this.#lock.run(id, async () => {
+    return await this.#locked(id, async () => {
       const before = await this.#readAny(id)
       if (before !== undefined && isLive(before)) return false
       await this.#write(id, record)
@@ -148,7 +156,7 @@ export class DirectoryStore implements SessionStore {
   }
 
   async patch (id: string, change: SessionPatch): Promise<PatchResult> {
-    return this.#lock.run(id, async () => {
+    return this.#locked(id, async () => {
       const record = await this.#read(id)
       const before = record?.meta.owner
       const result = applyPatch(record, change)
@@ -160,7 +168,7 @@ export class DirectoryStore implements SessionStore {
   }
 
   async rotate (id: string, from: string, auth: SessionAuth): Promise<boolean> {
-    return this.#lock.run(id, async () => {
+    return this.#locked(id, async () => {
       const record = await this.#read(id)
       if (!applyRotate(record, from, auth) || record === undefined) return false
       await this.#write(id, record)
@@ -169,7 +177,7 @@ export class DirectoryStore implements SessionStore {
   }
 
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
-    return this.#lock.run(id, async () => {
+    return this.#locked(id, async () => {
       const record = await this.#read(id)
       if (record === undefined) return false
       record.expiresAt = expiresAt
@@ -180,7 +188,7 @@ export class DirectoryStore implements SessionStore {
 
   async destroy (id: string): Promise<boolean> {
     const file = this.#file(id)
-    return this.#lock.run(id, async () => {
+    return this.#locked(id, async () => {
       const record = await this.#read(id).catch(() => undefined)
       await unlink(file).catch(err => { if (err.code !== 'ENOENT') throw err })
       if (record?.meta.owner !== undefined) await this.#index(id, record.meta.owner, undefined)
@@ -213,7 +221,7 @@ export class DirectoryStore implements SessionStore {
       const info = await stat(file).catch(() => null)
       if (info === null || info.mtimeMs > now) continue
       // re-checked under the id's lock: a write may have just extended it
-      const gone = await this.#lock.run(id, async () => {
+      const gone = await this.#locked(id, async () => {
         const fresh = await stat(file).catch(() => null)
         if (fresh === null || fresh.mtimeMs > now) return false
         // an expired file is read: whose it is, and its owner for whoever asked what was removed
