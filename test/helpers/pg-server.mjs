@@ -158,7 +158,7 @@ async function killAll (child) {
 async function acceptingQueries (port, child) {
   const deadline = Date.now() + 60_000
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) { throw new StartFailed(`PostgreSQL on port ${port} exited (${child.exitCode ?? child.signalCode}) before accepting connections`) }
+    if (child.exitCode !== null || child.signalCode !== null) { throw new StartFailed(`PostgreSQL on port ${port} exited (${child.exitCode ?? child.signalCode}) before accepting connections: ${(child.stderrTail ?? '').trim().split('\n').slice(-2).join(' ')}`) }
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 })
     client.on('error', () => { })
     try {
@@ -191,6 +191,7 @@ export async function startPostgres ({ major = DEBIAN_POSTGRES_MAJOR } = {}) {
   const source = template(bin, major, user)
   const dir = mkdtempSync(join(tmpdir(), 'fzs-postgres-'))
   cpSync(source, join(dir, 'data'), { recursive: true })
+  chmodSync(join(dir, 'data'), 0o700) // PostgreSQL refuses a group- or world-readable data directory; Node 22's cpSync does not keep the mode
   chownTree(dir, user)
   const args = port => ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
     '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=32MB']
@@ -204,7 +205,8 @@ export async function startPostgres ({ major = DEBIAN_POSTGRES_MAJOR } = {}) {
     restart: async () => {
       await killAll(server.process)
       rmSync(join(dir, 'data', 'postmaster.pid'), { force: true })
-      server.process = spawn(postgres, args(server.port), { stdio: 'ignore', cwd: dir, ...user })
+      server.process = spawn(postgres, args(server.port), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...user })
+      server.process.stderr.setEncoding('utf8').on('data', text => { server.process.stderrTail = ((server.process.stderrTail ?? '') + text).slice(-2000) })
       await acceptingQueries(server.port, server.process)
     },
     stop: async () => {
