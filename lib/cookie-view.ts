@@ -1,10 +1,16 @@
 import type { SessionCookieOptions } from '../types/index.js'
-import type { SessionState } from './state.js'
-import type { SessionManager } from './manager.js'
+import type { RefreshOptions, ResolvedOptions } from './options.js'
+import type { CookieOverrides } from './cookie.js'
+import { overrideCookie, type SessionState } from './state.js'
 import { errorCodes } from './errors.js'
 
-/** the attributes a request may override for its own Set-Cookie */
-export type CookieOverrides = Partial<Pick<SessionCookieOptions, 'path' | 'domain' | 'secure' | 'httpOnly' | 'sameSite' | 'partitioned'>>
+/** what the cookie view needs of the plugin (lib/manager.ts implements it) */
+export interface CookieHost {
+  readonly options: ResolvedOptions
+  /** session.refresh(): this session's own lifetimes */
+  refresh: (state: SessionState, change: RefreshOptions, regenerate: boolean) => void
+}
+
 const ATTRIBUTES = new Set(['path', 'domain', 'secure', 'httpOnly', 'sameSite', 'partitioned'])
 
 /**
@@ -13,10 +19,10 @@ const ATTRIBUTES = new Set(['path', 'domain', 'secure', 'httpOnly', 'sameSite', 
  * does, and the attributes apply to this response's Set-Cookie.
  */
 export class SessionCookieView {
-  readonly #manager: SessionManager
+  readonly #manager: CookieHost
   readonly #state: SessionState
 
-  constructor (manager: SessionManager, state: SessionState) {
+  constructor (manager: CookieHost, state: SessionState) {
     this.#manager = manager
     this.#state = state
   }
@@ -28,8 +34,7 @@ export class SessionCookieView {
 
   #override (key: keyof CookieOverrides, value: unknown): void {
     if (this.#attribute(key) === value) return // unchanged: no cookie owed
-    this.#state.cookieOverrides = { ...this.#state.cookieOverrides, [key]: value }
-    this.#state.sendCookie = this.#state.stored || this.#state.sendCookie
+    overrideCookie(this.#state, key, value)
   }
 
   /** ms until the session expires; null for a browser-session cookie */

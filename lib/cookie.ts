@@ -1,10 +1,12 @@
-import { hash, randomBytes } from 'node:crypto'
 import type { SerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
-import type { CookieSigner } from '../types/index.js'
+import type { CookieSigner, SessionCookieOptions } from '../types/index.js'
 import { errorCodes } from './errors.js'
-import type { CookieOverrides } from './cookie-view.js'
+import { hashSecret } from './secrets.js'
+
+/** the attributes a request may override for its own Set-Cookie (session.cookie, session.options()) */
+export type CookieOverrides = Partial<Pick<SessionCookieOptions, 'path' | 'domain' | 'secure' | 'httpOnly' | 'sameSite' | 'partitioned'>>
 
 /** the registered @fastify/cookie's fastify.serializeCookie */
 export type Serialize = (name: string, value: string, options?: SerializeOptions) => string
@@ -38,44 +40,11 @@ const SECRET_CHARS = 43
 /** longest signed cookie value verified: a 128-character id, the secret and a SHA-512 signature fit well below */
 const MAX_VALUE = 512
 
-const ID_BYTES = 16
-const SECRET_BYTES = 32
-const POOL_BYTES = 4096
-let pool = Buffer.alloc(0)
-let offset = 0
-
-/** Bytes from the CSPRNG, drawn from a pool filled 4 KiB at a time; no byte is used twice. */
-function random (bytes: number): string {
-  if (offset + bytes > pool.length) {
-    pool = randomBytes(POOL_BYTES)
-    offset = 0
-  }
-  const text = pool.toString('base64url', offset, offset + bytes)
-  pool.fill(0, offset, offset + bytes)
-  offset += bytes
-  return text
-}
-
-/** A session id: 128 random bits. A lookup key, not a credential. */
-export function newId (): string {
-  return random(ID_BYTES)
-}
-
 /** The id an app's `idGenerator` gave, or FST_SESSION_INVALID_OPTIONS saying what is wrong with it. */
 export function generatedId (value: unknown): string {
   if (typeof value === 'string' && ID_RE.test(value)) return value
   const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value) : typeof value
   throw new errorCodes.FST_SESSION_INVALID_OPTIONS('idGenerator', `returned ${shown}: a session id must be a string of 1 to 128 characters A-Z a-z 0-9 _ - (no '.')`)
-}
-
-/** A session secret: 256 random bits. Only its hash is ever stored. */
-export function newSecret (): string {
-  return random(SECRET_BYTES)
-}
-
-/** What the store keeps of a secret: a leaked store dump cannot be replayed as cookies. */
-export function hashSecret (secret: string): string {
-  return hash('sha256', secret, 'base64url') // one-shot: 3× faster than a Hash object
 }
 
 /** Verified cookie values, so a returning client costs no HMAC and no SHA-256. Only values whose signature verified get in. */

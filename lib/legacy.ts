@@ -17,86 +17,22 @@
 //   after its session, so "tombstone, then no session" can only mean the session is gone.
 // - Rotation replaces the derived secret like any other: once it is past rotationGrace, the old cookie
 //   no longer opens the session either, and is cleared.
-import { createHash, createHmac } from 'node:crypto'
-import { Signer } from '@fastify/cookie'
 import type { FastifyRequest } from 'fastify'
-import type { CookieSigner, LegacyOptions, SessionRecord, SessionStore } from '../types/index.js'
-import type { ResolvedOptions } from './options.js'
+import type { CookieSigner, SessionRecord, SessionStore } from '../types/index.js'
+import type { ResolvedLegacy, ResolvedOptions } from './options.js'
 import { errorCodes, storeError } from './errors.js'
 import { deadline } from './store-timeout.js'
-import { hashSecret, requestCookie, type Parse, type VerifiedCookie } from './cookie.js'
-import { secretStatus, type SessionLoader } from './load.js'
-import { callStore, clearLegacyCookie, importing, startOver, type SessionState } from './state.js'
+import { callStore, createIfAbsent } from './store-call.js'
+import { requestCookie, type Parse, type VerifiedCookie } from './cookie.js'
+import { hashSecret, legacySecret, legacySessionId, legacyTombstoneId, secretStatus } from './secrets.js'
+import type { SessionLoader } from './load.js'
+import type { StoredReader } from './stored.js'
+import { clearLegacyCookie, importing, sawCookie, startOver, type SessionState } from './state.js'
 
-export interface ResolvedLegacy {
-  cookieName: string
-  signer: CookieSigner
-  store: NonNullable<LegacyOptions['store']>
-  deleteAfterImport: boolean
-}
-
-export function resolveLegacy (value: unknown): ResolvedLegacy | null {
-  if (value === undefined || value === null || value === false) return null
-  const fail = (option: string, why: string): never => { throw new errorCodes.FST_SESSION_INVALID_OPTIONS(`legacy.${option}`, why) }
-  if (typeof value !== 'object') fail('', 'must be an object like { secret, store }')
-  const legacy = value as LegacyOptions
-  const signer = oldSigner(legacy, fail)
-  if (legacy.store === null || typeof legacy.store?.get !== 'function') fail('store', "must be the old store (connect-redis's RedisStore, fastify-session-redis-store, …): an object with get(sid, callback)")
-  const cookieName = legacy.cookieName ?? 'sessionId'
-  if (typeof cookieName !== 'string' || cookieName === '') fail('cookieName', 'must be a cookie name')
-  return { cookieName, signer, store: legacy.store, deleteAfterImport: legacy.deleteAfterImport === true }
-}
-
-/** what verifies @fastify/session's cookies: its signer object, or its secrets under its algorithm (any HMAC: they are old cookies to read, not ours) */
-function oldSigner (legacy: LegacyOptions, fail: (option: string, why: string) => never): CookieSigner {
-  const secret = legacy.secret as unknown
-  if (secret !== null && typeof secret === 'object' && !Array.isArray(secret)) {
-    const s = secret as Partial<CookieSigner>
-    if (typeof s.sign !== 'function' || typeof s.unsign !== 'function') fail('secret', "a signer object needs sign() and unsign(), as @fastify/cookie's Signer has")
-    if (legacy.algorithm !== undefined) fail('algorithm', 'applies to string secrets; a signer object signs with its own algorithm')
-    return secret as CookieSigner
-  }
-  const secrets = Array.isArray(secret) ? secret : [secret]
-  if (secrets.length === 0 || secrets.some(s => typeof s !== 'string' || s.length === 0)) fail('secret', "is required: @fastify/session's secret (or its array, or its signer object)")
-  const algorithm = legacy.algorithm ?? 'sha256'
-  try {
-    createHmac(algorithm, 'probe')
-  } catch {
-    fail('algorithm', `${JSON.stringify(algorithm)} is not a hash this Node.js can use for an HMAC`)
-  }
-  return new Signer(secrets as string[], algorithm)
-}
-
-const ID_TAG = 'fastify-zod-session/legacy-id\0'
-const TOMBSTONE_TAG = 'fastify-zod-session/legacy-tombstone\0'
-const SECRET_TAG = 'fastify-zod-session/legacy-secret\0'
 /** a tombstone's only "secret hash": no secret hashes to it (a hash is 43 characters), so no cookie opens it */
 const NO_SECRET = 'legacy-import-tombstone'
 /** how long a tombstone guards an old cookie that had no expiry: connect-redis's and connect-pg-simple's default TTL */
 const NO_EXPIRY_GUARD = 86_400_000
-
-/** the imported session's id: 128 bits, like newId(); a lookup key, not a credential */
-export function legacySessionId (oldId: string): string {
-  return createHash('sha256').update(ID_TAG).update(oldId).digest().toString('base64url', 0, 16)
-}
-
-/** where the tombstone of the session imported from `oldId` lives */
-export function legacyTombstoneId (oldId: string): string {
-  return createHash('sha256').update(TOMBSTONE_TAG).update(oldId).digest().toString('base64url', 0, 16)
-}
-
-/** the imported session's first secret: 256 bits nobody can compute without the app's secret */
-export function legacySecret (appSecret: string, oldId: string): string {
-  return createHmac('sha256', appSecret).update(SECRET_TAG).update(oldId).digest('base64url')
-}
-
-/** `store.create`, or (a store without it) a read and a set: parallel imports then race (the README says so) */
-export async function createIfAbsent (store: SessionStore, id: string, record: SessionRecord): Promise<boolean> {
-  if (typeof store.create === 'function') return await store.create(id, record)
-  if (await store.get(id) !== undefined) return false
-  await store.set(id, record)
-  return true
-}
 
 /** express-session stores answer through a callback; newer ones also return a promise */
 async function callOldStore<T> (fn: (sid: string, cb: (err: unknown, value?: T) => void) => unknown, store: object, sid: string): Promise<T | undefined> {
@@ -131,15 +67,17 @@ export class LegacyImporter {
   readonly #opts: ResolvedOptions
   readonly #store: SessionStore
   readonly #loader: SessionLoader
+  readonly #stored: StoredReader
   readonly #create: (state: SessionState, now: number) => Promise<boolean>
   readonly #emptyData: () => Record<string, unknown>
 
   /** `create`: the writer's createImported (the session saved as any new one, but create-if-absent) */
-  constructor (opts: ResolvedOptions, loader: SessionLoader, create: (state: SessionState, now: number) => Promise<boolean>, emptyData: () => Record<string, unknown>) {
+  constructor (opts: ResolvedOptions, loader: SessionLoader, stored: StoredReader, create: (state: SessionState, now: number) => Promise<boolean>, emptyData: () => Record<string, unknown>) {
     this.#legacy = opts.legacy as ResolvedLegacy
     this.#opts = opts
     this.#store = opts.store
     this.#loader = loader
+    this.#stored = stored
     this.#create = create
     this.#emptyData = emptyData
     if (typeof this.#store.create !== 'function') {
@@ -167,7 +105,7 @@ export class LegacyImporter {
   async import (state: SessionState, oldId: string, now = Date.now()): Promise<void> {
     const id = legacySessionId(oldId)
     const tombstoneId = legacyTombstoneId(oldId)
-    state.read = true
+    sawCookie(state)
     const tombstone = await callStore('read the legacy import mark', () => this.#store.get(tombstoneId))
     const existing = await callStore('load the imported session', () => this.#store.get(id))
     if (existing !== undefined) {
@@ -185,7 +123,7 @@ export class LegacyImporter {
       return
     }
     const { cookie: _cookie, ...data } = old
-    const parsed = this.#loader.parseStored(data, state.log, id)
+    const parsed = this.#stored.parseStored(data, state.log, id)
     if (parsed === undefined) {
       this.#dead(state, 'the schema refuses its data') // cleared, or every request would read the old store again
       return

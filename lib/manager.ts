@@ -1,18 +1,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { SessionStore } from '../types/index.js'
-import type { ResolvedOptions } from './options.js'
-import type { Duration } from '../types/index.js'
+import type { Duration, SessionStore } from '../types/index.js'
+import { checkLifetimes, type RefreshOptions, type ResolvedOptions } from './options.js'
 import { errorCodes } from './errors.js'
 import { SessionCookie, addVaryCookie, requestCookie, type CookieCodec, type VerifiedCookie } from './cookie.js'
+import { StoredReader } from './stored.js'
 import { SessionLoader } from './load.js'
 import { SessionWriter } from './persist.js'
-import { callStore, detectNested, freshState, hasWrites, outsidePath, regenerated, servedAnonymous, startOver, adopt, type SessionState } from './state.js'
-import { Session, kState } from './session.js'
+import { callStore } from './store-call.js'
+import {
+  cookieOwed, destroyed, detectNested, freshState, hasWrites, outsidePath, ownLifetime, regenerated, reloaded, reloadedUnsaved,
+  servedAnonymous, startOver, variesOnCookie, type SessionState
+} from './state.js'
+import { Session, kState, type SessionHost } from './session.js'
 import { sessionProxy } from './session-proxy.js'
 import { LegacyImporter } from './legacy.js'
 import type { SessionSchema } from './schema.js'
 import { toMs } from './duration.js'
-import { checkLifetimes } from './options.js'
 import { idleOf } from './expiry.js'
 
 /** placeholder until the store answers */
@@ -22,11 +25,12 @@ const isBare = (data: unknown): boolean =>
   data !== null && typeof data === 'object' && Object.getPrototypeOf(data) === Object.prototype && Object.keys(data).length === 0
 
 /** Loads sessions on request, runs request.session's lifecycle calls, persists on response. One per registered plugin. */
-export class SessionManager {
+export class SessionManager implements SessionHost {
   readonly schema: SessionSchema
   readonly store: SessionStore
   readonly cookie: SessionCookie
   readonly #opts: ResolvedOptions
+  readonly #stored: StoredReader
   readonly #loader: SessionLoader
   readonly #writer: SessionWriter
   readonly #legacy: LegacyImporter | null
@@ -36,9 +40,10 @@ export class SessionManager {
     this.schema = opts.schema
     this.store = opts.store
     this.cookie = new SessionCookie(opts, cookies)
-    this.#loader = new SessionLoader(opts, () => this.emptyData())
-    this.#writer = new SessionWriter(opts, this.#loader, () => this.emptyData())
-    this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts, this.#loader, async (state, now) => await this.#writer.createImported(state, now), () => this.emptyData())
+    this.#stored = new StoredReader(opts)
+    this.#loader = new SessionLoader(opts, this.#stored, () => this.emptyData())
+    this.#writer = new SessionWriter(opts, this.#stored, () => this.emptyData())
+    this.#legacy = opts.legacy === null ? null : new LegacyImporter(opts, this.#loader, this.#stored, async (state, now) => await this.#writer.createImported(state, now), () => this.emptyData())
   }
 
   get options (): ResolvedOptions {
@@ -120,9 +125,8 @@ export class SessionManager {
         this.#opts.events.emitFor('destroyed', state, { id, owner, reason: 'destroy' })
       }
     }
-    startOver(state, this.emptyData())
     // clear the cookie only when this request removed a live session: a late request must not clear a newer login's cookie
-    state.clearCookie = deleted
+    destroyed(state, this.emptyData(), deleted)
   }
 
   /**
@@ -137,14 +141,12 @@ export class SessionManager {
     const meta = { ...state.meta }
     if (change.idleTimeout !== undefined) meta.idleTimeout = idle
     if (change.absoluteTimeout !== undefined) meta.absoluteExpiresAt = absolute === null ? null : state.createdAt + absolute
-    state.meta = meta
+    ownLifetime(state, meta)
     if (regenerate) {
-      const { createdAt, meta } = state
+      const { createdAt } = state
       this.regenerate(state, Object.keys(state.data))
-      state.createdAt = createdAt
-      state.meta = { idleTimeout: meta.idleTimeout, absoluteExpiresAt: meta.absoluteExpiresAt, authenticatedAt: meta.authenticatedAt }
+      ownLifetime(state, { idleTimeout: meta.idleTimeout, absoluteExpiresAt: meta.absoluteExpiresAt, authenticatedAt: meta.authenticatedAt }, createdAt)
     }
-    state.metaChanged = true
   }
 
   /** the session's absolute timeout as a duration: its own (refresh), or the app's for a session not saved yet */
@@ -158,23 +160,12 @@ export class SessionManager {
   async reload (state: SessionState): Promise<void> {
     const id = state.id
     if (!state.stored || id === null) {
-      const previousId = state.previousId
-      startOver(state, this.emptyData())
-      state.previousId = previousId
+      reloadedUnsaved(state, this.emptyData())
       return
     }
-    const record = this.#loader.usable(await callStore('reload the session', () => this.store.get(id)), state.log)
-    const parsed = record === undefined ? undefined : this.#loader.parseStored(record.data, state.log, id)
-    if (record === undefined || parsed === undefined) {
-      startOver(state, this.emptyData())
-      return
-    }
-    const { secret, replacedSecret, touchDue } = state
-    state.changed.clear()
-    state.unset.clear()
-    state.validated.clear()
-    state.snapshots = null
-    adopt(state, { id, secret: secret as string, record, data: parsed.value, migrated: parsed.migrated, replacedSecret, touchDue })
+    const stored = this.#stored.read(await callStore('reload the session', () => this.store.get(id)), state.log, id)
+    if (stored === undefined) startOver(state, this.emptyData())
+    else reloaded(state, stored.record, stored.data.value, stored.data.migrated)
   }
 
   /** onSend: persist unless the response is a server error, then write the cookie and Vary. Sync when there is no store work. */
@@ -190,8 +181,8 @@ export class SessionManager {
     }
     if (reply.statusCode >= 500) {
       // a failed request saves nothing and deletes nothing; a session it destroyed loses its cookie
-      if (state.clearCookie) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
-      if (state.read || state.clearCookie) addVaryCookie(reply)
+      if (cookieOwed(state, true) === 'clear') reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
+      if (variesOnCookie(state, true)) addVaryCookie(reply)
       return undefined
     }
     const pending = this.#writer.persist(state, now, true)
@@ -221,20 +212,13 @@ export class SessionManager {
   }
 
   #headers (request: FastifyRequest, reply: FastifyReply, state: SessionState, now: number): void {
-    if (state.sendCookie && !state.stale && state.stored && state.id !== null && state.secret !== null) {
-      reply.header('set-cookie', this.cookie.serialize(request, state.id, state.secret, state.expiresAt, now, state.cookieOverrides))
-    } else if (state.clearCookie) {
-      reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
-    }
+    const owed = cookieOwed(state, false)
+    if (owed === 'session') reply.header('set-cookie', this.cookie.serialize(request, state.id as string, state.secret as string, state.expiresAt, now, state.cookieOverrides))
+    else if (owed === 'clear') reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides))
     // an imported @fastify/session cookie, or one that opens nothing any more (a 5xx keeps it: the import is joined again)
     if (state.clearLegacy !== null) reply.header('set-cookie', this.cookie.clear(request, state.cookieOverrides, state.clearLegacy))
-    if (state.read || state.sendCookie || state.clearCookie) addVaryCookie(reply)
+    if (variesOnCookie(state, false)) addVaryCookie(reply)
   }
-}
-
-export interface RefreshOptions {
-  idleTimeout?: Duration | null
-  absoluteTimeout?: Duration | null
 }
 
 function refreshDuration (name: string, value: Duration | null): number | null {

@@ -1,18 +1,48 @@
-import { createHmac } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { Signer } from '@fastify/cookie'
-import type { CookieSigner, FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
+import type { CookieSigner, Duration, FastifyZodSessionOptions, SessionStore, BindOptions, MigrateFunction, SessionCookieOptions, SessionEventHandlers, SessionEventName } from '../types/index.js'
 import { EVENT_NAMES, SessionEvents } from './events.js'
-import type { OwnerLimitOptions } from './owner-limit.js'
 import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
-import { resolveLegacy, type ResolvedLegacy } from './legacy.js'
+import { resolveLegacy, type ResolvedLegacy } from './legacy-options.js'
+import { derivationKeys, signer } from './signer-options.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues, invalidData, storableData } from './schema.js'
 import { dataRefusal, keyRefusal, stringRefusal } from './json-value.js'
 import { isPlainObject } from '../stores/kit/json-tree.js'
 import { parseStoreUrl, StoreUrlError, redactUrl, type StoreUrl } from '../stores/url/parse.js'
+
+export type { ResolvedLegacy }
+
+/** Every default, as the `@default` tags of types/index.ts give them (test/readme.test.ts holds the README to the same). */
+export const DEFAULTS = {
+  cookieName: 'session_id',
+  cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto' },
+  idleTimeout: '15m',
+  absoluteTimeout: '12h',
+  rotationInterval: '4m',
+  rotationGrace: '30s',
+  touchAfter: '1m',
+  saveUninitialized: false,
+  onInvalidData: 'reset',
+  onStoreError: 'fail',
+  pruneInterval: '10m',
+  maxDataBytes: 64 * 1024,
+  storeTimeout: '3s'
+} as const
+
+/** options.maxSessionsPerOwner */
+export interface OwnerLimitOptions {
+  limit: number
+  /** evictOldest: the oldest logins go; evictIdlest: the longest unused go; refuse: the new login gets FST_SESSION_LIMIT (409) */
+  policy: 'evictOldest' | 'evictIdlest' | 'refuse'
+}
+
+/** session.refresh()'s lifetimes (and session.cookie.maxAge's): null = none */
+export interface RefreshOptions {
+  idleTimeout?: Duration | null
+  absoluteTimeout?: Duration | null
+}
 
 /** options.idGenerator: called with the request, as @fastify/session calls it */
 export type IdGenerator = (request: FastifyRequest) => unknown
@@ -48,7 +78,6 @@ export interface ResolvedOptions<Store = SessionStore> {
   maxSessionsPerOwner: OwnerLimitOptions | null
 }
 
-const MIN_SECRET = 32
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
@@ -83,58 +112,6 @@ function duration (opts: Record<string, unknown>, name: string, fallback: string
   const ms = toMs(value)
   if (ms === undefined) fail(name, `${JSON.stringify(value)} is not a duration (seconds, or a string like '30s', '15m', '4h', '7d')`)
   return ms
-}
-
-function secrets (value: unknown): string[] {
-  const list = Array.isArray(value) ? value : [value]
-  if (list.length === 0) fail('secret', 'is required')
-  for (const s of list) {
-    if (typeof s !== 'string') fail('secret', value === undefined ? 'is required' : 'must be a string, an array of strings, or a signer object with sign() and unsign() (a Buffer is not accepted)')
-    if (s.length < MIN_SECRET) fail('secret', `must be at least ${MIN_SECRET} characters (got ${s.length})`)
-  }
-  return list
-}
-
-/** HMAC digests shorter than this are refused: a 128-bit MAC (md5) is too short for a credential */
-const MIN_DIGEST_BYTES = 32
-
-function algorithm (value: unknown): string {
-  if (value === undefined) return 'sha256'
-  if (typeof value !== 'string') fail('algorithm', "must be the name of a hash, such as 'sha256' or 'sha512'")
-  let bytes: number
-  try {
-    bytes = createHmac(value, 'probe').digest().length
-  } catch {
-    fail('algorithm', `${JSON.stringify(value)} is not a hash this Node.js can use for an HMAC`)
-  }
-  if (bytes < MIN_DIGEST_BYTES) fail('algorithm', `${value} gives a ${bytes * 8}-bit signature: use one of at least 256 bits ('sha256', 'sha512')`)
-  return value
-}
-
-/**
- * The cookie's signer: @fastify/cookie's Signer over the secrets, or the app's own object with sign()
- * and unsign() (as @fastify/session accepts), checked once here to give back what it signed.
- */
-function signer (secret: unknown, algo: unknown): CookieSigner {
-  const s = secret as Partial<CookieSigner> | null
-  if (s === null || typeof s !== 'object' || Array.isArray(s) || Buffer.isBuffer(s)) return new Signer(secrets(secret), algorithm(algo))
-  if (typeof s.sign !== 'function' || typeof s.unsign !== 'function') fail('secret', 'a signer object needs sign() and unsign() (as @fastify/cookie\'s Signer has)')
-  if (algo !== undefined) fail('algorithm', 'applies to string secrets; a signer object signs with its own algorithm')
-  const probe = 'fastify-zod-session.probe'
-  let back: ReturnType<CookieSigner['unsign']> | undefined
-  try {
-    const signed = s.sign(probe)
-    back = typeof signed === 'string' ? s.unsign(signed) : undefined
-  } catch (err) {
-    fail('secret', `the signer object threw: ${(err as Error)?.message ?? String(err)}`)
-  }
-  if (back?.valid !== true || back.value !== probe) fail('secret', 'the signer object must give back what it signed: unsign(sign(value)) → { valid: true, renew, value }')
-  return s as CookieSigner
-}
-
-function derivationKeys (secret: unknown): string[] {
-  if (typeof secret === 'string' || Array.isArray(secret)) return secrets(secret)
-  return [(secret as CookieSigner).sign('fastify-zod-session derivation key')]
 }
 
 function idGenerator (value: unknown): IdGenerator | null {
@@ -199,7 +176,8 @@ function cookie (value: unknown): ResolvedOptions['cookie'] {
     if (Object.hasOwn(COOKIE_REPLACED, key)) fail(`cookie.${key}`, COOKIE_REPLACED[key])
     if (!COOKIE_KEYS.has(key)) fail(`cookie.${key}`, `is not a cookie option (known: ${[...COOKIE_KEYS].join(', ')})`)
   }
-  const resolved = { path: c.path ?? '/', httpOnly: c.httpOnly ?? true, sameSite: c.sameSite ?? 'lax', secure: c.secure ?? 'auto', domain: c.domain, partitioned: c.partitioned }
+  const d = DEFAULTS.cookie
+  const resolved = { path: c.path ?? d.path, httpOnly: c.httpOnly ?? d.httpOnly, sameSite: c.sameSite ?? d.sameSite, secure: c.secure ?? d.secure, domain: c.domain, partitioned: c.partitioned }
   if (typeof resolved.path !== 'string' || !resolved.path.startsWith('/')) fail('cookie.path', 'must be a string starting with /')
   if (!PATH_RE.test(resolved.path)) fail('cookie.path', `${JSON.stringify(resolved.path)} has characters a cookie path cannot carry (controls, ';' or non-ASCII): percent-encode them`)
   if (resolved.domain !== undefined && (typeof resolved.domain !== 'string' || !DOMAIN_RE.test(resolved.domain))) fail('cookie.domain', `${JSON.stringify(resolved.domain)} is not a domain name like 'example.com'`)
@@ -273,14 +251,14 @@ export function checkLifetimes (idle: number | null, absolute: number | null, id
 export function resolveOptions (input: FastifyZodSessionOptions | undefined): ResolvedOptions<SessionStore | StoreUrl> {
   const opts = (input ?? {}) as unknown as Record<string, unknown>
   for (const key of Object.keys(opts)) if (!KNOWN_OPTIONS.has(key)) fail(key, 'is not an option of fastify-zod-session')
-  const cookieName = opts.cookieName ?? 'session_id'
+  const cookieName = opts.cookieName ?? DEFAULTS.cookieName
   if (typeof cookieName !== 'string' || !COOKIE_NAME_RE.test(cookieName)) fail('cookieName', 'must be a valid cookie name')
   const onInvalidData = typeof opts.onInvalidData === 'function'
     ? opts.onInvalidData as MigrateFunction
-    : oneOf(opts, 'onInvalidData', ['reset', 'error'] as const, 'reset')
+    : oneOf(opts, 'onInvalidData', ['reset', 'error'] as const, DEFAULTS.onInvalidData)
   if (opts.owner !== undefined && typeof opts.owner !== 'function') fail('owner', 'must be a function of the session data')
   if (opts.saveUninitialized !== undefined && typeof opts.saveUninitialized !== 'boolean') fail('saveUninitialized', 'must be a boolean')
-  const maxDataBytes = opts.maxDataBytes === undefined ? 64 * 1024 : opts.maxDataBytes
+  const maxDataBytes = opts.maxDataBytes === undefined ? DEFAULTS.maxDataBytes : opts.maxDataBytes
   if (maxDataBytes !== null && (typeof maxDataBytes !== 'number' || !(maxDataBytes > 0))) fail('maxDataBytes', 'must be a positive number of bytes or null')
 
   const resolved: ResolvedOptions<SessionStore | StoreUrl> = {
@@ -291,19 +269,19 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     store: store(opts.store),
     cookieName,
     cookie: cookie(opts.cookie),
-    idleTimeout: duration(opts, 'idleTimeout', '15m', true),
-    absoluteTimeout: duration(opts, 'absoluteTimeout', '12h', true),
-    rotationInterval: duration(opts, 'rotationInterval', '4m', true),
-    rotationGrace: duration(opts, 'rotationGrace', '30s', false) as number,
-    touchAfter: duration(opts, 'touchAfter', '1m', false) as number,
-    saveUninitialized: (opts.saveUninitialized as boolean | undefined) ?? false,
+    idleTimeout: duration(opts, 'idleTimeout', DEFAULTS.idleTimeout, true),
+    absoluteTimeout: duration(opts, 'absoluteTimeout', DEFAULTS.absoluteTimeout, true),
+    rotationInterval: duration(opts, 'rotationInterval', DEFAULTS.rotationInterval, true),
+    rotationGrace: duration(opts, 'rotationGrace', DEFAULTS.rotationGrace, false) as number,
+    touchAfter: duration(opts, 'touchAfter', DEFAULTS.touchAfter, false) as number,
+    saveUninitialized: (opts.saveUninitialized as boolean | undefined) ?? DEFAULTS.saveUninitialized,
     bind: bind(opts.bind),
     onInvalidData,
-    onStoreError: oneOf(opts, 'onStoreError', ['fail', 'anonymous'] as const, 'fail'),
-    pruneInterval: duration(opts, 'pruneInterval', '10m', true),
+    onStoreError: oneOf(opts, 'onStoreError', ['fail', 'anonymous'] as const, DEFAULTS.onStoreError),
+    pruneInterval: duration(opts, 'pruneInterval', DEFAULTS.pruneInterval, true),
     owner: owner(opts.owner as ResolvedOptions['owner'] | undefined),
     maxDataBytes: maxDataBytes as number | null,
-    storeTimeout: duration(opts, 'storeTimeout', '3s', true),
+    storeTimeout: duration(opts, 'storeTimeout', DEFAULTS.storeTimeout, true),
     legacy: resolveLegacy(opts.legacy),
     events: new SessionEvents(eventHandlers(opts.events)),
     maxSessionsPerOwner: ownerLimit(opts.maxSessionsPerOwner)

@@ -6,14 +6,10 @@
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import type { SessionEvents } from './events.js'
 import { errorCodes } from './errors.js'
-import { callStore, type SessionState } from './state.js'
+import type { OwnerLimitOptions } from './options.js'
+import { callStore } from './store-call.js'
+import type { SessionState } from './state.js'
 import { isLive } from '../stores/kit/record.js'
-
-export interface OwnerLimitOptions {
-  limit: number
-  /** evictOldest: the oldest logins go; evictIdlest: the longest unused go; refuse: the new login gets FST_SESSION_LIMIT (409) */
-  policy: 'evictOldest' | 'evictIdlest' | 'refuse'
-}
 
 interface Live { id: string, record: SessionRecord }
 

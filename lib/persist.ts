@@ -1,23 +1,21 @@
 import type { SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
 import type { ResolvedOptions } from './options.js'
-import type { SessionLoader } from './load.js'
+import type { StoredReader } from './stored.js'
 import { errorCodes } from './errors.js'
 import { invalidData, validateData, validateKey, validatesPerKey, type SessionSchema } from './schema.js'
 import { expiryAt } from './expiry.js'
 import { OwnerLimit } from './owner-limit.js'
-import { hashSecret, newSecret } from './cookie.js'
+import { hashSecret, initialAuth, newSecret, rotatedAuth, rotationDue } from './secrets.js'
 import { oversize } from '../stores/kit/record.js'
-import { createIfAbsent } from './legacy.js'
+import { callStore, createIfAbsent } from './store-call.js'
 import { lateAnswer } from './store-timeout.js'
-import { callStore, detectNested, ensureId, hasWrites, initialAuth, saved, startOver, type SessionState } from './state.js'
+import {
+  created, detectNested, ensureId, expiryExtended, hasWrites, lostRotation, patched, previousDropped, rotated, startOver,
+  storedMeanwhile, touched, type SessionState
+} from './state.js'
 
-/** how far ahead a rotation is attempted: another server whose clock is ahead may already have rotated */
-const CLOCK_SKEW = 5_000
 /** conditional writes retried after a concurrent write changed the version */
 const MAX_ATTEMPTS = 25
-/** bounds on the secrets a record keeps */
-const MAX_CURRENT = 8
-const MAX_REPLACED = 32
 
 type Data = Record<string, unknown>
 
@@ -30,16 +28,16 @@ export class SessionWriter {
   readonly #opts: ResolvedOptions
   readonly #store: SessionStore
   readonly #schema: SessionSchema
-  readonly #loader: SessionLoader
+  readonly #stored: StoredReader
   readonly #emptyData: () => Data
   readonly #perKey: boolean
   readonly #ownerLimit: OwnerLimit | null
 
-  constructor (opts: ResolvedOptions, loader: SessionLoader, emptyData: () => Data) {
+  constructor (opts: ResolvedOptions, stored: StoredReader, emptyData: () => Data) {
     this.#opts = opts
     this.#store = opts.store
     this.#schema = opts.schema
-    this.#loader = loader
+    this.#stored = stored
     this.#emptyData = emptyData
     this.#perKey = validatesPerKey(opts.schema)
     this.#ownerLimit = opts.maxSessionsPerOwner === null ? null : new OwnerLimit(opts.store, opts.maxSessionsPerOwner, opts.events)
@@ -59,13 +57,13 @@ export class SessionWriter {
       return this.#create(state, now, final)
     }
     const rotate = this.#rotationDue(state, now)
-    if (!writes && !state.touchDue && !rotate && !state.replacedSecret) return undefined
+    if (!writes && !state.touchDue && !rotate && !state.graceSecret) return undefined
     return this.#update(state, writes, rotate, now, final)
   }
 
   #rotationDue (state: SessionState, now: number): boolean {
     if (this.#opts.rotationInterval === null || state.auth === null) return false
-    return state.replacedSecret || (state.auth.rotateAt ?? 0) <= now + CLOCK_SKEW
+    return state.graceSecret || rotationDue(state.auth, now)
   }
 
   /**
@@ -114,16 +112,12 @@ export class SessionWriter {
     }
     if (limited) await this.#ownerLimit!.after(owner, id, state)
     if (previous !== null) {
-      state.previousId = null
+      previousDropped(state)
       if (previous !== id) await callStore('delete the pre-regenerate session', () => this.#store.destroy(previous))
     }
-    state.auth = record.auth
     if (state.regenerated) this.#opts.events.emitFor('regenerated', state, { id, owner: meta.owner, previousId: previous ?? undefined })
     else if (!ifAbsent) this.#opts.events.emitFor('created', state, { id, owner: meta.owner })
-    state.regenerated = false
-    saved(state, meta, record.expiresAt, 0, final)
-    state.sendCookie = true
-    state.clearCookie = false
+    created(state, record, final)
     return true
   }
 
@@ -146,13 +140,10 @@ export class SessionWriter {
       startOver(state, this.#emptyData(), now)
       return
     }
-    if (!writes && state.touchDue) {
-      state.expiresAt = expiresAt as number | null
-      state.touchDue = false
-    }
-    if (extend) state.sendCookie = true
+    if (!writes && state.touchDue) touched(state, expiresAt as number | null)
+    if (extend) expiryExtended(state)
     if (rotate) await this.#rotate(state, now)
-    else if (state.replacedSecret) state.stale = true
+    else if (state.graceSecret) lostRotation(state)
   }
 
   /** The patch of this request's changes; false when the record is gone. Whole-data rules hold for the merged record. */
@@ -174,25 +165,23 @@ export class SessionWriter {
       if (result === 'missing') return false
       if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
-        state.data = data
-        saved(state, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1, final)
+        patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1, final)
         return true
       }
       if (attempt >= MAX_ATTEMPTS) throw new errorCodes.FST_SESSION_CONFLICT(attempt)
       // another request wrote meanwhile: put this request's changes on top of what is stored now
-      const record = this.#loader.usable(await callStore('reload the session', () => this.#store.get(id)), state.log)
-      const stored = record === undefined ? undefined : this.#loader.parseStored(record.data, state.log, id)
-      if (record === undefined || stored === undefined) return false
-      data = this.#validated(state, this.#merge(state, stored.value), true)
-      state.storedData = record.data
-      version = record.version
+      const stored = this.#stored.read(await callStore('reload the session', () => this.#store.get(id)), state.log, id)
+      if (stored === undefined) return false
+      data = this.#validated(state, this.#merge(state, stored.data.value), true)
+      storedMeanwhile(state, stored.record.data)
+      version = stored.record.version
       await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
     }
   }
 
   /** this request's changes on top of `stored` (the whole data when it replaced it) */
   #merge (state: SessionState, stored: Data): Data {
-    if (state.replaced) return state.data
+    if (state.dataReplaced) return state.data
     const merged = stored
     for (const key of state.changed) if (Object.hasOwn(state.data, key)) merged[key] = state.data[key]
     for (const key of state.unset) delete merged[key]
@@ -202,12 +191,12 @@ export class SessionWriter {
   #dataDelta (state: SessionState, data: Data): { set: Data, unset: string[] } {
     const set: Data = {}
     const unset: string[] = [...state.unset]
-    const keys = state.replaced ? Object.keys(data) : [...state.changed]
+    const keys = state.dataReplaced ? Object.keys(data) : [...state.changed]
     for (const key of keys) {
       if (Object.hasOwn(data, key) && data[key] !== undefined) set[key] = data[key]
       else unset.push(key)
     }
-    if (state.replaced) for (const key of Object.keys(state.storedData)) if (!Object.hasOwn(data, key)) unset.push(key)
+    if (state.dataReplaced) for (const key of Object.keys(state.storedData)) if (!Object.hasOwn(data, key)) unset.push(key)
     return { set, unset }
   }
 
@@ -230,19 +219,11 @@ export class SessionWriter {
     const read = state.auth as SessionAuth
     const secret = newSecret()
     const fresh = hashSecret(secret)
-    const inGrace = read.replaced.filter(([, until]) => until > now)
-    const due = (read.rotateAt ?? 0) <= now + CLOCK_SKEW
-    const auth: SessionAuth = due
-      ? {
-          current: [fresh],
-          replaced: [...read.current.map((hash): [string, number] => [hash, now + this.#opts.rotationGrace]), ...inGrace].slice(0, MAX_REPLACED),
-          rotateAt: now + (this.#opts.rotationInterval as number)
-        }
-      : { current: [fresh, ...read.current].slice(0, MAX_CURRENT), replaced: inGrace, ...(read.rotateAt === undefined ? {} : { rotateAt: read.rotateAt }) }
+    const auth = rotatedAuth(read, fresh, now, this.#opts.rotationGrace, this.#opts.rotationInterval as number)
     const id = state.id as string
-    let rotated: boolean
+    let done: boolean
     try {
-      rotated = await callStore('rotate the session secret', () => this.#store.rotate(id, read.current[0], auth))
+      done = await callStore('rotate the session secret', () => this.#store.rotate(id, read.current[0], auth))
     } catch (err) {
       // like a lost race: the request's work is saved and its secret stays usable, so the request answers
       // as usual, keeping the secret (no cookie). A rotation that lands after its deadline is rolled back
@@ -251,13 +232,13 @@ export class SessionWriter {
       lateAnswer(err)?.then(async landed => {
         if (landed === true && await this.#store.rotate(id, fresh, read)) state.log.warn({ session: id }, 'a session secret rotation that answered late was rolled back')
       }).catch((undoErr: unknown) => { state.log.warn({ err: undoErr, session: id }, 'could not roll back a session secret rotation that answered late: the client\'s secret lasts rotationGrace unless it returns') })
-      rotated = false
+      done = false
     }
-    if (rotated) {
-      Object.assign(state, { secret, auth, replacedSecret: false, stale: false, sendCookie: true })
+    if (done) {
+      rotated(state, secret, auth)
       this.#opts.events.emitFor('rotated', state, { id, owner: state.meta.owner })
     } else {
-      state.stale = true
+      lostRotation(state)
     }
   }
 
@@ -280,7 +261,7 @@ export class SessionWriter {
    */
   #validated (state: SessionState, data: Data, whole = false): Data {
     let result: Data = data
-    if (this.#perKey && !whole && !state.replaced) {
+    if (this.#perKey && !whole && !state.dataReplaced) {
       for (const key of state.changed) {
         if (!Object.hasOwn(data, key) || state.validated.has(key)) continue
         const checked = validateKey(this.#schema, data, key, data[key])

@@ -1,11 +1,22 @@
 import type { Duration } from '../types/index.js'
 import { errorCodes } from './errors.js'
-import { invalidData, validateKey } from './schema.js'
+import { invalidData, validateKey, type SessionSchema } from './schema.js'
 import { isReservedKey } from './json-value.js'
 import { toMs } from './duration.js'
-import type { SessionManager } from './manager.js'
-import { SessionCookieView } from './cookie-view.js'
-import { detectNested, ensureId, markChanged, markSet, markCleared, markUnset, snapshot, type SessionState } from './state.js'
+import type { SessionCookie } from './cookie.js'
+import { SessionCookieView, type CookieHost } from './cookie-view.js'
+import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, snapshot, touchRequested, type SessionState } from './state.js'
+
+/** what request.session needs of the plugin: its lifecycle calls (lib/manager.ts implements it) */
+export interface SessionHost extends CookieHost {
+  readonly schema: SessionSchema
+  readonly cookie: Pick<SessionCookie, 'value'>
+  emptyData: () => Record<string, unknown>
+  regenerate: (state: SessionState, keep?: readonly string[]) => void
+  destroy: (state: SessionState) => Promise<void>
+  persist: (state: SessionState) => Promise<void>
+  reload: (state: SessionState) => Promise<void>
+}
 
 type Callback = (err?: Error | null) => void
 
@@ -32,14 +43,14 @@ function withCallback (promise: Promise<void>, callback?: Callback): Promise<voi
 /** request.session: the typed session data and its lifecycle. */
 export class Session<D extends Record<string, any> = Record<string, any>> {
   /** @internal */ [kState]: SessionState
-  /** @internal */ [kManager]: SessionManager
+  /** @internal */ [kManager]: SessionHost
   /** @internal the live data object handed out by `data`, and the data it wraps */
   [kDataView]: { target: Record<string, unknown>, proxy: unknown } | null
   /** @internal */
   [kCookieView]: SessionCookieView | null
 
   /** @internal */
-  constructor (manager: SessionManager, state: SessionState) {
+  constructor (manager: SessionHost, state: SessionState) {
     this[kManager] = manager
     this[kState] = state
     this[kDataView] = null
@@ -104,7 +115,6 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   unset<K extends keyof D & string> (key: K): void {
     const state = this[kState]
     if (!Object.hasOwn(state.data, key)) return
-    delete state.data[key]
     markUnset(state, key)
   }
 
@@ -185,7 +195,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
 
   /** extends the expiry on this response even if touchAfter has not passed */
   touch (): void {
-    this[kState].touchDue = this[kState].stored
+    touchRequested(this[kState])
   }
 
   /** @fastify/session's cookie: this session's expiry and attributes; writing them changes this session's cookie */
@@ -210,7 +220,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
   isModified (): boolean {
     const state = this[kState]
     detectNested(state)
-    return state.changed.size > 0 || state.unset.size > 0 || state.replaced || state.metaChanged
+    return hasWrites(state)
   }
 
   /** the session is in the store as it is now */

@@ -1,10 +1,10 @@
-// The per-request session state and its named transitions. Loading, persisting and request.session
-// ask this module to change the state; none of them flips its flags directly.
+// The per-request session state, its named transitions and the questions asked of it. Loading,
+// persisting, request.session and its cookie view call a transition here to change the state; none of
+// them assigns its fields (test/layout.test.ts keeps it so).
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { SessionAuth, SessionMeta, SessionRecord } from '../types/index.js'
-import { generatedId, hashSecret, newId, newSecret } from './cookie.js'
-import { storeError } from './errors.js'
-import type { CookieOverrides } from './cookie-view.js'
+import { generatedId, type CookieOverrides } from './cookie.js'
+import { newId, newSecret } from './secrets.js'
 import type { IdGenerator } from './options.js'
 import { copyTree, sameTree } from '../stores/kit/json-tree.js'
 
@@ -53,9 +53,9 @@ export class SessionState {
   /** the auth as read (or as this request wrote it); null for a new session */
   auth!: SessionAuth | null
   /** the request's secret is a replaced one (in its grace window): it is given a current one */
-  replacedSecret!: boolean
+  graceSecret!: boolean
   /** the request's secret may have been replaced meanwhile: it must not go out in a cookie */
-  stale!: boolean
+  staleSecret!: boolean
   /** the version read or written; -1 when unknown (an unconditional patch was applied) */
   version!: number
   /** the data as the store held it when read or written; only its keys are used (what replacing the whole data must remove) */
@@ -70,8 +70,8 @@ export class SessionState {
   validated!: Set<string>
   /** copies of the object values handed out by get() or data as they were, to detect nested mutation */
   snapshots!: Map<string, unknown> | null
-  /** the whole data is replaced (clear(), regenerate, a migrated record) */
-  replaced!: boolean
+  /** the whole data is replaced (clear(), regenerate, a migrated record): persisted whole, not as a patch */
+  dataReplaced!: boolean
   /** regenerate() ran (a login): the save reports 'regenerated', not 'created' */
   regenerated!: boolean
   /** meta changed by refresh(): persist it even with no data change */
@@ -83,8 +83,8 @@ export class SessionState {
   clearCookie!: boolean
   /** never saved: the store was unreachable on load, or the request is outside cookie.path */
   anonymous!: boolean
-  /** a valid session cookie came with the request (Vary: Cookie) */
-  read!: boolean
+  /** a valid session cookie (ours or an importable @fastify/session one) came with the request: Vary: Cookie */
+  cookieSeen!: boolean
   /** this response's cookie attributes set through session.cookie / session.options() */
   cookieOverrides!: CookieOverrides | null
   /** an @fastify/session cookie whose session was imported: cleared in the response */
@@ -104,7 +104,7 @@ export class SessionState {
     this.validated = NO_KEYS
     this.clearCookie = false
     this.anonymous = false
-    this.read = false
+    this.cookieSeen = false
     this.cookieOverrides = null
     this.clearLegacy = null
     // fastify.decryptSession() may be given a bare object standing for a request (a WebSocket upgrade)
@@ -126,8 +126,8 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.stored = false
   state.previousId = null
   state.auth = null
-  state.replacedSecret = false
-  state.stale = false
+  state.graceSecret = false
+  state.staleSecret = false
   state.version = 0
   state.storedData = NOTHING_STORED
   state.createdAt = now
@@ -135,7 +135,7 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.meta = NO_META
   state.data = data
   state.snapshots = null
-  state.replaced = false
+  state.dataReplaced = false
   state.regenerated = false
   state.metaChanged = false
   state.touchDue = false
@@ -158,7 +158,7 @@ export interface Adopted {
   data: Record<string, unknown>
   /** the data was migrated on load: persist it whole */
   migrated: boolean
-  replacedSecret: boolean
+  graceSecret: boolean
   touchDue: boolean
 }
 
@@ -169,14 +169,14 @@ export function adopt (state: SessionState, loaded: Adopted): void {
   state.secret = loaded.secret
   state.stored = true
   state.auth = record.auth
-  state.replacedSecret = loaded.replacedSecret
+  state.graceSecret = loaded.graceSecret
   state.version = record.version
   state.storedData = record.data
   state.createdAt = record.createdAt
   state.expiresAt = record.expiresAt
   state.meta = record.meta
   state.data = loaded.data
-  state.replaced = loaded.migrated
+  state.dataReplaced = loaded.migrated
   state.touchDue = loaded.touchDue
   state.sendCookie = false
 }
@@ -201,7 +201,7 @@ export function regenerated (state: SessionState, data: Record<string, unknown>,
   startOver(state, data, now)
   state.meta = { authenticatedAt: now, ...lifetime }
   state.previousId = previousId
-  state.replaced = true
+  state.dataReplaced = true
   state.regenerated = true
   state.id = id
   state.secret = newSecret()
@@ -235,12 +235,12 @@ export function importing (state: SessionState, id: string, secret: string, data
   startOver(state, data, now)
   state.id = id
   state.secret = secret
-  state.replaced = true
+  state.dataReplaced = true
 }
 
 /** The store could not be reached while opening the session: an unsaved empty one serves the request (onStoreError 'anonymous'). */
-export function servedAnonymous (state: SessionState, data: Record<string, unknown>): void {
-  startOver(state, data)
+export function servedAnonymous (state: SessionState, data: Record<string, unknown>, now = Date.now()): void {
+  startOver(state, data, now)
   state.anonymous = true
 }
 
@@ -258,13 +258,9 @@ export function ensureId (state: SessionState): string {
   return state.id
 }
 
-/** The auth of a session created now. */
-export function initialAuth (secret: string, rotateAt: number | undefined): SessionAuth {
-  return rotateAt === undefined ? { current: [hashSecret(secret)], replaced: [] } : { current: [hashSecret(secret)], replaced: [], rotateAt }
-}
-
+/** Something was changed that a save would persist (the caller ran detectNested first when it matters). */
 export function hasWrites (state: SessionState): boolean {
-  return state.changed.size > 0 || state.unset.size > 0 || state.replaced || state.metaChanged
+  return state.changed.size > 0 || state.unset.size > 0 || state.dataReplaced || state.metaChanged
 }
 
 export function markChanged (state: SessionState, key: string): void {
@@ -281,7 +277,7 @@ export function markChanged (state: SessionState, key: string): void {
 export function markSet (state: SessionState, key: string, value: unknown, fresh = false): void {
   const before = state.data[key]
   state.data[key] = value
-  if (!state.stored || state.replaced || state.changed.has(key) || !Object.hasOwn(state.storedData, key) || before === undefined) {
+  if (!state.stored || state.dataReplaced || state.changed.has(key) || !Object.hasOwn(state.storedData, key) || before === undefined) {
     markChanged(state, key)
     if (fresh) own(state, 'validated').add(key)
     return
@@ -304,7 +300,9 @@ export function markSet (state: SessionState, key: string, value: unknown, fresh
   state.snapshots.set(key, stored)
 }
 
+/** unset(): the key leaves the data, and the store's copy of it goes at save. */
 export function markUnset (state: SessionState, key: string): void {
+  delete state.data[key]
   state.changed.delete(key)
   state.validated.delete(key)
   state.snapshots?.delete(key)
@@ -318,7 +316,7 @@ export function markCleared (state: SessionState, data: Record<string, unknown>)
   state.unset.clear()
   state.validated.clear()
   state.snapshots = null
-  state.replaced = true
+  state.dataReplaced = true
 }
 
 /** An object value handed out: remember its JSON to see nested mutations later. */
@@ -357,7 +355,7 @@ export function saved (state: SessionState, meta: SessionMeta, expiresAt: number
   state.expiresAt = expiresAt
   state.version = version
   state.stored = true
-  state.replaced = false
+  state.dataReplaced = false
   state.metaChanged = false
   state.touchDue = false
   state.changed.clear()
@@ -372,11 +370,124 @@ function resnapshot (state: SessionState, key: string): void {
   state.snapshots.set(key, snapshotOf(value))
 }
 
-/** Runs a store operation, wrapping its failure once as FST_SESSION_STORE_UNAVAILABLE. */
-export async function callStore<T> (action: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op()
-  } catch (err) {
-    throw storeError(action, err)
-  }
+/** A session cookie (ours, or an importable @fastify/session one) came with the request: the response varies on Cookie. */
+export function sawCookie (state: SessionState): void {
+  state.cookieSeen = true
+}
+
+/** The cookie opened no usable session (unknown, expired, a wrong secret, refused data): empty data serves the request. */
+export function openedNothing (state: SessionState, data: Record<string, unknown>): void {
+  state.data = data
+}
+
+/** destroy(): a new, empty, unsaved session; the cookie is cleared only when this request removed a live session. */
+export function destroyed (state: SessionState, data: Record<string, unknown>, removedLive: boolean): void {
+  startOver(state, data)
+  state.clearCookie = removedLive
+}
+
+/**
+ * refresh(): the session's own lifetime (`meta`: idleTimeout, absoluteExpiresAt), persisted even with no
+ * data change. `createdAt`: kept across a regenerate({ keep }) that refresh({ regenerate }) ran.
+ */
+export function ownLifetime (state: SessionState, meta: SessionMeta, createdAt?: number): void {
+  if (createdAt !== undefined) state.createdAt = createdAt
+  state.meta = meta
+  state.metaChanged = true
+}
+
+/** reload() of a session never saved: it becomes empty, keeping the record a regenerate() is to delete. */
+export function reloadedUnsaved (state: SessionState, data: Record<string, unknown>): void {
+  const previousId = state.previousId
+  startOver(state, data)
+  state.previousId = previousId
+}
+
+/** reload(): the stored session again, unsaved changes dropped. */
+export function reloaded (state: SessionState, record: SessionRecord, data: Record<string, unknown>, migrated: boolean): void {
+  state.changed.clear()
+  state.unset.clear()
+  state.validated.clear()
+  state.snapshots = null
+  adopt(state, { id: state.id as string, secret: state.secret as string, record, data, migrated, graceSecret: state.graceSecret, touchDue: state.touchDue })
+}
+
+/** The record a regenerate() replaced is being deleted: it is not deleted twice. */
+export function previousDropped (state: SessionState): void {
+  state.previousId = null
+}
+
+/** A new session was saved with `record`: its cookie is owed. */
+export function created (state: SessionState, record: SessionRecord, final: boolean): void {
+  state.auth = record.auth
+  state.regenerated = false
+  saved(state, record.meta, record.expiresAt, 0, final)
+  state.sendCookie = true
+  state.clearCookie = false
+}
+
+/** A patch of this request's changes was applied: `data` is what was written (validated, maybe merged). */
+export function patched (state: SessionState, data: Record<string, unknown>, meta: SessionMeta, expiresAt: number | null, version: number, final: boolean): void {
+  state.data = data
+  saved(state, meta, expiresAt, version, final)
+}
+
+/** A conditional patch lost to another write: the store's data now is what a whole-data write must replace. */
+export function storedMeanwhile (state: SessionState, storedData: Readonly<Record<string, unknown>>): void {
+  state.storedData = storedData
+}
+
+/** touch(): the expiry was extended without a data write. */
+export function touched (state: SessionState, expiresAt: number | null): void {
+  state.expiresAt = expiresAt
+  state.touchDue = false
+}
+
+/** The session's expiry was written (touch, refresh): the cookie's Max-Age follows it. */
+export function expiryExtended (state: SessionState): void {
+  state.sendCookie = true
+}
+
+/** The secret was rotated: the new one goes out in this response's cookie. */
+export function rotated (state: SessionState, secret: string, auth: SessionAuth): void {
+  state.secret = secret
+  state.auth = auth
+  state.graceSecret = false
+  state.staleSecret = false
+  state.sendCookie = true
+}
+
+/**
+ * No new secret for this request (another request rotated first, the rotation failed, or the request's
+ * grace secret was not replaced): its secret may be replaced already, so it never goes out in a cookie.
+ */
+export function lostRotation (state: SessionState): void {
+  state.staleSecret = true
+}
+
+/** session.touch(): extend the expiry on this response even if touchAfter has not passed. */
+export function touchRequested (state: SessionState): void {
+  state.touchDue = state.stored
+}
+
+/** session.cookie.<attribute> = value (or session.options()): this response's Set-Cookie carries it. */
+export function overrideCookie (state: SessionState, key: keyof CookieOverrides, value: unknown): void {
+  state.cookieOverrides = { ...state.cookieOverrides, [key]: value }
+  state.sendCookie = state.stored || state.sendCookie
+}
+
+/**
+ * The Set-Cookie this response owes once persisted: the session's cookie (a new session, a new secret, an
+ * extended expiry, a re-signed cookie, a changed attribute), its deletion (destroyed by this request),
+ * or none. A secret that may have been replaced meanwhile never goes out; a failed response (5xx, which
+ * saved nothing) owes only the deletion.
+ */
+export function cookieOwed (state: SessionState, failed: boolean): 'session' | 'clear' | null {
+  if (!failed && state.sendCookie && !state.staleSecret && state.stored && state.id !== null && state.secret !== null) return 'session'
+  return state.clearCookie ? 'clear' : null
+}
+
+/** The response depends on the request's cookie (`failed`: a 5xx, which sends no session cookie). */
+export function variesOnCookie (state: SessionState, failed: boolean): boolean {
+  return state.cookieSeen || state.clearCookie || (!failed && state.sendCookie)
 }

@@ -5,7 +5,7 @@ import { Signer } from '@fastify/cookie'
 import { buildApp, sessionCookie, rawSetCookie, SECRET, OLD_SECRET } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { fakeClock } from './helpers/clock.js'
-import { newId } from '../lib/cookie.js'
+import { newId } from '../lib/secrets.js'
 
 async function login (app: Awaited<ReturnType<typeof buildApp>>): Promise<string> {
   const res = await app.inject({ method: 'POST', url: '/login/alice' })

@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { Signer } from '@fastify/cookie'
 import { buildApp, sessionCookie, SECRET, OLD_SECRET } from './helpers/app.js'
-import { newId } from '../lib/cookie.js'
+import { newId } from '../lib/secrets.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { MemoryStore } from '../lib/index.js'
 

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { z } from 'zod'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
-import { outputsFreshJson } from '../lib/json-schema-kind.js'
+import { outputsFreshJson } from '../lib/schema.js'
 import { jsonProblem } from '../lib/json-value.js'
 
 t.test('a value set() and then made invalid through get() is refused at save, for a new and a stored session', async t => {
