@@ -43,3 +43,17 @@ t.test('the README\'s copy of the store contract has exactly the methods and pat
   const readmePatch = /patch\(id,[^\n]*/.exec(readme)?.[0] ?? ''
   for (const result of results) t.ok(readmePatch.includes(result), `the README's patch line lists ${result}`)
 })
+
+t.test('the README Options table and the @default tags of types/index.ts give the defaults the plugin applies (DEFAULTS)', async t => {
+  const { DEFAULTS } = await import('../lib/options.js')
+  const types = readFileSync(new URL('../types/index.ts', import.meta.url), 'utf8').split('interface FastifyZodSessionOptions')[1]
+  const show = (value: unknown): string => typeof value === 'string'
+    ? `'${value}'`
+    : value !== null && typeof value === 'object' ? `{ ${Object.entries(value).map(([k, v]) => `${k}: ${show(v)}`).join(', ')} }` : String(value)
+  const section = readme.split('## Options')[1].split('\n## ')[0]
+  for (const [option, value] of Object.entries(DEFAULTS)) {
+    t.ok(section.includes(`| \`${option}\` | \`${show(value)}\` |`), `README: ${option} = ${show(value)}`)
+    const tag = new RegExp(`@default ([^\\n]*?)(?: \\*/)?\\n(?:\\s*\\*/\\n)?\\s*${option}\\??:`).exec(types)?.[1]
+    t.equal(tag, show(value), `types/index.ts: ${option}`)
+  }
+})
