@@ -3,10 +3,10 @@ import { parse, stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
 import { dataObject, usableRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
-import { watchRedisExpiries } from './redis-expiry.js'
-import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis-link.js'
+import { watchRedisExpiries } from './redis/expiry.js'
+import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis/link.js'
 
-export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-link.js'
+export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis/link.js'
 
 export interface RedisStoreOptions {
   /**
