@@ -16,7 +16,6 @@ import { SessionManager } from './manager.js'
 import type { CookieCodec } from './cookie.js'
 import { RequestSessionStore, type RequestSessionStore as ZodRequestSessionStore } from './store-view.js'
 import { bounded, deadline, StoreTimeoutError, walkBound, withTimeout } from './store-timeout.js'
-import { MemoryStore } from '../stores/memory.js'
 import { createSessionsApi } from './sessions-api.js'
 import { addFreshnessCheck } from './freshness.js'
 import { pruneOptions, reportExpired } from './events.js'
@@ -134,7 +133,7 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
     await opened?.close()
     throw new errorCodes.FST_SESSION_INVALID_OPTIONS('maxSessionsPerOwner', `${store.constructor.name} cannot list sessions by owner`)
   }
-  const timed = resolved.storeTimeout !== null && store.constructor !== MemoryStore
+  const timed = resolved.storeTimeout !== null && store.synchronous !== true
   const opts = { ...resolved, store: timed ? withTimeout(store, resolved.storeTimeout as number) : store } as ResolvedOptions
   const manager = new SessionManager(opts, cookies)
 

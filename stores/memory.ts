@@ -28,6 +28,11 @@ export class MemoryStore implements SessionStore {
     }
   }
 
+  /** every call completes in this process before it returns: the plugin does not bound it with `storeTimeout` */
+  get synchronous (): boolean {
+    return true
+  }
+
   /** how many sessions are held, expired ones included until pruned */
   get size (): number {
     return this.#index.size
