@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto'
 import type { MemcacheClient, MemcacheClientOptions } from 'memcache-client'
 import type { PatchResult, SessionAuth, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { applyPatch, applyRotate, isLive, usableRecord } from './kit/record.js'
-import { warnOnce } from './kit/warn-once.js'
+import { applyPatch, applyRotate, isLive, decodeRecord } from './kit/record.js'
 
 export interface MemcachedStoreOptions {
   /** 'host:port' of each server; the store creates one client per server, spreads keys over them and closes them */
@@ -157,12 +156,7 @@ export class MemcachedStore implements SessionStore {
   }
 
   #decode (key: string, value: unknown): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord(parse(String(value)))
-    } catch {}
-    if (record === null || record === undefined) warnOnce(this.#corrupt, key, `MemcachedStore: corrupt session ${key.slice(0, 24)}… treated as missing`)
-    return record ?? undefined
+    return decodeRecord(this.#corrupt, key, () => parse(String(value)), () => `MemcachedStore: corrupt session ${key.slice(0, 24)}… treated as missing`)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {

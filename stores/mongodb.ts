@@ -1,7 +1,6 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { destroyOwned } from './kit/owned.js'
-import { applyPatch, once, usableRecord } from './kit/record.js'
-import { warnOnce } from './kit/warn-once.js'
+import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
 
 /** A session as a MongoDB document. */
@@ -107,9 +106,8 @@ export class MongoStore implements SessionStore {
     const doc = await this.#collection.findOne({ _id: this.#prefix + id, ...live() })
     if (doc === null) return undefined
     const expires = doc.expires instanceof Date ? doc.expires.getTime() : doc.expires
-    const record = usableRecord({ data: doc.data, createdAt: doc.createdAt, expiresAt: expires, version: doc.version, auth: doc.auth, meta: doc.meta })
-    if (record === null) warnOnce(this.#corrupt, doc._id, `MongoStore: corrupt session document ${doc._id.slice(0, 16)}… treated as missing`)
-    return record ?? undefined
+    return decodeRecord(this.#corrupt, doc._id, () => ({ data: doc.data, createdAt: doc.createdAt, expiresAt: expires, version: doc.version, auth: doc.auth, meta: doc.meta }),
+      () => `MongoStore: corrupt session document ${doc._id.slice(0, 16)}… treated as missing`)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {

@@ -1,8 +1,7 @@
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { warnOnce } from './kit/warn-once.js'
-import { applyPatch, once, usableRecord } from './kit/record.js'
+import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 import { expiredReport, type ExpiredReport } from './kit/expired-report.js'
 
@@ -136,15 +135,9 @@ export class MySQLStore implements SessionStore {
   }
 
   #decode (row: Row): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: JSON.parse(row.auth), meta: JSON.parse(row.meta) })
-    } catch {}
-    if (record === null || record === undefined) {
-      warnOnce(this.#corrupt, row.id, `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing`)
-      return undefined
-    }
-    return record
+    return decodeRecord(this.#corrupt, row.id,
+      () => ({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: JSON.parse(row.auth), meta: JSON.parse(row.meta) }),
+      () => `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing`)
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Pool, QueryResultRow } from 'pg'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { warnOnce } from './kit/warn-once.js'
-import { entrySize, once, usableRecord } from './kit/record.js'
+import { entrySize, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 
@@ -168,15 +167,9 @@ export class PostgresStore implements SessionStore {
   }
 
   #decode (key: string, row: Row): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: row.auth, meta: row.meta })
-    } catch {}
-    if (record === null || record === undefined) {
-      warnOnce(this.#corrupt, key, `PostgresStore: corrupt session row ${key.slice(0, 16)}… in ${this.#tableName} treated as missing`)
-      return undefined
-    }
-    return record
+    return decodeRecord(this.#corrupt, key,
+      () => ({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: row.auth, meta: row.meta }),
+      () => `PostgresStore: corrupt session row ${key.slice(0, 16)}… in ${this.#tableName} treated as missing`)
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {
