@@ -67,6 +67,7 @@ function quote (table: string): string {
 interface Row extends RowDataPacket { id: string, data: string, meta: string, auth: string, version: number | string, created_at: number | string, expires: number | string | null }
 
 const COLUMNS = 'id, data, meta, auth, version, created_at, expires'
+/** the rows that are live (not expired) at the parameter `?` (now): every read and write of a session asks it */
 const LIVE = '(expires IS NULL OR expires > ?)'
 
 /**
@@ -269,7 +270,7 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
-      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND ${OWN} GROUP BY owner`,
+      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE ${LIVE} AND ${OWN} GROUP BY owner`,
       [Date.now(), ...this.#own()])
     const owners: Record<string, number> = {}
     let sessions = 0
@@ -284,7 +285,7 @@ export class MySQLStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const [rows] = await this.#query<Row[]>(this.#pool,
-      `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN}`,
+      `SELECT id FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN}`,
       [ownerColumn(owner), Date.now(), ...this.#own()])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
@@ -292,7 +293,7 @@ export class MySQLStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const [result] = await this.#query<ResultSetHeader>(this.#pool,
-      `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN} AND id <> ?`,
+      `DELETE FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN} AND id <> ?`,
       [ownerColumn(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }

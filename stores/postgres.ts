@@ -69,7 +69,8 @@ const own = (n: number): string => `(prefix = $${n} OR (prefix IS NULL AND start
 
 interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
 
-const LIVE = '(expires IS NULL OR expires > $2)'
+/** the rows that are live (not expired) at parameter `$n` (now): every read and write of a session asks it */
+const live = (n: number): string => `(expires IS NULL OR expires > $${n})`
 /** the contract's measure of the data after a merge: the sum of the per-key sizes */
 const MERGED_SIZE = '(SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text((sizes || $4::jsonb) - $3::text[]) AS s(k, v))'
 
@@ -101,7 +102,7 @@ export class PostgresStore implements SessionStore {
     const t = this.#table
     // named: each connection parses and plans them once
     this.#sql = prepared({
-      get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${LIVE}`,
+      get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${live(2)}`,
       set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner, prefix) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
         version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner, prefix = EXCLUDED.prefix`,
@@ -113,11 +114,11 @@ export class PostgresStore implements SessionStore {
       patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
         expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
         owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END, prefix = $14
-        WHERE id = $1 AND ${LIVE} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
-      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${LIVE}`,
-      rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${LIVE} AND auth->'current'->>0 = $4`,
-      touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${LIVE}`,
-      destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${LIVE} AS live`
+        WHERE id = $1 AND ${live(2)} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
+      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${live(2)}`,
+      rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${live(2)} AND auth->'current'->>0 = $4`,
+      touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${live(2)}`,
+      destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${live(2)} AS live`
     })
   }
 
@@ -280,7 +281,7 @@ export class PostgresStore implements SessionStore {
     await this.ready()
     // a long owner's name from any row of its group that has it (a corrupt row's meta may not)
     const { rows } = await this.#pool.query<{ owner: string | null, whole: string | null, n: string }>(
-      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND ${own(2)} GROUP BY owner`,
+      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE ${live(1)} AND ${own(2)} GROUP BY owner`,
       [Date.now(), this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0
@@ -294,7 +295,7 @@ export class PostgresStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const { rows } = await this.#pool.query<{ id: string }>(
-      `SELECT id FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)}`,
+      `SELECT id FROM ${this.#table} WHERE owner = $1 AND ${live(2)} AND ${own(3)}`,
       [ownerColumn(owner), Date.now(), this.#prefix])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
@@ -302,7 +303,7 @@ export class PostgresStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const { rowCount } = await this.#pool.query(
-      `DELETE FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)} AND id <> $4`,
+      `DELETE FROM ${this.#table} WHERE owner = $1 AND ${live(2)} AND ${own(3)} AND id <> $4`,
       [ownerColumn(owner), Date.now(), this.#prefix, except === undefined ? '' : this.#prefix + except])
     return rowCount ?? 0
   }
