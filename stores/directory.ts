@@ -8,6 +8,7 @@ import { withLockFile } from './kit/lock-files.js'
 import { expiredReport } from './kit/expired-report.js'
 import { destroyOwned } from './kit/owned.js'
 import { applyPatch, applyRotate, isLive, once, decodeRecord } from './kit/record.js'
+import { flag, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface DirectoryStoreOptions {
   /** the folder; created when missing */
@@ -270,4 +271,9 @@ export class DirectoryStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     return destroyOwned(this, owner, except)
   }
+}
+
+/** @internal The store a storage URL names (`dir://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  return { store: new DirectoryStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync) }) }
 }

@@ -1,6 +1,7 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { SessionIndex } from './kit/session-index.js'
 import { expiredReport } from './kit/expired-report.js'
+import { positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface MemoryStoreOptions {
   /** most sessions kept; the least recently used is evicted beyond it (default 10,000) */
@@ -96,4 +97,9 @@ export class MemoryStore implements SessionStore {
   async close (): Promise<void> {
     this.#index.clear()
   }
+}
+
+/** @internal The store a storage URL names (`memory://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries), prefix: url.params.prefix }) }
 }

@@ -2,6 +2,7 @@ import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch,
 import { destroyOwned } from './kit/owned.js'
 import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
+import { driver, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 /** A session as a MongoDB document. */
 export interface SessionDocument {
@@ -247,4 +248,20 @@ export class MongoStore implements SessionStore {
 
 function escapeRegExp (text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** @internal The store a storage URL names (`mongodb://, mongodb+srv://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')
+  const client = new MongoClient(url.driverUrl!, { serverSelectionTimeoutMS: 5000 })
+  try {
+    await client.connect()
+  } catch (err) {
+    await client.close().catch(() => {})
+    throw err
+  }
+  return {
+    store: new MongoStore({ client, db: url.database ?? 'sessions', collection: url.params.collection, prefix: url.params.prefix }),
+    client: async () => client.close()
+  }
 }

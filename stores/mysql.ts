@@ -4,6 +4,7 @@ import { parse, stringify } from './kit/codec.js'
 import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 import { expiredReport, type ExpiredReport } from './kit/expired-report.js'
+import { driver, flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -297,4 +298,22 @@ export class MySQLStore implements SessionStore {
       [ownerColumn(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }
+}
+
+/** @internal The store a storage URL names (`mysql://, mariadb://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const mysql = await driver<typeof import('mysql2/promise')>('mysql2/promise', 'mysql://')
+  const pool = mysql.createPool({
+    host: url.hosts[0].host,
+    port: url.hosts[0].port,
+    user: url.username,
+    password: url.password,
+    database: url.database,
+    connectionLimit: positive(url.params.connectionLimit) ?? 10,
+    connectTimeout: positive(url.params.connectTimeout) ?? 2000,
+    enableKeepAlive: true
+  })
+  const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+  const queryTimeout = positive(url.params.queryTimeout) ?? 2000
+  return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix, queryTimeout }), client: async () => pool.end() }
 }

@@ -5,6 +5,7 @@ import { parse, stringify } from './kit/codec.js'
 import { entrySize, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
+import { driver, flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface PostgresStoreOptions {
   /** a pg (node-postgres) Pool; the store never ends it */
@@ -316,4 +317,29 @@ function prepared<K extends string> (texts: Record<K, string>): Record<K, { name
     out[key] = { name: `fzs_${key}_${createHash('sha256').update(texts[key]).digest('hex').slice(0, 16)}`, text: texts[key] }
   }
   return out
+}
+
+/** @internal The store a storage URL names (`postgres://, postgresql://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const pg = await driver<{ default: typeof import('pg') }>('pg', 'postgres://')
+  const pool = new pg.default.Pool({
+    host: url.hosts[0].host,
+    port: url.hosts[0].port,
+    user: url.username,
+    password: url.password,
+    database: url.database,
+    ssl: flag(url.params.ssl) === true ? { rejectUnauthorized: true } : undefined,
+    max: positive(url.params.max) ?? 10,
+    // fail fast: a frozen server costs a request these, not a hang
+    connectionTimeoutMillis: positive(url.params.connectTimeout) ?? 2000,
+    statement_timeout: positive(url.params.statementTimeout) ?? 2000,
+    query_timeout: positive(url.params.queryTimeout) ?? 2500,
+    keepAlive: true
+  })
+  pool.on('error', () => {}) // an idle client losing its server; the next query reports it
+  const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+  return {
+    store: new PostgresStore({ pool, table: url.params.table, createTable, unlogged: flag(url.params.unlogged), prefix: url.params.prefix }),
+    client: async () => { await pool.end() }
+  }
 }
