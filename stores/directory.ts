@@ -4,11 +4,11 @@ import { join, resolve } from 'node:path'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { KeyedLock, writeFileAtomic } from './kit/atomic-file.js'
-import { warnOnce } from './kit/warn-once.js'
 import { withLockFile } from './kit/lock-files.js'
 import { expiredReport } from './kit/expired-report.js'
 import { destroyOwned } from './kit/owned.js'
-import { applyPatch, applyRotate, isLive, once, usableRecord } from './kit/record.js'
+import { applyPatch, applyRotate, isLive, once, decodeRecord } from './kit/record.js'
+import { flag, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface DirectoryStoreOptions {
   /** the folder; created when missing */
@@ -101,17 +101,13 @@ export class DirectoryStore implements SessionStore {
       if (code !== 'EISDIR' && code !== 'ELOOP') throw err
       text = ''
     }
-    let record: SessionRecord | undefined | null = null
     let prefix: unknown
-    try {
+    const record = decodeRecord(this.#corrupt, file, () => {
       const parsed = parse(text) as { prefix?: unknown } | null
       prefix = parsed?.prefix
-      record = usableRecord(parsed)
-    } catch {}
-    if (record === null || record === undefined) {
-      warnOnce(this.#corrupt, file, `DirectoryStore: corrupt session file ${file} treated as missing`)
-      return undefined
-    }
+      return parsed
+    }, () => `DirectoryStore: corrupt session file ${file} treated as missing`)
+    if (record === undefined) return undefined
     return { record, mine: prefix === undefined || prefix === this.#prefix }
   }
 
@@ -275,4 +271,9 @@ export class DirectoryStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     return destroyOwned(this, owner, except)
   }
+}
+
+/** @internal The store a storage URL names (`dir://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  return { store: new DirectoryStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync) }) }
 }

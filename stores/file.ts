@@ -7,6 +7,7 @@ import { SessionIndex } from './kit/session-index.js'
 import { expiredReport } from './kit/expired-report.js'
 import { acquireLock } from './kit/lock-file.js'
 import { destroyOwned } from './kit/owned.js'
+import { flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface FileStoreOptions {
   /** the file holding every session (a journal); `<path>.lock` marks the process that owns it */
@@ -251,4 +252,9 @@ export class FileStore implements SessionStore {
     this.#releaseLock = null
     this.#opening = null
   }
+}
+
+/** @internal The store a storage URL names (`file://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  return { store: new FileStore({ path: resolve(url.path!), prefix: url.params.prefix, fsync: flag(url.params.fsync), compactAfter: positive(url.params.compactAfter) }) }
 }

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto'
 import type { MemcacheClient, MemcacheClientOptions } from 'memcache-client'
 import type { PatchResult, SessionAuth, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { applyPatch, applyRotate, isLive, usableRecord } from './kit/record.js'
-import { warnOnce } from './kit/warn-once.js'
+import { applyPatch, applyRotate, isLive, decodeRecord } from './kit/record.js'
+import { memcachedPrefixProblem } from './kit/memcached-key.js'
+import { driver, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
+
+export { memcachedPrefixProblem }
 
 export interface MemcachedStoreOptions {
   /** 'host:port' of each server; the store creates one client per server, spreads keys over them and closes them */
@@ -38,15 +41,6 @@ const DOWN_MS = 2000
 const ANSWERS = new Set(['NOT_FOUND', 'EXISTS', 'NOT_STORED'])
 
 class ContentionError extends Error {}
-
-/** What is wrong with a key prefix memcached could not carry (whitespace, control characters, too long), or undefined. */
-export function memcachedPrefixProblem (prefix: unknown): string | undefined {
-  if (typeof prefix !== 'string') return 'must be a string'
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\x00-\x1f\x7f]/.test(prefix)) return `${JSON.stringify(prefix)} has whitespace or control characters, which memcached keys cannot hold`
-  if (prefix.length > 200) return 'must be at most 200 characters (memcached keys are at most 250 bytes)'
-  return undefined
-}
 
 /**
  * Sessions in memcached: one JSON value per session; patch and touch are gets/cas loops with
@@ -157,12 +151,7 @@ export class MemcachedStore implements SessionStore {
   }
 
   #decode (key: string, value: unknown): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord(parse(String(value)))
-    } catch {}
-    if (record === null || record === undefined) warnOnce(this.#corrupt, key, `MemcachedStore: corrupt session ${key.slice(0, 24)}… treated as missing`)
-    return record ?? undefined
+    return decodeRecord(this.#corrupt, key, () => parse(String(value)), () => `MemcachedStore: corrupt session ${key.slice(0, 24)}… treated as missing`)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
@@ -265,4 +254,10 @@ export class MemcachedStore implements SessionStore {
     for (const client of this.#clients) client.shutdown()
     this.#clients.length = 0
   }
+}
+
+/** @internal The store a storage URL names (`memcached://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  await driver('memcache-client', 'memcached://')
+  return { store: new MemcachedStore({ servers: url.hosts.map(h => `${h.host}:${h.port}`), prefix: url.params.prefix }) }
 }

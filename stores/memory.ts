@@ -1,6 +1,7 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { SessionIndex } from './kit/session-index.js'
 import { expiredReport } from './kit/expired-report.js'
+import { positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface MemoryStoreOptions {
   /** most sessions kept; the least recently used is evicted beyond it (default 10,000) */
@@ -26,6 +27,11 @@ export class MemoryStore implements SessionStore {
       process.emitWarning('MemoryStore keeps sessions in one process and loses them on restart; use a persistent store in production.',
         { code: 'FST_SESSION_MEMORY_STORE' })
     }
+  }
+
+  /** every call completes in this process before it returns: the plugin does not bound it with `storeTimeout` */
+  get synchronous (): boolean {
+    return true
   }
 
   /** how many sessions are held, expired ones included until pruned */
@@ -91,4 +97,9 @@ export class MemoryStore implements SessionStore {
   async close (): Promise<void> {
     this.#index.clear()
   }
+}
+
+/** @internal The store a storage URL names (`memory://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  return { store: new MemoryStore({ maxEntries: positive(url.params.maxEntries), prefix: url.params.prefix }) }
 }

@@ -1,8 +1,8 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { destroyOwned } from './kit/owned.js'
-import { applyPatch, once, usableRecord } from './kit/record.js'
-import { warnOnce } from './kit/warn-once.js'
+import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
+import { driver, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 /** A session as a MongoDB document. */
 export interface SessionDocument {
@@ -107,9 +107,8 @@ export class MongoStore implements SessionStore {
     const doc = await this.#collection.findOne({ _id: this.#prefix + id, ...live() })
     if (doc === null) return undefined
     const expires = doc.expires instanceof Date ? doc.expires.getTime() : doc.expires
-    const record = usableRecord({ data: doc.data, createdAt: doc.createdAt, expiresAt: expires, version: doc.version, auth: doc.auth, meta: doc.meta })
-    if (record === null) warnOnce(this.#corrupt, doc._id, `MongoStore: corrupt session document ${doc._id.slice(0, 16)}… treated as missing`)
-    return record ?? undefined
+    return decodeRecord(this.#corrupt, doc._id, () => ({ data: doc.data, createdAt: doc.createdAt, expiresAt: expires, version: doc.version, auth: doc.auth, meta: doc.meta }),
+      () => `MongoStore: corrupt session document ${doc._id.slice(0, 16)}… treated as missing`)
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
@@ -249,4 +248,20 @@ export class MongoStore implements SessionStore {
 
 function escapeRegExp (text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** @internal The store a storage URL names (`mongodb://, mongodb+srv://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const { MongoClient } = await driver<typeof import('mongodb')>('mongodb', 'mongodb://')
+  const client = new MongoClient(url.driverUrl!, { serverSelectionTimeoutMS: 5000 })
+  try {
+    await client.connect()
+  } catch (err) {
+    await client.close().catch(() => {})
+    throw err
+  }
+  return {
+    store: new MongoStore({ client, db: url.database ?? 'sessions', collection: url.params.collection, prefix: url.params.prefix }),
+    client: async () => client.close()
+  }
 }

@@ -1,10 +1,10 @@
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { warnOnce } from './kit/warn-once.js'
-import { applyPatch, once, usableRecord } from './kit/record.js'
+import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 import { expiredReport, type ExpiredReport } from './kit/expired-report.js'
+import { driver, flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -68,6 +68,7 @@ function quote (table: string): string {
 interface Row extends RowDataPacket { id: string, data: string, meta: string, auth: string, version: number | string, created_at: number | string, expires: number | string | null }
 
 const COLUMNS = 'id, data, meta, auth, version, created_at, expires'
+/** the rows that are live (not expired) at the parameter `?` (now): every read and write of a session asks it */
 const LIVE = '(expires IS NULL OR expires > ?)'
 
 /**
@@ -136,15 +137,9 @@ export class MySQLStore implements SessionStore {
   }
 
   #decode (row: Row): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: JSON.parse(row.auth), meta: JSON.parse(row.meta) })
-    } catch {}
-    if (record === null || record === undefined) {
-      warnOnce(this.#corrupt, row.id, `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing`)
-      return undefined
-    }
-    return record
+    return decodeRecord(this.#corrupt, row.id,
+      () => ({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: JSON.parse(row.auth), meta: JSON.parse(row.meta) }),
+      () => `MySQLStore: corrupt session row ${row.id.slice(0, 16)}… in ${this.#tableName} treated as missing`)
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {
@@ -276,7 +271,7 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
-      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > ?) AND ${OWN} GROUP BY owner`,
+      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE ${LIVE} AND ${OWN} GROUP BY owner`,
       [Date.now(), ...this.#own()])
     const owners: Record<string, number> = {}
     let sessions = 0
@@ -291,7 +286,7 @@ export class MySQLStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const [rows] = await this.#query<Row[]>(this.#pool,
-      `SELECT id FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN}`,
+      `SELECT id FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN}`,
       [ownerColumn(owner), Date.now(), ...this.#own()])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
@@ -299,8 +294,26 @@ export class MySQLStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const [result] = await this.#query<ResultSetHeader>(this.#pool,
-      `DELETE FROM ${this.#table} WHERE owner = ? AND (expires IS NULL OR expires > ?) AND ${OWN} AND id <> ?`,
+      `DELETE FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN} AND id <> ?`,
       [ownerColumn(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }
+}
+
+/** @internal The store a storage URL names (`mysql://, mariadb://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const mysql = await driver<typeof import('mysql2/promise')>('mysql2/promise', 'mysql://')
+  const pool = mysql.createPool({
+    host: url.hosts[0].host,
+    port: url.hosts[0].port,
+    user: url.username,
+    password: url.password,
+    database: url.database,
+    connectionLimit: positive(url.params.connectionLimit) ?? 10,
+    connectTimeout: positive(url.params.connectTimeout) ?? 2000,
+    enableKeepAlive: true
+  })
+  const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+  const queryTimeout = positive(url.params.queryTimeout) ?? 2000
+  return { store: new MySQLStore({ pool, table: url.params.table, createTable, prefix: url.params.prefix, queryTimeout }), client: async () => pool.end() }
 }

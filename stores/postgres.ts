@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import type { Pool, QueryResultRow } from 'pg'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
-import { warnOnce } from './kit/warn-once.js'
-import { entrySize, once, usableRecord } from './kit/record.js'
+import { entrySize, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
+import { driver, flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
 
 export interface PostgresStoreOptions {
   /** a pg (node-postgres) Pool; the store never ends it */
@@ -70,7 +70,8 @@ const own = (n: number): string => `(prefix = $${n} OR (prefix IS NULL AND start
 
 interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
 
-const LIVE = '(expires IS NULL OR expires > $2)'
+/** the rows that are live (not expired) at parameter `$n` (now): every read and write of a session asks it */
+const live = (n: number): string => `(expires IS NULL OR expires > $${n})`
 /** the contract's measure of the data after a merge: the sum of the per-key sizes */
 const MERGED_SIZE = '(SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text((sizes || $4::jsonb) - $3::text[]) AS s(k, v))'
 
@@ -102,7 +103,7 @@ export class PostgresStore implements SessionStore {
     const t = this.#table
     // named: each connection parses and plans them once
     this.#sql = prepared({
-      get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${LIVE}`,
+      get: `SELECT data::text AS data, meta, auth, version, created_at, expires FROM ${t} WHERE id = $1 AND ${live(2)}`,
       set: `INSERT INTO ${t} (id, data, sizes, meta, auth, version, created_at, expires, owner, prefix) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, sizes = EXCLUDED.sizes, meta = EXCLUDED.meta, auth = EXCLUDED.auth,
         version = EXCLUDED.version, created_at = EXCLUDED.created_at, expires = EXCLUDED.expires, owner = EXCLUDED.owner, prefix = EXCLUDED.prefix`,
@@ -114,11 +115,11 @@ export class PostgresStore implements SessionStore {
       patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
         expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
         owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END, prefix = $14
-        WHERE id = $1 AND ${LIVE} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
-      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${LIVE}`,
-      rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${LIVE} AND auth->'current'->>0 = $4`,
-      touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${LIVE}`,
-      destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${LIVE} AS live`
+        WHERE id = $1 AND ${live(2)} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
+      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${live(2)}`,
+      rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${live(2)} AND auth->'current'->>0 = $4`,
+      touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${live(2)}`,
+      destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${live(2)} AS live`
     })
   }
 
@@ -168,15 +169,9 @@ export class PostgresStore implements SessionStore {
   }
 
   #decode (key: string, row: Row): SessionRecord | undefined {
-    let record: SessionRecord | null | undefined = null
-    try {
-      record = usableRecord({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: row.auth, meta: row.meta })
-    } catch {}
-    if (record === null || record === undefined) {
-      warnOnce(this.#corrupt, key, `PostgresStore: corrupt session row ${key.slice(0, 16)}… in ${this.#tableName} treated as missing`)
-      return undefined
-    }
-    return record
+    return decodeRecord(this.#corrupt, key,
+      () => ({ data: parse(row.data), createdAt: Number(row.created_at), expiresAt: row.expires === null ? null : Number(row.expires), version: Number(row.version), auth: row.auth, meta: row.meta }),
+      () => `PostgresStore: corrupt session row ${key.slice(0, 16)}… in ${this.#tableName} treated as missing`)
   }
 
   async get (id: string): Promise<SessionRecord | undefined> {
@@ -287,7 +282,7 @@ export class PostgresStore implements SessionStore {
     await this.ready()
     // a long owner's name from any row of its group that has it (a corrupt row's meta may not)
     const { rows } = await this.#pool.query<{ owner: string | null, whole: string | null, n: string }>(
-      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE (expires IS NULL OR expires > $1) AND ${own(2)} GROUP BY owner`,
+      `SELECT owner, min(meta->>'owner') AS whole, count(*) AS n FROM ${this.#table} WHERE ${live(1)} AND ${own(2)} GROUP BY owner`,
       [Date.now(), this.#prefix])
     const owners: Record<string, number> = {}
     let sessions = 0
@@ -301,7 +296,7 @@ export class PostgresStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const { rows } = await this.#pool.query<{ id: string }>(
-      `SELECT id FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)}`,
+      `SELECT id FROM ${this.#table} WHERE owner = $1 AND ${live(2)} AND ${own(3)}`,
       [ownerColumn(owner), Date.now(), this.#prefix])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
@@ -309,7 +304,7 @@ export class PostgresStore implements SessionStore {
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const { rowCount } = await this.#pool.query(
-      `DELETE FROM ${this.#table} WHERE owner = $1 AND (expires IS NULL OR expires > $2) AND ${own(3)} AND id <> $4`,
+      `DELETE FROM ${this.#table} WHERE owner = $1 AND ${live(2)} AND ${own(3)} AND id <> $4`,
       [ownerColumn(owner), Date.now(), this.#prefix, except === undefined ? '' : this.#prefix + except])
     return rowCount ?? 0
   }
@@ -322,4 +317,29 @@ function prepared<K extends string> (texts: Record<K, string>): Record<K, { name
     out[key] = { name: `fzs_${key}_${createHash('sha256').update(texts[key]).digest('hex').slice(0, 16)}`, text: texts[key] }
   }
   return out
+}
+
+/** @internal The store a storage URL names (`postgres://, postgresql://`): stores/url/open.ts calls it, with the URL parse checked. */
+export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
+  const pg = await driver<{ default: typeof import('pg') }>('pg', 'postgres://')
+  const pool = new pg.default.Pool({
+    host: url.hosts[0].host,
+    port: url.hosts[0].port,
+    user: url.username,
+    password: url.password,
+    database: url.database,
+    ssl: flag(url.params.ssl) === true ? { rejectUnauthorized: true } : undefined,
+    max: positive(url.params.max) ?? 10,
+    // fail fast: a frozen server costs a request these, not a hang
+    connectionTimeoutMillis: positive(url.params.connectTimeout) ?? 2000,
+    statement_timeout: positive(url.params.statementTimeout) ?? 2000,
+    query_timeout: positive(url.params.queryTimeout) ?? 2500,
+    keepAlive: true
+  })
+  pool.on('error', () => {}) // an idle client losing its server; the next query reports it
+  const createTable = url.params.createTable === undefined ? undefined : flag(url.params.createTable)
+  return {
+    store: new PostgresStore({ pool, table: url.params.table, createTable, unlogged: flag(url.params.unlogged), prefix: url.params.prefix }),
+    client: async () => { await pool.end() }
+  }
 }

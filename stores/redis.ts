@@ -1,12 +1,12 @@
 import type { ExpiredSession, ExpiryWatch, PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { parse, stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
-import { dataObject, usableRecord } from './kit/record.js'
+import { dataObject, decodeRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
-import { watchRedisExpiries } from './redis-expiry.js'
-import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis-link.js'
+import { watchRedisExpiries } from './redis/expiry.js'
+import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis/link.js'
 
-export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-link.js'
+export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis/link.js'
 
 export interface RedisStoreOptions {
   /**
@@ -21,6 +21,7 @@ export interface RedisStoreOptions {
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
+const corruptMessage = (key: string, why: string): string => `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`
 /** an `m:owner` field that is not a JSON string: the hash is corrupt */
 const CORRUPT = Symbol('corrupt owner field')
 
@@ -104,8 +105,7 @@ export class RedisStore implements SessionStore {
       return undefined
     }
     if (hash.length === 0) return undefined
-    let record: SessionRecord | null | undefined = null
-    try {
+    return decodeRecord(this.#corrupt, key, () => {
       const data = dataObject()
       const meta: Record<string, unknown> = {}
       const own: Record<string, string> = {}
@@ -119,14 +119,12 @@ export class RedisStore implements SessionStore {
       if (!COUNT_RE.test(own._v ?? '') || !COUNT_RE.test(own._b ?? '0')) throw new Error('_v or _b is not a count')
       const expiresAt = own._e === undefined || own._e === '' ? null : Number(own._e)
       if (expiresAt !== null && expiresAt <= Date.now()) return undefined
-      record = usableRecord({ data, createdAt: Number(own._c), expiresAt, version: Number(own._v), auth: JSON.parse(own._a), meta })
-    } catch {}
-    if (record === null || record === undefined) this.#reportCorrupt(key, 'a field is not valid JSON, or a field is missing')
-    return record ?? undefined
+      return { data, createdAt: Number(own._c), expiresAt, version: Number(own._v), auth: JSON.parse(own._a), meta }
+    }, () => corruptMessage(key, 'a field is not valid JSON, or a field is missing'))
   }
 
   #reportCorrupt (key: string, why: string): void {
-    warnOnce(this.#corrupt, key, `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`)
+    warnOnce(this.#corrupt, key, corruptMessage(key, why))
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {

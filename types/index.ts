@@ -119,6 +119,15 @@ export interface SessionStats {
  * Records handed in and out are copies: changing one never changes what is stored.
  */
 export interface SessionStore {
+  /**
+   * Capability: true when every method does all its work in this process, synchronously, before its
+   * promise is returned: it waits on no I/O, timer, lock or other process, so a call cannot hang
+   * (MemoryStore). The plugin then does not bound the store's calls with `storeTimeout` (the wrapper's
+   * extra promise per call would be a measurable part of such a store's cost, and there is nothing to
+   * time out). Leave it unset (or false) for a store that waits on anything, and set it false in a
+   * subclass of such a store that adds waiting: its calls are then bounded by `storeTimeout`.
+   */
+  readonly synchronous?: boolean
   /** The live record, or undefined when missing or expired. */
   get (id: string): Promise<SessionRecord | undefined>
   /** Writes the whole record (upsert): creation, and operators' tools. The owner index follows it. */

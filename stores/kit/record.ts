@@ -1,8 +1,10 @@
 // The record rules every store shares, written once: what counts as live, how a patch and a
-// rotation apply, and the one corrupt-record policy (anything malformed is treated as missing).
+// rotation apply, and the one corrupt-record policy (decodeRecord: anything malformed is reported
+// once and treated as missing).
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { stringify } from './codec.js'
 import { isPlainObject, MAX_DEPTH } from './json-tree.js'
+import { warnOnce } from './warn-once.js'
 
 const STRING_META = ['ip', 'userAgent', 'lastAccessIp', 'owner'] as const
 const NUMBER_META = ['lastAccessAt', 'absoluteExpiresAt', 'authenticatedAt', 'createdAtHr'] as const
@@ -78,6 +80,28 @@ export function usableRecord (value: unknown): SessionRecord | undefined | null 
     if (value.meta.absoluteExpiresAt === null) meta.absoluteExpiresAt = null // refresh({ absoluteTimeout: null })
   }
   return new CheckedRecord(toDataObject(value.data), value.createdAt, value.expiresAt as number | null, value.version, auth, meta)
+}
+
+/**
+ * The one corrupt-record policy, used by every store that reads records back from its backend.
+ * `read` turns what the backend holds into a record-shaped value for usableRecord; it may throw (bad
+ * JSON, a field missing) and returns undefined when there is no record at all (nothing to report).
+ * A throw, or a value usableRecord rejects (null included), is a corrupt record: a process warning
+ * (FST_SESSION_CORRUPT_RECORD, the message `describe` gives) once per `key` in `seen`, and the
+ * record reads as missing. Never a crash: a corrupt row costs its session, not the request.
+ */
+export function decodeRecord (seen: Set<string>, key: string, read: () => unknown, describe: () => string): SessionRecord | undefined {
+  let record: SessionRecord | undefined | null = null
+  try {
+    const value = read()
+    if (value === undefined) return undefined
+    record = usableRecord(value)
+  } catch {}
+  if (record === null || record === undefined) {
+    warnOnce(seen, key, describe())
+    return undefined
+  }
+  return record
 }
 
 /** Merges meta, removing fields set to undefined. */

@@ -1,5 +1,5 @@
-import type { ExpiredSession, ExpiryWatch } from '../types/index.js'
-import type { RedisLink, RedisNode } from './redis-link.js'
+import type { ExpiredSession, ExpiryWatch } from '../../types/index.js'
+import type { RedisLink, RedisNode } from './link.js'
 
 /** the plugin's session ids: 1 to 128 characters A-Z a-z 0-9 _ - */
 const SESSION_ID_RE = /^[A-Za-z0-9_-]{1,128}$/

@@ -1,7 +1,7 @@
 // What RedisStore needs from its client, for both Redis clients: ioredis (Redis, Cluster) and
 // node-redis (the `redis` package's createClient() and createCluster(), the client connect-redis uses).
 import { createHash } from 'node:crypto'
-import { SCRIPTS, type ScriptName } from './redis-scripts.js'
+import { SCRIPTS, type ScriptName } from './scripts.js'
 
 // The clients are described by the methods the store calls, not imported from ioredis or redis: the
 // published typings then compile in a project that has installed only one of the two clients.
