@@ -146,12 +146,16 @@ export class SessionWriter {
     else if (state.graceSecret) lostRotation(state)
   }
 
-  /** The patch of this request's changes; false when the record is gone. Whole-data rules hold for the merged record. */
+  /**
+   * The patch of this request's changes, conditioned on the version it read; false when the record is
+   * gone. Another write meanwhile: this request's changes are put on top of the record as stored now and
+   * tried again, so concurrent writes of different keys all land, and whole-data rules hold for the
+   * merged record. Being conditional also makes a patch that answers after storeTimeout (its request got
+   * a 503) harmless: landing after a newer write of the session, it finds another version and writes
+   * nothing, where an unconditional one would put older values over newer ones.
+   */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
     const id = state.id as string
-    // per-key patches merge in the store, which also enforces maxDataBytes on the merged data; only
-    // object-level refinements need the whole merged data here, so only they condition on the version
-    const conditional = !this.#perKey
     const maxBytes = this.#opts.maxDataBytes ?? undefined
     let data = this.#validated(state, state.data)
     let version = state.version
@@ -159,13 +163,13 @@ export class SessionWriter {
       const meta = this.#metaDelta(state, data, now)
       const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
       if (expiresAt !== undefined) change.expiresAt = expiresAt
-      if (conditional) change.ifVersion = version
+      change.ifVersion = version
       if (maxBytes !== undefined) change.maxBytes = maxBytes
       const result = await callStore('save the session', () => this.#store.patch(id, change))
       if (result === 'missing') return false
       if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
-        patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1, final)
+        patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, version + 1, final)
         return true
       }
       if (attempt >= MAX_ATTEMPTS) throw new errorCodes.FST_SESSION_CONFLICT(attempt)

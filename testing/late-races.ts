@@ -144,4 +144,27 @@ export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean):
       })
     }
   }
+
+  for (const first of ['the same key', 'another key'] as const) {
+    race(`late. a patch that answers after its 503 never lands over a newer write of the session (${first})`, async (store, r) => {
+      const late = new LateStore(store)
+      await r.start(late.store, { rotationInterval: null, storeTimeout: STORE_TIMEOUT })
+      const cookie = await r.login('pat')
+      const held = late.hold('patch')
+      const failed = await r.send('POST', '/w/none/note/older', cookie)
+      assert.equal(failed.status, 503, 'the write answered before its patch')
+      await held.entered
+      const newer = first === 'the same key' ? await r.send('POST', '/w/none/note/newer', cookie) : await r.send('POST', '/w/none/a/newer', cookie)
+      assert.equal(newer.status, 200, 'a newer write of the session, after the 503')
+      held.release()
+      await late.settled()
+      const stored = await store.get(idOf(cookie))
+      if (first === 'the same key') assert.equal(stored?.data.note, 'newer', 'the late patch did not put the older value over the newer one')
+      else {
+        assert.equal(stored?.data.a, 'newer', 'the newer write is kept')
+        assert.equal(stored?.data.note, undefined, 'the late patch, written against a version that is gone, wrote nothing')
+      }
+      assert.equal(await r.userOf(cookie), 'pat', 'the session is intact')
+    })
+  }
 }
