@@ -4,9 +4,8 @@
 // secret the client has.
 import assert from 'node:assert/strict'
 import type { SessionStore } from '../types/index.js'
-import type { FrozenClock, RaceApp } from './races.js'
+import { idOf, type FrozenClock, type Race } from './race-harness.js'
 
-type Race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>) => void
 type Method = 'get' | 'set' | 'create' | 'patch' | 'rotate' | 'touch' | 'destroy' | 'prune' | 'stats' | 'listByOwner' | 'destroyByOwner'
 
 const PASSED: Method[] = ['get', 'set', 'create', 'patch', 'rotate', 'touch', 'destroy', 'prune', 'stats', 'listByOwner', 'destroyByOwner']
@@ -90,8 +89,6 @@ export class LateStore {
     return call
   }
 }
-
-const idOf = (cookie: string): string => decodeURIComponent(cookie.split('=')[1]).slice(0, 22)
 
 export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean): void {
   race(`late. a login whose save lands after its 503 leaves no live session: the record is gone${ownerIndex ? ', nor listed, nor counted by maxSessionsPerOwner' : ''}`, async (store, r) => {
