@@ -56,7 +56,7 @@ export class SessionState {
   graceSecret!: boolean
   /** the request's secret may have been replaced meanwhile: it must not go out in a cookie */
   staleSecret!: boolean
-  /** the version read or written: every patch is conditioned on it */
+  /** the version read or written; -1 when unknown (an unconditional patch was applied) */
   version!: number
   /** the data as the store held it when read or written; only its keys are used (what replacing the whole data must remove) */
   storedData!: Readonly<Record<string, unknown>>

@@ -200,6 +200,7 @@ export class FileStore implements SessionStore {
     const result = this.#index.patch(this.#prefix + id, withMetaRemovals(copy, mu))
     // the journal holds what was applied: replaying it needs no condition
     delete copy.ifVersion
+    delete copy.unlessWrittenAfter
     if (result === 'ok') await this.#append(mu.length > 0 ? { p: this.#prefix + id, c: copy, mu } : { p: this.#prefix + id, c: copy })
     return result
   }

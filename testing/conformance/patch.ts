@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { dataSize, entrySize } from '../../stores/kit/record.js'
 import { uniqueId, same, record, type Suite } from './kit.js'
 
-/** patch: per-key merge, the version, ifVersion, maxBytes, and concurrent patches */
+/** patch: per-key merge, the version, ifVersion, unlessWrittenAfter, maxBytes, and concurrent patches */
 export function patchCases ({ check, near }: Suite): void {
   check('patch merges per key, unsets, merges meta, sets the expiry and adds 1 to the version', async store => {
     const id = uniqueId()
@@ -51,6 +51,28 @@ export function patchCases ({ check, near }: Suite): void {
     same(got?.data, { a: 4 })
     assert.equal(got?.version, 3)
     assert.equal(await store.patch(uniqueId(), { set: { a: 1 }, unset: [], ifVersion: 0 }), 'missing')
+  })
+
+  check("patch with unlessWrittenAfter applies only when the record's meta.lastAccessAt is at most it; otherwise 'conflict' and nothing written", async store => {
+    const id = uniqueId()
+    const written = Date.now()
+    await store.set(id, record({ a: 1 }, { version: 2, meta: { lastAccessAt: written, owner: 'o1' } }))
+    assert.equal(await store.patch(id, { set: { a: 2 }, unset: ['a'], unlessWrittenAfter: written - 1, meta: { lastAccessAt: written - 3000, owner: 'o2' }, expiresAt: Date.now() + 5000 }), 'conflict', 'a write made after the bound: the late patch writes nothing')
+    let got = await store.get(id)
+    same(got?.data, { a: 1 }, 'nothing written')
+    assert.equal(got?.version, 2)
+    same(got?.meta, { lastAccessAt: written, owner: 'o1' }, 'meta untouched')
+    assert.equal(await store.patch(id, { set: { a: 3 }, unset: [], unlessWrittenAfter: written, meta: { lastAccessAt: written + 1 } }), 'ok', 'a write made at the bound is not after it')
+    got = await store.get(id)
+    same(got?.data, { a: 3 })
+    assert.equal(got?.version, 3)
+    assert.equal(await store.patch(id, { set: { a: 4 }, unset: [], unlessWrittenAfter: written, ifVersion: 3 }), 'conflict', 'both conditions hold: the fence fails')
+    assert.equal(await store.patch(id, { set: { a: 4 }, unset: [], unlessWrittenAfter: written + 1, ifVersion: 2 }), 'conflict', 'both conditions hold: the version fails')
+    const bare = uniqueId()
+    await store.set(bare, record({ a: 1 }))
+    assert.equal(await store.patch(bare, { set: { a: 2 }, unset: [], unlessWrittenAfter: 0 }), 'ok', 'a record with no lastAccessAt passes')
+    same((await store.get(bare))?.data, { a: 2 })
+    assert.equal(await store.patch(uniqueId(), { set: { a: 1 }, unset: [], unlessWrittenAfter: written }), 'missing', 'no record: missing, not conflict')
   })
 
   check("patch with maxBytes applies only when the merged data fits; otherwise 'too-large' and nothing written", async store => {
