@@ -2,12 +2,14 @@
 // 1. Declarations of internal modules lose their comments (the public ones, which editors show, keep
 //    theirs); every emitted file is re-indented from tsc's 4 spaces to 2, outside string and template
 //    literals (found by TypeScript's own scanner, so no literal changes).
-// 2. dist/cjs holds the CommonJS type declarations only. Beside each one goes a CommonJS file that
+// 2. Declarations no public entry reaches (lib/index, testing/index, types/index, each store's subpath)
+//    are not shipped: they describe internals no app's types can name.
+// 3. dist/cjs holds the CommonJS type declarations only. Beside each one goes a CommonJS file that
 //    require()s the matching ES module file, so require('fastify-zod-session/stores/…') loads the one
 //    copy of the code (Node >= 20.19 / 22.12 load ES modules from require) through a file that is
 //    CommonJS, as its types say.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import ts from 'typescript'
 
 const dist = new URL('../dist/', import.meta.url).pathname
@@ -69,6 +71,34 @@ for (const base of [esm, cjs]) {
     } else if (name.endsWith('.js')) {
       writeFileSync(path, reindent(name, readFileSync(path, 'utf8')))
     }
+  }
+}
+
+/** the declarations a public entry imports, directly or through others */
+function reachable (base) {
+  const entries = ['lib/index.d.ts', 'testing/index.d.ts', 'types/index.d.ts',
+    ...readdirSync(join(base, 'stores')).filter(name => name.endsWith('.d.ts')).map(name => `stores/${name}`)]
+  const seen = new Set()
+  const queue = entries.map(name => join(base, name))
+  while (queue.length > 0) {
+    const path = queue.pop()
+    if (seen.has(path)) continue
+    seen.add(path)
+    const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)
+    for (const { fileName } of ts.preProcessFile(file.text, true, true).importedFiles) {
+      if (!fileName.startsWith('.')) continue
+      const target = join(dirname(path), fileName.replace(/\.js$/, '.d.ts'))
+      if (existsSync(target)) queue.push(target)
+    }
+  }
+  return seen
+}
+
+for (const base of [esm, cjs]) {
+  const keep = reachable(base)
+  for (const entry of readdirSync(base, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name)
+    if (entry.isFile() && entry.name.endsWith('.d.ts') && !keep.has(path)) rmSync(path)
   }
 }
 
