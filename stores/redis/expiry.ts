@@ -108,6 +108,8 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
     let unchangedAt = Date.now()
     /** the set of masters last warned about: one warning per change */
     let warned = ''
+    /** since when masters are gone with no new master watched in their place (a client that drops a dead master before the promotion) */
+    let openSince: number | null = null
     let checking = false
     const follow = async (): Promise<void> => {
       const masters = await link.masters()
@@ -120,7 +122,7 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
         unchangedAt = now
         return
       }
-      const from = Math.min(unchangedAt, ...gone.map(label => watched.get(label)?.downSince ?? Infinity))
+      const from = Math.min(openSince ?? Infinity, unchangedAt, ...gone.map(label => watched.get(label)?.downSince ?? Infinity))
       for (const label of gone) {
         const entry = watched.get(label)!
         watched.delete(label)
@@ -140,10 +142,17 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
         }
       }
       const change = [...labels].sort().join(',')
-      if (change !== warned) {
-        warned = change
-        warnGap(`the Redis Cluster's masters changed${gone.length > 0 ? ` (gone: ${gone.join(', ')})` : ''}${added.length > 0 ? ` (new: ${added.map(n => n.label).join(', ')})` : ''}: 'expired' events of sessions Redis timed out between ${at(from)} and ${at(Date.now())} may be missing${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`)
+      const changed = `the Redis Cluster's masters changed${gone.length > 0 ? ` (gone: ${gone.join(', ')})` : ''}${added.length > 0 ? ` (new: ${added.map(n => n.label).join(', ')})` : ''}`
+      const unsolved = problems.length > 0 ? `; ${problems.join('; ')}` : ''
+      if (added.length === 0) {
+        // the client dropped a master before another took its slots: the gap is open until one does
+        openSince ??= from
+        if (change !== warned) warnGap(`${changed}: 'expired' events of sessions Redis times out on the slots it served are missing from ${at(from)} until a new master is watched`)
+      } else {
+        if (change !== warned) warnGap(`${changed}: 'expired' events of sessions Redis timed out between ${at(from)} and ${at(Date.now())} may be missing${unsolved}`)
+        if (problems.length === 0) openSince = null
       }
+      warned = change
       if (problems.length === 0) unchangedAt = Date.now()
     }
     timer = setInterval(() => {
