@@ -288,16 +288,17 @@ let warnedV4 = false
  * MOVED or ASK, which a dead master never does: its slots' commands would fail ("The client is offline")
  * until the dead node itself came back. So every failure that is not a reply about the key (a lost
  * connection, an offline node, a timeout, CLUSTERDOWN, READONLY…) starts a background refresh of the
- * slot map, at most one a second, read from a node that answers. Returns what waits for a running one.
+ * slot map, at most one a second, read from a node that answers; so does a command left unanswered
+ * (stallWatch). Returns what waits for a running one.
  */
-function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => void, settled: () => Promise<void> } {
+function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => void, settled: () => Promise<void>, stalled: () => void } {
   const slots = (cluster as unknown as { _slots?: NodeRedisSlots })._slots
   if (typeof slots?.rediscover !== 'function') {
     if (!warnedV4) {
       warnedV4 = true
       process.emitWarning('RedisStore: this node-redis cluster client (node-redis 4) cannot be made to follow a failover: after a master dies, its sessions fail until that node is back. Use node-redis 5 or later, or ioredis, with a Redis Cluster that has replicas.', { code: 'FST_SESSION_REDIS_NO_FAILOVER' })
     }
-    return { failed: ignore, settled: async () => {} }
+    return { failed: ignore, settled: async () => {}, stalled: ignore }
   }
   let last = 0
   let running: Promise<void> | null = null
@@ -314,7 +315,29 @@ function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => 
     failed: err => {
       if (!KEY_ERROR_RE.test(String((err as Error)?.message))) refresh()
     },
-    settled: async () => { await running }
+    settled: async () => { await running },
+    stalled: refresh
+  }
+}
+
+/** a command unanswered this long means a node that stopped answering without closing its connections (frozen, partitioned) */
+const STALL_MS = 1000
+
+/**
+ * Watches the commands in flight: `start` before one, the function it returns when it settles. A node
+ * that hangs without closing its connections fails nothing, and node-redis has no command timeout: a
+ * new command finding the oldest one in flight older than STALL_MS calls `stalled` (no timer per command).
+ */
+function stallWatch (stalled: () => void): () => () => void {
+  const inFlight = new Map<number, number>() // insertion order: the first is the oldest
+  let next = 0
+  return () => {
+    const now = Date.now()
+    const oldest = inFlight.values().next()
+    if (oldest.done !== true && now - oldest.value > STALL_MS) stalled()
+    const id = next++
+    inFlight.set(id, now)
+    return () => { inFlight.delete(id) }
   }
 }
 
@@ -332,14 +355,22 @@ function nodeRedisClusterNode (cluster: NodeRedisCluster, master: { address?: st
 
 function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
   const refresher = slotRefresher(cluster)
-  const failed = (err: unknown): never => {
-    refresher.failed(err)
-    throw err
+  const started = stallWatch(refresher.stalled)
+  const watched = async <T>(call: () => Promise<T>): Promise<T> => {
+    const done = started()
+    try {
+      return await call()
+    } catch (err) {
+      refresher.failed(err)
+      throw err
+    } finally {
+      done()
+    }
   }
   return {
     cluster: true,
-    send: async (key, args) => await cluster.sendCommand(key, false, args).catch(failed),
-    run: async (script, key, args) => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args).catch(failed),
+    send: async (key, args) => await watched(async () => await cluster.sendCommand(key, false, args)),
+    run: async (script, key, args) => await watched(async () => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args)),
     masters: async () => {
       await refresher.settled() // the map a refresh is reading, not the one it replaces
       return cluster.masters.map(master => nodeRedisClusterNode(cluster, master as { address?: string }))

@@ -13,7 +13,8 @@ t.setTimeout(900_000)
 // logged-in users with one request loop each, one master SIGKILLed under load, for each client the
 // README offers (configured as the README says). After the promotion plus RECOVERY_MS every user's
 // requests succeed with their data; list/revoke/stats work; `expired` events come from the promoted
-// master; the killed node restarted rejoins as a replica while requests go on succeeding. The seconds
+// master; the killed node restarted rejoins as a replica while requests go on succeeding (the same with
+// the master frozen by SIGSTOP and thawed, a network partition's look). The seconds
 // measured are printed as comments (promotion, the 503 window, the expiry watch's recovery).
 
 const USERS = Number(process.env.FZS_FAILOVER_USERS ?? 100)
@@ -103,7 +104,7 @@ async function nodeRedis (cluster: ReplicatedCluster, make: typeof createCluster
   }
 }
 
-async function failover (t: Test, name: string): Promise<void> {
+async function failover (t: Test, name: string, signal: Signal): Promise<void> {
   const cluster = await startRedisClusterWithReplicas()
   t.teardown(() => cluster.stop())
   const masters = cluster.nodes.filter(n => cluster.role(n) === 'master')
@@ -150,7 +151,8 @@ async function failover (t: Test, name: string): Promise<void> {
   })
 
   await sleep(2000)
-  await victim.kill()
+  if (signal === 'SIGKILL') await victim.kill()
+  else process.kill(victim.process!.pid!, 'SIGSTOP')
   const diedAt = Date.now()
   await until('the replica promoted', 30_000, () => cluster.role(replica) === 'master', 50)
   const promotedAt = Date.now()
@@ -172,9 +174,10 @@ async function failover (t: Test, name: string): Promise<void> {
   const served = new Set(after.filter(s => s.status === 200).map(s => s.user))
   t.equal(served.size, USERS, 'every user served after the failover')
 
-  // the killed node comes back and rejoins as a replica while the load goes on
+  // the killed node comes back (the frozen one thaws) and rejoins as a replica while the load goes on
   const restartingAt = Date.now()
-  await victim.restart()
+  if (signal === 'SIGKILL') await victim.restart()
+  else process.kill(victim.process!.pid!, 'SIGCONT')
   await cluster.settled(60_000)
   t.equal(cluster.role(victim), 'slave', 'the killed node rejoined as a replica')
   await sleep(3000)
@@ -233,6 +236,12 @@ async function failover (t: Test, name: string): Promise<void> {
   gapWarnings.length = 0
 }
 
-for (const name of Object.keys(CLIENTS)) {
-  t.test(`a master of a Redis Cluster with replicas SIGKILLed under load: ${name}`, async t => { await failover(t, name) })
+// SIGKILL: the node's connections close at once. SIGSTOP: it hangs with them open (a network
+// partition), so nothing fails but the commands' wait; the killed node is restarted, the frozen one thawed.
+type Signal = 'SIGKILL' | 'SIGSTOP'
+const SIGNALS = (process.env.FZS_FAILOVER_SIGNALS ?? 'SIGKILL,SIGSTOP').split(',') as Signal[]
+for (const signal of SIGNALS) {
+  for (const name of Object.keys(CLIENTS)) {
+    t.test(`a master of a Redis Cluster with replicas ${signal === 'SIGKILL' ? 'SIGKILLed' : 'frozen (SIGSTOP)'} under load: ${name}`, async t => { await failover(t, name, signal) })
+  }
 }
