@@ -302,14 +302,29 @@ function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => 
   }
   let last = 0
   let running: Promise<void> | null = null
+  /**
+   * re-reads the map from a node that answers a PING now. A frozen node's client is still "ready" and
+   * the kernel still accepts connections to it, so a rediscover started there (or its fall-back to the
+   * root nodes, which may be that node) would wait forever, and every later one, node-redis's own on a
+   * MOVED reply too, would wait on it: none is started when no node answers.
+   */
+  const rediscover = async (): Promise<void> => {
+    const nodes = [...slots.masters, ...(slots.replicas ?? [])].map(node => node.client).filter(client => client?.isReady === true)
+    for (let i = nodes.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[nodes[i], nodes[j]] = [nodes[j], nodes[i]]
+    }
+    for (const client of nodes) {
+      if (!await answers(client as unknown as NodeRedisClient)) continue
+      await slots.rediscover(client)
+      return
+    }
+  }
   const refresh = (): void => {
     const now = Date.now()
     if (running !== null || now - last < REFRESH_MS) return
     last = now
-    // read the map from a node that answers (rediscover falls back to the known and root nodes)
-    const nodes = [...slots.masters, ...(slots.replicas ?? [])]
-    const start = nodes.find(node => node.client?.isReady === true)?.client ?? nodes[0]?.client ?? { options: undefined }
-    running = slots.rediscover(start).then(ignore, ignore).finally(() => { running = null })
+    running = rediscover().then(ignore, ignore).finally(() => { running = null })
   }
   return {
     failed: err => {
@@ -317,6 +332,18 @@ function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => 
     },
     settled: async () => { await running },
     stalled: refresh
+  }
+}
+
+/** whether a node client answers a PING within PROBE_MS */
+const PROBE_MS = 500
+async function answers (client: NodeRedisClient): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, PROBE_MS) })
+  try {
+    return await Promise.race([client.sendCommand(['PING']).then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -192,7 +192,7 @@ async function failover (t: Test, name: string, signal: Signal): Promise<void> {
   for (const s of [...samples].sort((a, b) => a.at - b.at)) {
     if (s.status !== 200 || s.visits === undefined) continue
     const top = highest.get(s.user) ?? 0
-    if (s.visits < top) backwards.push(`u${s.user}: ${s.visits} after ${top}`)
+    if (s.visits < top) backwards.push(`u${s.user}: ${s.visits} after ${top} (${seconds(s.at - diedAt)} s after the kill, ${seconds(s.at - restartingAt)} s after the restart or thaw)`)
     else highest.set(s.user, s.visits)
   }
   if (backwards.length > 0) t.comment(`${name}: ${backwards.length} answers showed a counter lower than an earlier one: ${backwards.slice(0, 5).join('; ')}`)
