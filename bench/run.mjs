@@ -20,7 +20,7 @@ const duration = Number(opt('duration', 5))
 const connections = Number(opt('connections', 32))
 const scenarios = opt('scenarios', 'read,write,create').split(',')
 const ALL = ['bare', 'signed-cookie', 'secure-session', 'fastify-session-memory', 'fzs-memory',
-  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-ioredis', 'fzs-postgres', 'fzs-directory', 'fzs-file']
+  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-ioredis', 'fastify-session-pg', 'fzs-postgres', 'fzs-directory', 'fzs-file']
 const only = opt('only', null)?.split(',') ?? ALL
 const log = (...m) => { if (!json) console.error(...m) }
 
@@ -51,7 +51,7 @@ const redisPort = await freePort()
 const redis = spawn('taskset', ['-c', LOAD_CORE, 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
 await new Promise(resolve => setTimeout(resolve, 300))
 const redisCli = (...a) => execFileSync('redis-cli', ['-p', String(redisPort), ...a], { encoding: 'utf8' })
-const postgres = only.some(c => c.startsWith('fzs-postgres')) ? await (await import('../test/helpers/pg-server.mjs')).startPostgres() : null
+const postgres = only.some(c => c.startsWith('fzs-postgres') || c.startsWith('fastify-session-pg')) ? await (await import('../test/helpers/pg-server.mjs')).startPostgres() : null
 if (postgres !== null) {
   process.env.FZS_BENCH_POSTGRES_URL = postgres.url
   const { postgresPids } = await import('../test/helpers/pg-server.mjs')
@@ -63,6 +63,7 @@ async function dropPostgresTable () {
   const client = new pg.Client({ connectionString: postgres.url })
   await client.connect()
   await client.query('DROP TABLE IF EXISTS sessions')
+  await client.query('DROP TABLE IF EXISTS session') // connect-pg-simple's
   await client.end()
 }
 
@@ -159,6 +160,8 @@ for (const scenario of scenarios) {
         contender,
         scenario,
         cpuUsPerRequest: Math.round(median(measured.map(m => m.cpuUsPerRequest)) * 10) / 10,
+        /** the rounds' lowest and highest server CPU per request: the run's noise */
+        cpuSpread: [Math.min(...measured.map(m => m.cpuUsPerRequest)), Math.max(...measured.map(m => m.cpuUsPerRequest))].map(v => Math.round(v * 10) / 10),
         cpuShare: Math.round(median(measured.map(m => m.cpuShare)) * 100) / 100,
         reqPerSec: Math.round(median(measured.map(m => m.reqPerSec))),
         p50: median(measured.map(m => m.p50)),
@@ -194,9 +197,23 @@ if (json) {
   console.log(JSON.stringify(report, null, 2))
 } else {
   console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; wrk, ${connections} connections, server on core ${SERVER_CORE}, load/Redis/PostgreSQL on core ${LOAD_CORE}; median of ${rounds} × ${duration} s after a 2 s warm-up\n`)
-  console.log('| contender | scenario | server µs CPU/req | server CPU share | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB (idle → after) | Redis cmds/req |')
+  console.log('| contender | scenario | server µs CPU/req (range of rounds) | server CPU share | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB (idle → after) | Redis cmds/req |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-  for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.cpuUsPerRequest} | ${Math.round(r.cpuShare * 100)}% | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.idleRssMB} → ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)
+  for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.cpuUsPerRequest} (${r.cpuSpread.join('–')}) | ${Math.round(r.cpuShare * 100)}% | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.idleRssMB} → ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)
+  // each store against what a user of the same backend would otherwise run; p99 side by side
+  const p99s = (a, b, s) => { const x = find(a, s); const y = find(b, s); return x && y ? `${x.p99} / ${y.p99}` : '' }
+  const pairs = [
+    ['fzs-memory', 'fastify-session-memory', '@fastify/session MemoryStore'],
+    ['fzs-ioredis', 'fastify-session-redis-store', '@fastify/session + fastify-session-redis-store (ioredis)'],
+    ['fzs-redis', 'fastify-session-connect-redis', '@fastify/session + connect-redis (node-redis)'],
+    ['fzs-postgres', 'fastify-session-pg', '@fastify/session + connect-pg-simple']
+  ]
+  console.log('\n| same backend: server CPU per request, times less than … | read | write | create | p99 ms ours / theirs (read, write, create) |\n|---|---:|---:|---:|---|')
+  for (const [ours, theirs, label] of pairs) {
+    if (find(ours, scenarios[0]) === undefined || find(theirs, scenarios[0]) === undefined) continue
+    const cell = s => scenarios.includes(s) ? ratio(find(ours, s), find(theirs, s)) ?? '' : ''
+    console.log(`| ${ours} vs ${label} | ${cell('read')} | ${cell('write')} | ${cell('create')} | ${scenarios.map(s => p99s(ours, theirs, s)).join('; ')} |`)
+  }
   console.log('\n| server CPU per request, times less than … | read | write | create |\n|---|---:|---:|---:|')
   const bestRedis = (s) => [find('fastify-session-connect-redis', s), find('fastify-session-redis-store', s)].filter(Boolean).sort((a, b) => a.cpuUsPerRequest - b.cpuUsPerRequest)[0]
   const lines = [

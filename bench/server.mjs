@@ -1,5 +1,5 @@
 // One contender's server, run in its own process by bench/run.mjs: `node bench/server.mjs <contender> [redisPort] [dir]`
-// (fzs-postgres reads FZS_BENCH_POSTGRES_URL)
+// (fzs-postgres and fastify-session-pg read FZS_BENCH_POSTGRES_URL)
 // Prints {"port":N} once listening. Every contender serves /read, /write and /create with the same
 // ~300-byte session: a user object and a counter.
 import Fastify from 'fastify'
@@ -110,6 +110,17 @@ const contenders = {
   'fastify-session-redis-store': async () => {
     const { RedisStore } = await import('fastify-session-redis-store')
     await fastifySession(new RedisStore({ client: await redisClient() }))
+  },
+  // connect-pg-simple (the second most used express-session store) on the same PostgreSQL, its default
+  // "session" table, the same pool size as fzs-postgres
+  'fastify-session-pg': async () => {
+    const { default: pg } = await import('pg')
+    const { default: connectPgSimple } = await import('connect-pg-simple')
+    const { default: session } = await import('@fastify/session')
+    const pool = new pg.Pool({ connectionString: process.env.FZS_BENCH_POSTGRES_URL, max: 10 })
+    close = async () => { await pool.end() }
+    const PgStore = connectPgSimple(session)
+    await fastifySession(new PgStore({ pool, createTableIfMissing: true, pruneSessionInterval: false }))
   },
   'secure-session': async () => {
     const { default: secureSession } = await import('@fastify/secure-session')

@@ -146,20 +146,29 @@ export class SessionWriter {
     else if (state.graceSecret) lostRotation(state)
   }
 
-  /** The patch of this request's changes; false when the record is gone. Whole-data rules hold for the merged record. */
+  /**
+   * The patch of this request's changes; false when the record is gone. Per-key patches merge in the
+   * store, which also enforces maxDataBytes on the merged data, so concurrent writes of different keys
+   * all land without a retry; only object-level refinements need the whole merged data here, so only
+   * they condition on the version. Every patch is fenced in time: it applies only if the record was
+   * not written after this write's deadline (unlessWrittenAfter, on the record's meta.lastAccessAt), so a
+   * patch that answers after storeTimeout (its request got a 503) and lands after a newer write of the
+   * session writes nothing, instead of putting older values over newer ones.
+   */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
     const id = state.id as string
-    // per-key patches merge in the store, which also enforces maxDataBytes on the merged data; only
-    // object-level refinements need the whole merged data here, so only they condition on the version
     const conditional = !this.#perKey
     const maxBytes = this.#opts.maxDataBytes ?? undefined
+    const timeout = this.#opts.storeTimeout
     let data = this.#validated(state, state.data)
     let version = state.version
+    let fence = timeout === null ? undefined : now + timeout
     for (let attempt = 1; ; attempt++) {
       const meta = this.#metaDelta(state, data, now)
       const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
       if (expiresAt !== undefined) change.expiresAt = expiresAt
       if (conditional) change.ifVersion = version
+      if (fence !== undefined) change.unlessWrittenAfter = fence
       if (maxBytes !== undefined) change.maxBytes = maxBytes
       const result = await callStore('save the session', () => this.#store.patch(id, change))
       if (result === 'missing') return false
@@ -175,6 +184,10 @@ export class SessionWriter {
       data = this.#validated(state, this.#merge(state, stored.data.value), true)
       storedMeanwhile(state, stored.record.data)
       version = stored.record.version
+      // this answer came in time, so a later write it met was made by a server whose clock is ahead:
+      // the retry is fenced from that write on (a write made after it still stops a late retry)
+      const written = stored.record.meta.lastAccessAt
+      if (fence !== undefined && typeof written === 'number' && written > fence) fence = written
       await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
     }
   }

@@ -19,6 +19,20 @@ export interface FileStoreOptions {
   compactAfter?: number
 }
 
+/**
+ * One line of the journal. A PERSISTED FORMAT: files written by earlier versions are replayed by this
+ * one, so these keys and their meaning never change; a new kind of line gets new keys, never a reused
+ * one. Every id is the stored key (prefix + session id); values are JSON through kit/codec.ts. #replay
+ * tests the keys in this order, which is how a set line (it has `r` too) is told from a rotate line:
+ *   { s: id, r: record }                set (create is journalled as a set; compaction writes only these)
+ *   { p: id, c: patch, mu?: keys }      patch as applied (ifVersion dropped); mu lists the meta fields
+ *                                       removed, since JSON cannot carry a field set to undefined
+ *   { r: id, f: fromHash, a: auth }     rotate: f is the current[0] it replaced, a the new auth
+ *   { t: id, e: expiresAt | null }      touch
+ *   { d: id }                           destroy
+ * A line that does not parse, or matches none of these, is skipped and reported as corrupt; a torn last
+ * line (no newline) is cut off.
+ */
 type Line =
   | { s: string, r: SessionRecord }
   | { p: string, c: SessionPatch, mu?: string[] }
@@ -186,6 +200,7 @@ export class FileStore implements SessionStore {
     const result = this.#index.patch(this.#prefix + id, withMetaRemovals(copy, mu))
     // the journal holds what was applied: replaying it needs no condition
     delete copy.ifVersion
+    delete copy.unlessWrittenAfter
     if (result === 'ok') await this.#append(mu.length > 0 ? { p: this.#prefix + id, c: copy, mu } : { p: this.#prefix + id, c: copy })
     return result
   }

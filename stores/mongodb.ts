@@ -161,9 +161,11 @@ export class MongoStore implements SessionStore {
     const filter: Filter = { _id: this.#prefix + id, ...live() }
     if (change.maxBytes !== undefined) return this.#patchWithin(id, change, filter, update)
     if (change.ifVersion !== undefined) filter.version = change.ifVersion
+    // a record written later than the bound fails it; one without a number there passes
+    if (change.unlessWrittenAfter !== undefined) filter['meta.lastAccessAt'] = { $not: { $gt: change.unlessWrittenAfter } }
     const result = await this.#collection.updateOne(filter, update)
     if (result.matchedCount === 1) return 'ok'
-    if (change.ifVersion === undefined) return 'missing'
+    if (change.ifVersion === undefined && change.unlessWrittenAfter === undefined) return 'missing'
     return await this.#collection.findOne({ _id: this.#prefix + id, ...live() }) === null ? 'missing' : 'conflict'
   }
 

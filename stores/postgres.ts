@@ -115,8 +115,9 @@ export class PostgresStore implements SessionStore {
       patch: `UPDATE ${t} SET data = (data || $5::jsonb) - $3::text[], sizes = (sizes || $4::jsonb) - $3::text[], version = version + 1,
         expires = CASE WHEN $6::boolean THEN $7::bigint ELSE expires END, meta = (meta || $8::jsonb) - $9::text[],
         owner = CASE WHEN $10::boolean THEN $11::text ELSE owner END, prefix = $14
-        WHERE id = $1 AND ${live(2)} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)`,
-      classify: `SELECT version, ${MERGED_SIZE} AS merged FROM ${t} WHERE id = $1 AND ${live(2)}`,
+        WHERE id = $1 AND ${live(2)} AND ($12::bigint IS NULL OR version = $12::bigint) AND ($13::bigint IS NULL OR ${MERGED_SIZE} <= $13::bigint)
+        AND ($15::double precision IS NULL OR jsonb_typeof(meta->'lastAccessAt') IS DISTINCT FROM 'number' OR (meta->>'lastAccessAt')::double precision <= $15)`,
+      classify: `SELECT version, ${MERGED_SIZE} AS merged, CASE WHEN jsonb_typeof(meta->'lastAccessAt') = 'number' THEN (meta->>'lastAccessAt')::double precision END AS written FROM ${t} WHERE id = $1 AND ${live(2)}`,
       rotate: `UPDATE ${t} SET auth = $3::jsonb, prefix = $5 WHERE id = $1 AND ${live(2)} AND auth->'current'->>0 = $4`,
       touch: `UPDATE ${t} SET expires = $3, prefix = $4 WHERE id = $1 AND ${live(2)}`,
       destroy: `DELETE FROM ${t} WHERE id = $1 RETURNING ${live(2)} AS live`
@@ -223,11 +224,12 @@ export class PostgresStore implements SessionStore {
     const unsetList = [...unset]
     const sizesJson = JSON.stringify(sizes)
     const { rowCount } = await this.#run(this.#sql.patch, [key, now, unsetList, sizesJson, stringify(set), change.expiresAt !== undefined, change.expiresAt ?? null,
-      JSON.stringify(metaSet), metaUnset, ownerChanged, ownerColumn(change.meta?.owner), change.ifVersion ?? null, change.maxBytes ?? null, this.#prefix])
+      JSON.stringify(metaSet), metaUnset, ownerChanged, ownerColumn(change.meta?.owner), change.ifVersion ?? null, change.maxBytes ?? null, this.#prefix, change.unlessWrittenAfter ?? null])
     if (rowCount === 1) return 'ok'
-    const { rows } = await this.#run<{ version: string, merged: string }>(this.#sql.classify, [key, now, unsetList, sizesJson])
+    const { rows } = await this.#run<{ version: string, merged: string, written: number | null }>(this.#sql.classify, [key, now, unsetList, sizesJson])
     if (rows.length === 0) return 'missing'
     if (change.ifVersion !== undefined && Number(rows[0].version) !== change.ifVersion) return 'conflict'
+    if (change.unlessWrittenAfter !== undefined && rows[0].written !== null && rows[0].written > change.unlessWrittenAfter) return 'conflict'
     if (change.maxBytes !== undefined && Number(rows[0].merged) > change.maxBytes) return 'too-large'
     return 'conflict' // changed between the two statements: the caller reads and tries again
   }

@@ -155,7 +155,7 @@ export class RedisStore implements SessionStore {
     try {
       const key = this.#key(id)
       result = await this.#link.run('fzsSessionPatch', key, [at, change.ifVersion === undefined ? '' : String(change.ifVersion),
-        change.maxBytes === undefined ? '' : String(change.maxBytes), String(set.length / 2), ...set, ...unset]) as [string, number, number?] | null
+        change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter), String(set.length / 2), ...set, ...unset]) as [string, number, number?] | null
     } catch (err) {
       if (!wrongType(err)) throw err
       return 'missing'

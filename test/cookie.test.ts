@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import fc from 'fast-check'
 import { Signer } from '@fastify/cookie'
 import { buildApp, sessionCookie, rawSetCookie, SECRET, OLD_SECRET } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { fakeClock } from './helpers/clock.js'
-import { newId } from '../lib/secrets.js'
 
 async function login (app: Awaited<ReturnType<typeof buildApp>>): Promise<string> {
   const res = await app.inject({ method: 'POST', url: '/login/alice' })
@@ -40,42 +38,6 @@ t.test('Max-Age follows the session expiry; no idle timeout means a browser-sess
   t.notMatch(rawSetCookie(await none.inject({ method: 'POST', url: '/visit' }))[0], /Max-Age/)
 })
 
-t.test('bad cookies get a fresh session, never an error', async t => {
-  const clock = fakeClock(t)
-  const store = new CountingStore()
-  const app = await buildApp(t, { store })
-  const good = await login(app)
-  const value = good.split('=')[1]
-  const wrongSecret = new Signer('some-other-secret-that-is-long-enough!!').sign(value.split('.')[0])
-  const neverIssued = new Signer(SECRET).sign(newId())
-  const cases = {
-    'bad signature': value.slice(0, -2) + (value.endsWith('AA') ? 'BB' : 'AA'),
-    'no signature': value.split('.')[0],
-    'wrong secret': wrongSecret,
-    'never issued id': neverIssued,
-    garbage: '%%%;;\u0000',
-    empty: '',
-    huge: 'x'.repeat(10_000),
-    'signed but not an id': new Signer(SECRET).sign('../../etc/passwd')
-  }
-  for (const [name, cookieValue] of Object.entries(cases)) {
-    const res = await app.inject({ url: '/read', headers: { cookie: `session_id=${cookieValue}` } })
-    t.equal(res.statusCode, 200, name)
-    t.same(res.json(), { visits: 0, userId: null, isNew: true }, name)
-  }
-  clock.advance(16 * 60_000)
-  const expired = await app.inject({ url: '/read', headers: { cookie: good } })
-  t.same(expired.json(), { visits: 0, userId: null, isNew: true }, 'expired record')
-})
-
-t.test('a never-issued id is not adopted: writing gives it a new id', async t => {
-  const app = await buildApp(t)
-  const chosen = newId()
-  const res = await app.inject({ method: 'POST', url: '/visit', headers: { cookie: `session_id=${new Signer(SECRET).sign(chosen)}` } })
-  const issued = sessionCookie(res)!
-  t.notMatch(issued, chosen)
-})
-
 t.test('secret rotation: an old-secret cookie is accepted and re-signed with the first secret', async t => {
   const store = new CountingStore()
   const before = await buildApp(t, { secret: OLD_SECRET, store })
@@ -103,32 +65,28 @@ t.test('the store keeps only a hash of the cookie secret: nothing stored holds t
   t.same(stored?.auth.current, [createHash('sha256').update(secret).digest('base64url')], 'the record holds sha256(secret)')
 })
 
-t.test('property: signing round-trips and any tampering is rejected', async t => {
-  const signer = new Signer([SECRET, OLD_SECRET])
-  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(), fc.integer({ min: 0, max: 63 }), (bytes, pos, char) => {
-    const id = Buffer.from(bytes).toString('base64url')
-    const signed = signer.sign(id)
-    const back = signer.unsign(signed)
-    if (!back.valid || back.value !== id || back.renew) return false
-    const i = pos % signed.length
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-    const replacement = alphabet[char] === signed[i] ? alphabet[(char + 1) % 64] : alphabet[char]
-    const tampered = signed.slice(0, i) + replacement + signed.slice(i + 1)
-    return tampered === signed || !signer.unsign(tampered).valid || signer.unsign(tampered).value !== id
-  }), { numRuns: 2000 })
-})
-
-t.test('property: arbitrary Cookie headers never fail a request', async t => {
-  const app = await buildApp(t)
-  const cookie = await login(app)
-  await fc.assert(fc.asyncProperty(fc.oneof(
-    fc.string({ maxLength: 300 }),
-    fc.string({ unit: 'binary', maxLength: 300 }),
-    fc.string().map(s => `session_id=${s}`),
-    fc.string().map(s => `${cookie}${s}`),
-    fc.string().map(s => `session_id=${s}; ${cookie}`)
-  ), async header => {
-    const res = await app.inject({ url: '/read', headers: { cookie: header.replace(/[\r\n\0]/g, '') } })
-    return res.statusCode === 200
-  }), { numRuns: 500 })
+t.test('secure: true on a plain-http request saves nothing, sends nothing, and warns once naming trustProxy', async t => {
+  const warnings: string[] = []
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, cookie: { secure: true }, fastify: { logger: { level: 'warn', stream: { write: (line: string) => { warnings.push(line) } } } } })
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ method: 'POST', url: '/visit', headers: { host: 'shop.example' } })
+    t.equal(res.statusCode, 200)
+    t.same(rawSetCookie(res), [], 'no cookie the browser would drop')
+  }
+  t.equal(store.count('set'), 0, 'no session saved')
+  t.equal(warnings.filter(w => /trustProxy/.test(w)).length, 1, 'one warning')
+  const local = await app.inject({ method: 'POST', url: '/visit', headers: { host: 'localhost:3000' } })
+  t.equal(rawSetCookie(local).length, 0, 'localhost too (Safari drops Secure cookies over http://localhost): development uses secure: \'auto\'')
+  const overridden = await buildApp(t, { cookie: { secure: true } }, app => {
+    app.post('/insecure-ok', async request => { request.session.options({ secure: false }); request.session.set('a', 'x'); return {} })
+  })
+  t.equal(rawSetCookie(await overridden.inject({ method: 'POST', url: '/insecure-ok' })).length, 1, 'a per-request secure: false is honoured')
+  const perRequest = await buildApp(t, {}, app => {
+    app.post('/must-be-secure', async request => { request.session.options({ secure: true }); request.session.set('a', 'x'); return {} })
+  })
+  t.equal(rawSetCookie(await perRequest.inject({ method: 'POST', url: '/must-be-secure' })).length, 0, 'and a per-request secure: true over http saves nothing')
+  const proxied = await buildApp(t, { cookie: { secure: true }, fastify: { trustProxy: true } })
+  const https = await proxied.inject({ method: 'POST', url: '/visit', headers: { host: 'shop.example', 'x-forwarded-proto': 'https' } })
+  t.match(rawSetCookie(https)[0], /; Secure/, 'behind a trusted TLS proxy the cookie is sent')
 })

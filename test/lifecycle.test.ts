@@ -45,7 +45,7 @@ t.test('with no idle timeout the absolute deadline is the expiry', async t => {
   t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null)
 })
 
-t.test('rotation: a new id every rotationInterval, data kept, old id alive for the grace window only', async t => {
+t.test('rotation: a new secret every rotationInterval under the same id, data kept, the replaced secret alive for the grace window only', async t => {
   const clock = fakeClock(t)
   const store = new CountingStore()
   const app = await buildApp(t, { store, rotationInterval: '4m', rotationGrace: '30s', touchAfter: '10m' })
@@ -144,5 +144,40 @@ t.test('refresh({ idleTimeout, regenerate }) persists a per-session lifetime', a
   t.match(rawSetCookie(res)[0], /Max-Age=2592060;/, '30 days + the touch slack')
   clock.advance(20 * 24 * 60 * MIN)
   t.equal((await app.inject({ url: '/read', headers: { cookie: remembered } })).json().userId, 'alice', 'alive after 20 idle days')
+  t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null)
+})
+
+t.test('session fixation: an id planted before login is dead after it', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store })
+  const planted = sessionCookie(await app.inject({ method: 'POST', url: '/set/a/attacker' }))!
+  const login = await app.inject({ method: 'POST', url: '/login/victim', headers: { cookie: planted } })
+  const victim = sessionCookie(login)!
+  t.not(idOf(victim), idOf(planted))
+  t.equal((await app.inject({ url: '/read', headers: { cookie: planted } })).json().userId, null, 'the attacker\'s cookie is not logged in')
+  t.equal(await store.inner.get((idOf(planted))), undefined, 'the old id is gone from the store')
+  t.equal((await app.inject({ url: '/read', headers: { cookie: victim } })).json().userId, 'victim')
+})
+
+t.test('a destroyed session cannot be resurrected by a parallel request that saves afterwards', async t => {
+  const store = new CountingStore()
+  let release: () => void = () => {}
+  const gate = new Promise<void>(resolve => { release = resolve })
+  const app = await buildApp(t, { store }, app => {
+    app.post('/slow-write', async (request) => {
+      await gate
+      request.session.set('a', 'late write')
+      return { ok: true }
+    })
+  })
+  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
+  const slow = app.inject({ method: 'POST', url: '/slow-write', headers: { cookie } })
+  await new Promise(resolve => setTimeout(resolve, 20))
+  await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
+  release()
+  const res = await slow
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['set-cookie'], undefined, 'the late request sends no cookie (the browser may hold a newer one)')
+  t.equal(await store.inner.get((idOf(cookie))), undefined, 'nothing was written back')
   t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null)
 })

@@ -141,3 +141,50 @@ t.test('a patch re-validates the changed keys: a bad value set through data is r
   t.match(res.json().message, /visits/)
   t.equal((await store.get((idOf(cookie))))?.data.visits, 0)
 })
+
+t.test('values JSON cannot carry are refused by set() with FST_SESSION_INVALID_DATA, never stored as {}', async t => {
+  const schema = z.object({
+    tags: z.set(z.string()).optional(),
+    prefs: z.map(z.string(), z.string()).optional(),
+    big: z.bigint().optional(),
+    length: z.string().transform(s => s.length).optional(),
+    name: z.string().trim().optional(),
+    at: z.date().optional()
+  })
+  const store = new MemoryStore()
+  const app = await buildApp(t, { store, schema: schema as never }, app => {
+    app.post('/put/:what', async (request) => {
+      const s = request.session as any
+      const what = (request.params as { what: string }).what
+      if (what === 'set') s.set('tags', new Set(['a']))
+      if (what === 'map') s.set('prefs', new Map([['a', 'b']]))
+      if (what === 'bigint') s.set('big', 10n)
+      if (what === 'transform') s.set('length', 'abc')
+      if (what === 'trim') s.set('name', '  Ann ')
+      if (what === 'date') s.set('at', new Date(5))
+      if (what === 'assign-map') s.data.prefs = new Map()
+      return { ok: true }
+    })
+    app.get('/get', async (request) => ({ name: (request.session as any).get('name') ?? null, at: (request.session as any).get('at') instanceof Date }))
+  })
+  const refused: Record<string, RegExp> = {
+    set: /tags: a Set cannot be stored as JSON/,
+    map: /prefs: a Map cannot be stored as JSON/,
+    bigint: /big: a bigint cannot be stored as JSON \(store it as a string\)/,
+    transform: /length: the schema's output does not pass the schema again/,
+    'assign-map': /prefs: a Map cannot be stored as JSON/
+  }
+  for (const [what, message] of Object.entries(refused)) {
+    const res = await app.inject({ method: 'POST', url: `/put/${what}` })
+    t.equal(res.statusCode, 500, what)
+    t.equal(res.json().code, 'FST_SESSION_INVALID_DATA', what)
+    t.match(res.json().message, message, what)
+  }
+  t.equal((await store.stats()).sessions, 0, 'nothing was stored')
+  const trimmed = await app.inject({ method: 'POST', url: '/put/trim' })
+  const cookie = sessionCookie(trimmed)!
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { name: 'Ann', at: false }, 'an idempotent transform round-trips')
+  const dated = await app.inject({ method: 'POST', url: '/put/date', headers: { cookie } })
+  t.equal(dated.statusCode, 200, 'Dates are stored (the codec revives them)')
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { name: 'Ann', at: true })
+})

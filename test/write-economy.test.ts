@@ -167,3 +167,31 @@ t.test('nested mutations of a Date, of a value nested 64 levels (the limit), and
   t.equal(changed.json().code, 'FST_SESSION_INVALID_DATA')
   t.equal(store.writes(), 0, 'and not written')
 })
+
+t.test('set() with the value already stored writes nothing', async t => {
+  const store = new CountingStore()
+  const app = await buildApp(t, { store, touchAfter: '1h' }, app => {
+    app.post('/same', async (request) => {
+      request.session.set('userId', request.session.get('userId'))
+      request.session.set('cart', [{ sku: 'a', qty: 1 }])
+      request.session.set('visits', 1)
+      return {}
+    })
+    app.post('/same-then-mutate', async (request) => {
+      request.session.set('cart', [{ sku: 'a', qty: 1 }])
+      request.session.get('cart')[0].qty = 2
+      return {}
+    })
+    app.get('/cart', async (request) => request.session.get('cart'))
+  })
+  let cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
+  cookie = sessionCookie(await app.inject({ method: 'POST', url: '/same', headers: { cookie } })) ?? cookie
+  store.reset()
+  const res = await app.inject({ method: 'POST', url: '/same', headers: { cookie } })
+  t.equal(res.statusCode, 200)
+  t.equal(store.writes(), 0, 'no store write')
+  t.same(rawSetCookie(res), [], 'no cookie')
+  await app.inject({ method: 'POST', url: '/same-then-mutate', headers: { cookie } })
+  t.equal(store.count('patch'), 1, 'a value set equal, then mutated through get(), is still saved')
+  t.same((await app.inject({ url: '/cart', headers: { cookie } })).json(), [{ sku: 'a', qty: 2 }])
+})

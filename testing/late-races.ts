@@ -4,9 +4,8 @@
 // secret the client has.
 import assert from 'node:assert/strict'
 import type { SessionStore } from '../types/index.js'
-import type { FrozenClock, RaceApp } from './races.js'
+import { idOf, type FrozenClock, type Race } from './race-harness.js'
 
-type Race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>) => void
 type Method = 'get' | 'set' | 'create' | 'patch' | 'rotate' | 'touch' | 'destroy' | 'prune' | 'stats' | 'listByOwner' | 'destroyByOwner'
 
 const PASSED: Method[] = ['get', 'set', 'create', 'patch', 'rotate', 'touch', 'destroy', 'prune', 'stats', 'listByOwner', 'destroyByOwner']
@@ -91,8 +90,6 @@ export class LateStore {
   }
 }
 
-const idOf = (cookie: string): string => decodeURIComponent(cookie.split('=')[1]).slice(0, 22)
-
 export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean): void {
   race(`late. a login whose save lands after its 503 leaves no live session: the record is gone${ownerIndex ? ', nor listed, nor counted by maxSessionsPerOwner' : ''}`, async (store, r) => {
     const late = new LateStore(store)
@@ -143,5 +140,28 @@ export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean):
         }
       })
     }
+  }
+
+  for (const first of ['the same key', 'another key'] as const) {
+    race(`late. a patch that answers after its 503 never lands over a newer write of the session (${first})`, async (store, r) => {
+      const late = new LateStore(store)
+      await r.start(late.store, { rotationInterval: null, storeTimeout: STORE_TIMEOUT })
+      const cookie = await r.login('pat')
+      const held = late.hold('patch')
+      const failed = await r.send('POST', '/w/none/note/older', cookie)
+      assert.equal(failed.status, 503, 'the write answered before its patch')
+      await held.entered
+      const newer = first === 'the same key' ? await r.send('POST', '/w/none/note/newer', cookie) : await r.send('POST', '/w/none/a/newer', cookie)
+      assert.equal(newer.status, 200, 'a newer write of the session, after the 503')
+      held.release()
+      await late.settled()
+      const stored = await store.get(idOf(cookie))
+      if (first === 'the same key') assert.equal(stored?.data.note, 'newer', 'the late patch did not put the older value over the newer one')
+      else {
+        assert.equal(stored?.data.a, 'newer', 'the newer write is kept')
+        assert.equal(stored?.data.note, undefined, 'the late patch, written against a version that is gone, wrote nothing')
+      }
+      assert.equal(await r.userOf(cookie), 'pat', 'the session is intact')
+    })
   }
 }

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import fastifyZodSession from '../lib/index.js'
 import type { SessionStore } from '../types/index.js'
 import type { TestCase } from './conformance.js'
-import type { RaceOptions } from './races.js'
+import type { RaceOptions } from './race-harness.js'
 
 const SECRET = 'legacy-race-secret-legacy-race-secret-0123456789'
 const OLD_SECRET = 'the-secret-the-old-fastify-session-app-used'

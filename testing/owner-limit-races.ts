@@ -1,9 +1,6 @@
 // maxSessionsPerOwner under parallel logins of one owner, held so that their saves overlap exactly.
 import assert from 'node:assert/strict'
-import type { SessionStore } from '../types/index.js'
-import type { FrozenClock, RaceApp } from './races.js'
-
-type Race = (name: string, body: (store: SessionStore, r: RaceApp) => Promise<void>) => void
+import type { FrozenClock, Race, RaceApp } from './race-harness.js'
 
 const PARALLEL = 4
 

@@ -70,6 +70,14 @@ export interface SessionPatch {
   /** apply only when the record's version is this one (else 'conflict', nothing written) */
   ifVersion?: number
   /**
+   * apply only when the record's `meta.lastAccessAt` (the time the last write of it was made, on the
+   * writing server's clock) is at most this (else 'conflict', nothing written); a record without one
+   * passes. The plugin sends the time of this write plus storeTimeout: a patch that lands after its
+   * request answered 503 and after a newer write of the session was made writes nothing, so it never
+   * puts older values over newer ones, while concurrent writes of different keys all land.
+   */
+  unlessWrittenAfter?: number
+  /**
    * apply only when the merged data measures at most this many bytes (else 'too-large', nothing
    * written). The measure: the sum, over top-level keys, of the UTF-8 bytes of the key and of its
    * value serialized as JSON with Dates as {"$date": ISO} (what every store keeps).
@@ -142,7 +150,8 @@ export interface SessionStore {
   /**
    * Merges `change` into a live record and adds 1 to its version, atomically: two patches of
    * different keys both survive. 'missing' when there is no live record (nothing is created);
-   * 'conflict' when `ifVersion` is given and differs from the record's version, 'too-large' when the
+   * 'conflict' when `ifVersion` is given and differs from the record's version (or the record was
+   * written after `unlessWrittenAfter`), 'too-large' when the
    * merged data would measure more than `maxBytes` (nothing is written in either case). Both checks
    * are part of the same atomic step, so concurrent patches can never together exceed `maxBytes`.
    */

@@ -184,6 +184,11 @@ function mergedSize (data: Record<string, unknown>, change: SessionPatch): numbe
   return bytes
 }
 
+/** the record's last write is later than a patch's `unlessWrittenAfter`: the patch is too late to apply */
+export function writtenAfter (meta: SessionMeta, bound: number | undefined): boolean {
+  return bound !== undefined && typeof meta.lastAccessAt === 'number' && meta.lastAccessAt > bound
+}
+
 /**
  * Applies a patch to a record read under the store's lock (or in its cas loop), in place.
  * Returns what the store must answer; the record is changed only for 'ok'.
@@ -191,6 +196,7 @@ function mergedSize (data: Record<string, unknown>, change: SessionPatch): numbe
 export function applyPatch (record: SessionRecord | undefined, change: SessionPatch, now = Date.now()): PatchResult {
   if (record === undefined || !isLive(record, now)) return 'missing'
   if (change.ifVersion !== undefined && record.version !== change.ifVersion) return 'conflict'
+  if (writtenAfter(record.meta, change.unlessWrittenAfter)) return 'conflict'
   if (change.maxBytes !== undefined && mergedSize(record.data, change) > change.maxBytes) return 'too-large'
   for (const key of Object.keys(change.set)) {
     const value = change.set[key]

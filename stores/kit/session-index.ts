@@ -1,6 +1,6 @@
 import type { PatchResult, SessionAuth, SessionMeta, SessionPatch, SessionRecord } from '../../types/index.js'
 import { parse, stringify } from './codec.js'
-import { CheckedRecord, dataObject, mergeMeta } from './record.js'
+import { CheckedRecord, dataObject, mergeMeta, writtenAfter } from './record.js'
 import { copyTree } from './json-tree.js'
 
 interface Entry {
@@ -146,6 +146,7 @@ export class SessionIndex {
     const entry = this.#live(key)
     if (entry === undefined) return 'missing'
     if (change.ifVersion !== undefined && change.ifVersion !== entry.version) return 'conflict'
+    if (writtenAfter(entry.meta, change.unlessWrittenAfter)) return 'conflict'
     const data = new Map(entry.data)
     for (const k of Object.keys(change.set)) {
       const value = change.set[k]

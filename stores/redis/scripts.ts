@@ -23,22 +23,24 @@ if type ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return 1`,
-  // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), n, then n field/value
+  // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), unlessWrittenAfter
+  // ('' none: else 0 when m:lastAccessAt is later), n, then n field/value
   // pairs, then fields to delete. `_b` holds the data's size (key + value bytes of every d: field), kept
   // from the lengths of the changed fields only. Answers false when missing (or corrupt: a `_v` or `_b`
   // that is not a count, which get() reads as missing too), else {owner, 1 applied | 0 version conflict |
   // 2 too large, the key's expiry (-1 none)}.
   fzsSessionPatch: `
-local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v', '_b')
+local found = redis.call('HMGET', KEYS[1], '_c', 'm:owner', '_v', '_b', 'm:lastAccessAt')
 if not found[1] then return false end
 -- a version or size that is not a count: a corrupt hash, missing as get() reads it
 if not found[3] or not string.match(found[3], '^%d+$') or not string.match(found[4] or '0', '^%d+$') then return false end
 local version, bytes = tonumber(found[3]), tonumber(found[4] or '0')
 if ARGV[2] ~= '' and found[3] ~= ARGV[2] then return {found[2] or '', 0} end
-local n = tonumber(ARGV[4])
-local last = 4 + 2 * n
+if ARGV[4] ~= '' and found[5] and (tonumber(found[5]) or 0) > tonumber(ARGV[4]) then return {found[2] or '', 0} end
+local n = tonumber(ARGV[5])
+local last = 5 + 2 * n
 local new, gone, fields = {}, {}, {}
-for i = 5, last, 2 do if string.sub(ARGV[i], 1, 2) == 'd:' then new[ARGV[i]] = #ARGV[i + 1]; fields[ARGV[i]] = true end end
+for i = 6, last, 2 do if string.sub(ARGV[i], 1, 2) == 'd:' then new[ARGV[i]] = #ARGV[i + 1]; fields[ARGV[i]] = true end end
 for i = last + 1, #ARGV do if string.sub(ARGV[i], 1, 2) == 'd:' then gone[ARGV[i]] = true; fields[ARGV[i]] = true end end
 for f in pairs(fields) do
   local old = redis.call('HSTRLEN', KEYS[1], f)
@@ -46,7 +48,7 @@ for f in pairs(fields) do
   if new[f] and not gone[f] then bytes = bytes + new[f] + (#f - 2) end
 end
 if ARGV[3] ~= '' and bytes > tonumber(ARGV[3]) then return {found[2] or '', 2} end
-redis.call('HSET', KEYS[1], '_v', version + 1, '_b', bytes, unpack(ARGV, 5, last))
+redis.call('HSET', KEYS[1], '_v', version + 1, '_b', bytes, unpack(ARGV, 6, last))
 if #ARGV > last then redis.call('HDEL', KEYS[1], unpack(ARGV, last + 1)) end
 if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) elseif ARGV[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return {found[2] or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,

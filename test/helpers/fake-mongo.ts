@@ -1,6 +1,6 @@
 // An in-process FAKE of the few MongoDB Collection methods MongoStore calls (SessionCollection),
 // with MongoDB's semantics for them: $set/$unset on dotted paths, upsert, $or, $gt/$lte on Dates
-// (null and missing never compare), null matching missing, $ne, $regex, $exists, $and. Used only when no
+// (null and missing never compare), null matching missing, $ne, $regex, $exists, $and, $not. Used only when no
 // MongoDB server is given through MONGODB_URL; it is not a MongoDB.
 import type { SessionCollection, SessionDocument } from '../../stores/mongodb.js'
 
@@ -29,6 +29,9 @@ function matchValue (value: unknown, condition: unknown): boolean {
         case '$ne': return !equal(value, arg)
         case '$regex': return typeof value === 'string' && new RegExp(arg as string).test(value)
         case '$exists': return (value !== undefined) === arg
+        // MongoDB's $not: the negation of the inner condition, so a missing field or another type (which
+        // $gt never matches) matches it
+        case '$not': return !matchValue(value, arg)
         default: throw new Error(`fake-mongo: operator ${op} not supported`)
       }
     })

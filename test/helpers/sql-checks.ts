@@ -1,17 +1,51 @@
-// Checks the SQL stores share, written once: a corrupt row is reported once, and a killed server's
-// sessions come back through the pool after its restart.
+// Checks the SQL stores share, written once: names validated and values kept out of SQL text, a table
+// made before the prefix column, a corrupt row reported once, and a killed server's sessions coming back
+// through the pool after its restart.
 import type { Test } from 'tap'
 import type { SessionStore } from '../../types/index.js'
 import type { Server } from './servers.js'
 import { buildApp, sessionCookie } from './app.js'
+import { collectWarnings } from './warnings.js'
 
-/** process warnings emitted while the test runs */
-export function collectWarnings (t: Test): string[] {
-  const warnings: string[] = []
-  const onWarning = (w: Error): void => { warnings.push(w.message) }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
-  return warnings
+/** each bad table name is refused by the constructor with a TypeError; an id full of SQL is just an id */
+export async function sqlInjection (t: Test, badNames: string[], store: (table: string) => SessionStore): Promise<void> {
+  for (const bad of badNames) t.throws(() => store(bad), TypeError, bad)
+  const inject = store('inject')
+  const id = "x' OR '1'='1"
+  await inject.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
+  t.equal(await inject.get(id), undefined)
+  await inject.destroy(id)
+  t.ok(await inject.get('victim'), 'an id full of SQL is just an id')
+}
+
+export interface BeforePrefixColumn {
+  /** makes the table before_prefix as the version before the prefix column did, with a row per id (owner 'ann') */
+  makeOldTable: (ids: string[]) => Promise<void>
+  /** a store on before_prefix */
+  store: (options: { prefix: string, createTable?: false }) => SessionStore
+  /** the message of ready()'s refusal with createTable false */
+  refusal: string
+}
+
+/**
+ * A table made before the prefix column: ready() adds it (createTable false names the ALTER); its rows
+ * are matched by their id's start until written.
+ */
+export async function tableBeforePrefixColumn (t: Test, { makeOldTable, store, refusal }: BeforePrefixColumn): Promise<void> {
+  // sessions the previous version wrote under the prefixes 'app' and 'app2'
+  await makeOldTable(['appold', 'app2other'])
+  const refused = store({ createTable: false, prefix: 'app' })
+  await t.rejects(refused.ready!(), { message: refusal })
+  const app = store({ prefix: 'app' })
+  const app2 = store({ prefix: 'app2' })
+  await Promise.all([app.ready!(), app2.ready!()])
+  t.same((await app.listByOwner!('ann')).sort(), ['2other', 'old'], 'unlabelled rows: matched by the start of the id, as before')
+  t.same(await app2.listByOwner!('ann'), ['other'])
+  t.equal(await app.touch('old', null), true)
+  t.equal(await app2.touch('other', null), true)
+  t.same(await app.listByOwner!('ann'), ['old'], 'once written, each row is its own store\'s only')
+  await refused.ready!()
+  t.pass('ready() succeeds once the column is there')
 }
 
 /**

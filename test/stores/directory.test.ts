@@ -6,6 +6,7 @@ import { DirectoryStore } from '../../stores/directory.js'
 import fastifyZodSession from '../../lib/index.js'
 import { conformance } from './conformance.js'
 import { tempDir } from '../helpers/tmp.js'
+import { collectWarnings } from '../helpers/warnings.js'
 import { crashLoop } from '../helpers/crash-loop.js'
 import { SECRET, TestSchema } from '../helpers/app.js'
 
@@ -52,10 +53,7 @@ t.test('corrupt files are treated as missing and reported once', async t => {
   const dir = tempDir(t)
   const store = new DirectoryStore({ path: dir })
   await store.ready()
-  const warnings: string[] = []
-  const onWarning = (w: Error): void => { warnings.push(w.message) }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = collectWarnings(t)
   for (const [id, content] of [['torn', '{"data":{"a":'], ['wrongtype', '"just a string"'], ['nodata', '{"createdAt":1}'], ['empty', '']]) {
     writeFileSync(join(dir, `${id}.session`), content)
     t.equal(await store.get(id), undefined, id)

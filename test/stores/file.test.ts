@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { FileStore } from '../../stores/file.js'
 import { conformance } from './conformance.js'
 import { tempDir } from '../helpers/tmp.js'
+import { collectWarnings } from '../helpers/warnings.js'
 import { crashLoop, startWriter } from '../helpers/crash-loop.js'
 
 // npm run test:stress runs the crash loop 50 times: give the file time for it
@@ -84,10 +85,7 @@ t.test('a torn last line is skipped, not fatal, and new writes start clean', asy
 t.test('a corrupt line in the middle is skipped and reported', async t => {
   const path = join(tempDir(t), 'sessions.jsonl')
   writeFileSync(path, '{"s":"a","r":{"data":{"v":1},"createdAt":1,"expiresAt":null,"version":0,"auth":{"current":["h"],"replaced":[]},"meta":{}}}\nnot json\n{"zz":1}\n{"s":"b","r":{"data":{"v":2},"createdAt":1,"expiresAt":null,"version":0,"auth":{"current":["h"],"replaced":[]},"meta":{}}}\n')
-  const warnings: string[] = []
-  const onWarning = (w: Error): void => { warnings.push(w.message) }
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = collectWarnings(t)
   const store = new FileStore({ path })
   t.same((await store.get('a'))?.data, { v: 1 })
   t.same((await store.get('b'))?.data, { v: 2 })

@@ -3,7 +3,7 @@ import { createPool, type Pool } from 'mysql2/promise'
 import { MySQLStore, sessionsPrefixColumnDDL, sessionsTableDDL } from '../../stores/mysql.js'
 import { conformance } from './conformance.js'
 import { startMariaDB } from '../helpers/servers.js'
-import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
+import { corruptRowReportedOnce, recoversAfterRestart, sqlInjection, tableBeforePrefixColumn } from '../helpers/sql-checks.js'
 
 const server = await startMariaDB()
 t.teardown(() => server.stop())
@@ -43,24 +43,17 @@ t.test('the table is created on first use with its indexes; createTable false ch
 
 t.test('a table made before the prefix column: ready() adds it (createTable false names the ALTER); its rows are matched by their id\'s start until written', async t => {
   const p = pool()
-  await p.query('DROP TABLE IF EXISTS before_prefix')
-  await p.query(sessionsTableDDL('before_prefix').replace('  prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,\n', ''))
-  // sessions the previous version wrote under the prefixes 'app' and 'app2'
-  for (const id of ['appold', 'app2other']) {
-    await p.query('INSERT INTO before_prefix (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', \'h\', 0, 1, NULL, \'ann\')', [id])
-  }
-  const refused = new MySQLStore({ pool: p, table: 'before_prefix', createTable: false, prefix: 'app' })
-  await t.rejects(refused.ready(), { message: `MySQLStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL('before_prefix')}` })
-  const app = new MySQLStore({ pool: p, table: 'before_prefix', prefix: 'app' })
-  const app2 = new MySQLStore({ pool: p, table: 'before_prefix', prefix: 'app2' })
-  await Promise.all([app.ready(), app2.ready()])
-  t.same((await app.listByOwner('ann')).sort(), ['2other', 'old'], 'unlabelled rows: matched by the start of the id, as before')
-  t.same(await app2.listByOwner('ann'), ['other'])
-  t.equal(await app.touch('old', null), true)
-  t.equal(await app2.touch('other', null), true)
-  t.same(await app.listByOwner('ann'), ['old'], 'once written, each row is its own store\'s only')
-  await refused.ready()
-  t.pass('ready() succeeds once the column is there')
+  await tableBeforePrefixColumn(t, {
+    makeOldTable: async ids => {
+      await p.query('DROP TABLE IF EXISTS before_prefix')
+      await p.query(sessionsTableDDL('before_prefix').replace('  prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,\n', ''))
+      for (const id of ids) {
+        await p.query('INSERT INTO before_prefix (id, data, meta, auth, secret, version, created_at, expires, owner) VALUES (?, \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', \'h\', 0, 1, NULL, \'ann\')', [id])
+      }
+    },
+    store: options => new MySQLStore({ pool: p, table: 'before_prefix', ...options }),
+    refusal: `MySQLStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL('before_prefix')}`
+  })
 })
 
 t.test('a table made by 0.1 fails ready() naming the table and the fix; a retry after the fix succeeds', async t => {
@@ -76,13 +69,7 @@ t.test('a table made by 0.1 fails ready() naming the table and the fix; a retry 
 
 t.test('the table name is validated; values never reach SQL text', async t => {
   const p = pool()
-  for (const bad of ['x; DROP TABLE sessions', 'a-b', '`x`', '1abc', 'a.b.c', '']) t.throws(() => new MySQLStore({ pool: p, table: bad }), TypeError, bad)
-  const store = new MySQLStore({ pool: p, table: 'inject' })
-  const id = "x' OR '1'='1"
-  await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
-  t.equal(await store.get(id), undefined)
-  await store.destroy(id)
-  t.ok(await store.get('victim'), 'an id full of SQL is just an id')
+  await sqlInjection(t, ['x; DROP TABLE sessions', 'a-b', '`x`', '1abc', 'a.b.c', ''], table => new MySQLStore({ pool: p, table }))
 })
 
 t.test('a row with corrupt JSON is treated as missing and reported once', async t => {

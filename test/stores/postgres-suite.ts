@@ -6,7 +6,7 @@ import pg from 'pg'
 import { PostgresStore, postgresPrefixColumnDDL, postgresTableDDL } from '../../stores/postgres.js'
 import { conformance } from './conformance.js'
 import { startPostgres } from '../helpers/pg-server.mjs'
-import { corruptRowReportedOnce, recoversAfterRestart } from '../helpers/sql-checks.js'
+import { corruptRowReportedOnce, recoversAfterRestart, sqlInjection, tableBeforePrefixColumn } from '../helpers/sql-checks.js'
 
 export async function postgresSuite (major: number): Promise<void> {
   const t = tap
@@ -75,23 +75,16 @@ export async function postgresSuite (major: number): Promise<void> {
 
   t.test('a table made before the prefix column: ready() adds it (createTable false names the ALTER); its rows are matched by their id\'s start until written', async t => {
     const p = pool()
-    await p.query(postgresTableDDL('before_prefix').replace(',\n  prefix TEXT COLLATE "C"', ''))
-    // sessions the previous version wrote under the prefixes 'app' and 'app2'
-    for (const id of ['appold', 'app2other']) {
-      await p.query('INSERT INTO before_prefix (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, \'{}\', \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', 0, 1, NULL, \'ann\')', [id])
-    }
-    const refused = new PostgresStore({ pool: p, table: 'before_prefix', createTable: false, prefix: 'app' })
-    await t.rejects(refused.ready(), { message: `PostgresStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL('before_prefix')}` })
-    const app = new PostgresStore({ pool: p, table: 'before_prefix', prefix: 'app' })
-    const app2 = new PostgresStore({ pool: p, table: 'before_prefix', prefix: 'app2' })
-    await Promise.all([app.ready(), app2.ready()])
-    t.same((await app.listByOwner('ann')).sort(), ['2other', 'old'], 'unlabelled rows: matched by the start of the id, as before')
-    t.same(await app2.listByOwner('ann'), ['other'])
-    t.equal(await app.touch('old', null), true)
-    t.equal(await app2.touch('other', null), true)
-    t.same(await app.listByOwner('ann'), ['old'], 'once written, each row is its own store\'s only')
-    await refused.ready()
-    t.pass('ready() succeeds once the column is there')
+    await tableBeforePrefixColumn(t, {
+      makeOldTable: async ids => {
+        await p.query(postgresTableDDL('before_prefix').replace(',\n  prefix TEXT COLLATE "C"', ''))
+        for (const id of ids) {
+          await p.query('INSERT INTO before_prefix (id, data, sizes, meta, auth, version, created_at, expires, owner) VALUES ($1, \'{}\', \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', 0, 1, NULL, \'ann\')', [id])
+        }
+      },
+      store: options => new PostgresStore({ pool: p, table: 'before_prefix', ...options }),
+      refusal: `PostgresStore: before_prefix lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL('before_prefix')}`
+    })
   })
 
   t.test('two stores creating the same table at once both become ready', async t => {
@@ -102,13 +95,7 @@ export async function postgresSuite (major: number): Promise<void> {
 
   t.test('table and schema names are validated; values never reach SQL text', async t => {
     const p = pool()
-    for (const bad of ['x; DROP TABLE sessions', 'a-b', '"x"', '1abc', 'a.b.c', '', 'x'.repeat(56)]) t.throws(() => new PostgresStore({ pool: p, table: bad }), TypeError, bad)
-    const store = new PostgresStore({ pool: p, table: 'inject' })
-    const id = "x' OR '1'='1"
-    await store.set('victim', { data: { a: 1 }, createdAt: 1, expiresAt: null, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} })
-    t.equal(await store.get(id), undefined)
-    await store.destroy(id)
-    t.ok(await store.get('victim'), 'an id full of SQL is just an id')
+    await sqlInjection(t, ['x; DROP TABLE sessions', 'a-b', '"x"', '1abc', 'a.b.c', '', 'x'.repeat(56)], table => new PostgresStore({ pool: p, table }))
   })
 
   t.test('a patch is one UPDATE statement: no transaction, no lock taken first', async t => {

@@ -76,7 +76,7 @@ t.test('a patch that changes the owner, expiry unchanged, gives the owner set th
 
 t.test('a hash whose _b (data size) or _v (version) is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
   const { buildApp, sessionCookie, idOf } = await import('../helpers/app.js')
-  const { collectWarnings } = await import('../helpers/sql-checks.js')
+  const { collectWarnings } = await import('../helpers/warnings.js')
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'badsize:' })
   const app = await buildApp(t, { store, touchAfter: 0, rotationInterval: null }) // every read of a live session extends it
@@ -102,7 +102,7 @@ t.test('a hash whose _b (data size) or _v (version) is not a number is corrupt: 
 
 t.test('an owner index that is not a set (corrupt) fails neither logins under an owner limit nor revoke: reported once, replaced', async t => {
   const { buildApp, sessionCookie } = await import('../helpers/app.js')
-  const { collectWarnings } = await import('../helpers/sql-checks.js')
+  const { collectWarnings } = await import('../helpers/warnings.js')
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'badidx:' })
   const app = await buildApp(t, { store, owner: data => data.userId as string | undefined, maxSessionsPerOwner: { limit: 3, policy: 'refuse' } })

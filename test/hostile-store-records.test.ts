@@ -1,46 +1,15 @@
+// Whatever a store hands back (corrupt rows, other apps' data, half migrations, changed copies) is checked
+// before it is used: a fresh session or a clear FST_ code, never a crash, never unvalidated data.
 import t from 'tap'
 import fc from 'fast-check'
-import { Signer } from '@fastify/cookie'
-import { buildApp, sessionCookie, SECRET, OLD_SECRET } from './helpers/app.js'
-import { newId } from '../lib/secrets.js'
+import { buildApp, sessionCookie } from './helpers/app.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { MemoryStore } from '../lib/index.js'
 
 if (process.env.FZS_FUZZ_RUNS !== undefined) t.setTimeout(900_000)
 
-// FZS_FUZZ_RUNS raises the counts (npm run test:stress uses 100,000 cookie headers).
+// FZS_FUZZ_RUNS raises the counts (npm run test:stress sets it).
 const RUNS = Number(process.env.FZS_FUZZ_RUNS ?? 3000)
-
-t.test(`${RUNS} generated Cookie headers: no 5xx, every bad cookie gets a fresh session`, async t => {
-  const app = await buildApp(t, { secret: [SECRET, OLD_SECRET] })
-  const good = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
-  const goodValue = good.slice('session_id='.length)
-  const [id, sig] = goodValue.split('.')
-  const wrong = new Signer('another-secret-that-is-long-enough-yes-yes')
-  const header = fc.oneof(
-    fc.string({ unit: 'binary', maxLength: 400 }).map(s => `session_id=${s}`),
-    fc.uint8Array({ maxLength: 300 }).map(b => `session_id=${Buffer.from(b).toString('latin1')}`),
-    fc.nat({ max: sig.length }).map(n => `session_id=${id}.${sig.slice(0, n)}`), // truncated signatures
-    fc.string({ maxLength: 20 }).map(s => `session_id=${id}.${sig}${s}`), // padded signatures
-    fc.constant(null).map(() => `session_id=${wrong.sign(newId())}`), // valid ids, wrong secret
-    fc.constant(null).map(() => `session_id=${new Signer(SECRET).sign(newId())}`), // never issued
-    fc.string({ unit: 'grapheme', maxLength: 100 }).map(s => `session_id=${encodeURIComponent(s)}`), // unicode
-    fc.nat({ max: 20_000 }).map(n => `session_id=${'a'.repeat(n)}`), // huge values
-    fc.array(fc.string({ maxLength: 60 }), { maxLength: 5 }).map(vals => vals.map(v => `session_id=${v}`).join('; ')), // duplicate names
-    fc.string({ maxLength: 200 })
-  ).map(h => h.replace(/[\r\n\0]/g, ''))
-  let served = 0
-  await fc.assert(fc.asyncProperty(header, async cookie => {
-    const res = await app.inject({ url: '/read', headers: { cookie } })
-    served++
-    if (res.statusCode !== 200) return false
-    const body = res.json()
-    // a header is only let in when it carries the one valid cookie unchanged
-    return body.userId === null || cookie.includes(goodValue)
-  }), { numRuns: RUNS })
-  t.equal(served, RUNS)
-  t.equal((await app.inject({ url: '/read', headers: { cookie: good } })).json().userId, 'alice', 'the real session is untouched')
-})
 
 /** A store that returns whatever the test says for one key: corrupt rows, other apps' data, half migrations. */
 class PayloadStore extends MemoryStore {

@@ -1,5 +1,6 @@
+// Ids and cookie secrets: their entropy, that a secret never reaches the store or a log line, and which
+// secrets open a session as they are rotated.
 import t from 'tap'
-import crypto from 'node:crypto'
 import { buildApp, sessionCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
 import { newId, newSecret } from '../lib/secrets.js'
@@ -21,30 +22,6 @@ t.test('ids carry 128 bits and secrets 256 bits from the CSPRNG, and never repea
   }
   t.equal(wrongLength, 0, 'every id is 16 bytes, every secret 32')
   t.equal(seen.size, 20_000, 'nothing repeats')
-})
-
-t.test('signatures are compared in constant time (crypto.timingSafeEqual)', async t => {
-  const app = await buildApp(t)
-  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
-  const original = crypto.timingSafeEqual
-  let calls = 0
-  crypto.timingSafeEqual = ((a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => { calls++; return original(a, b) }) as typeof crypto.timingSafeEqual
-  t.teardown(() => { crypto.timingSafeEqual = original })
-  const forged = cookie.slice(0, -4) + (cookie.endsWith('AAAA') ? 'BBBB' : 'AAAA')
-  await app.inject({ url: '/read', headers: { cookie: forged } })
-  t.ok(calls > 0, 'a forged signature of the right length went through timingSafeEqual')
-})
-
-t.test('session fixation: an id planted before login is dead after it', async t => {
-  const store = new CountingStore()
-  const app = await buildApp(t, { store })
-  const planted = sessionCookie(await app.inject({ method: 'POST', url: '/set/a/attacker' }))!
-  const login = await app.inject({ method: 'POST', url: '/login/victim', headers: { cookie: planted } })
-  const victim = sessionCookie(login)!
-  t.not(idOf(victim), idOf(planted))
-  t.equal((await app.inject({ url: '/read', headers: { cookie: planted } })).json().userId, null, 'the attacker\'s cookie is not logged in')
-  t.equal(await store.inner.get((idOf(planted))), undefined, 'the old id is gone from the store')
-  t.equal((await app.inject({ url: '/read', headers: { cookie: victim } })).json().userId, 'victim')
 })
 
 t.test('no cookie secret is ever written to the store or a log line', async t => {
@@ -72,29 +49,6 @@ t.test('no cookie secret is ever written to the store or a log line', async t =>
     t.notOk(lines.some(l => l.includes(secret)), 'no log line holds the secret')
     t.notOk(store.calls.some(c => JSON.stringify(c.arg ?? null).includes(secret)), 'no store value holds the secret')
   }
-})
-
-t.test('a destroyed session cannot be resurrected by a parallel request that saves afterwards', async t => {
-  const store = new CountingStore()
-  let release: () => void = () => {}
-  const gate = new Promise<void>(resolve => { release = resolve })
-  const app = await buildApp(t, { store }, app => {
-    app.post('/slow-write', async (request) => {
-      await gate
-      request.session.set('a', 'late write')
-      return { ok: true }
-    })
-  })
-  const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/alice' }))!
-  const slow = app.inject({ method: 'POST', url: '/slow-write', headers: { cookie } })
-  await new Promise(resolve => setTimeout(resolve, 20))
-  await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
-  release()
-  const res = await slow
-  t.equal(res.statusCode, 200)
-  t.equal(res.headers['set-cookie'], undefined, 'the late request sends no cookie (the browser may hold a newer one)')
-  t.equal(await store.inner.get((idOf(cookie))), undefined, 'nothing was written back')
-  t.equal((await app.inject({ url: '/read', headers: { cookie } })).json().userId, null)
 })
 
 t.test('property: a secret opens a session exactly when it is current, or replaced and still in its grace window', async t => {

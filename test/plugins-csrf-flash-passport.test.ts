@@ -147,25 +147,3 @@ t.test('@fastify/passport: successRedirect, keepSessionInfo, and a logout that l
   t.same(out.json(), { keys: [] }, 'logout leaves an empty session')
   t.same((await app.inject({ url: '/home', headers: { cookie: keptCookie } })).json(), { user: null, theme: null })
 })
-
-t.test('@fastify/session-style properties for schema keys; Session members win a clash', async t => {
-  const schema = z.object({ cart: z.array(z.string()).default([]), note: z.string().optional(), id: z.string().optional() })
-  const { app } = await appWith(t, schema, async app => {
-    app.post('/props', async request => {
-      const session = request.session as unknown as Record<string, unknown>
-      const before = { cart: session.cart, note: session.note }
-      session.cart = ['apple']
-      session.note = 'hi'
-      t.throws(() => { session.note = 42 }, { code: 'FST_SESSION_INVALID_DATA' }, 'a property write is validated like set()')
-      return { before, idIsTheSessionId: session.id === request.session.sessionId }
-    })
-    app.post('/unset', async request => { (request.session as unknown as Record<string, unknown>).note = undefined; return request.session.has('note') })
-    app.get('/get', async request => ({ cart: request.session.get('cart'), note: request.session.get('note') ?? null }))
-  })
-  const res = await app.inject({ method: 'POST', url: '/props' })
-  t.same(res.json(), { before: { cart: [] }, idIsTheSessionId: true })
-  const cookie = sessionCookie(res)!
-  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: 'hi' })
-  t.equal((await app.inject({ method: 'POST', url: '/unset', headers: { cookie } })).body, 'false', 'assigning undefined unsets')
-  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: null })
-})

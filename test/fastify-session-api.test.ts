@@ -1,10 +1,22 @@
-// The @fastify/session surface on our session (issue 14): what its apps and plugins touch.
-import t from 'tap'
+// The @fastify/session API of request.session, which its apps and plugins (@fastify/csrf-protection,
+// @fastify/flash, @fastify/passport) touch: its methods in callback and promise forms, and its properties.
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { MemoryStore } from '../lib/index.js'
-import { buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
+import fastifyZodSession, { MemoryStore } from '../lib/index.js'
+import { buildApp, sessionCookie, rawSetCookie, SECRET } from './helpers/app.js'
 
 const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
+
+async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
+  const store = new MemoryStore()
+  const app = Fastify()
+  await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
+  await setup(app)
+  await app.ready()
+  t.teardown(() => app.close())
+  return { app, store }
+}
 
 for (const [name, schema] of [
   ['a catchall schema', z.object({ visits: z.number().default(0) }).catchall(z.unknown())],
@@ -158,4 +170,99 @@ t.test('a decryptSession() callback that throws is logged, never an unhandled re
   await new Promise(resolve => setImmediate(resolve))
   t.equal(called, 1)
   t.same(unhandled, [])
+})
+
+// The request API of @fastify/session, which plugins such as @fastify/csrf-protection,
+// @fastify/flash and @fastify/passport call.
+t.test('callback and promise forms of save, reload, regenerate and destroy', async t => {
+  const app = await buildApp(t, {}, app => {
+    app.post('/callbacks', (request, reply) => {
+      request.session.set('a', 'one')
+      request.session.save(err => {
+        if (err) return reply.send(err)
+        request.session.set('a', 'unsaved')
+        request.session.reload(err => {
+          if (err) return reply.send(err)
+          const afterReload = request.session.get('a')
+          const before = request.session.sessionId
+          request.session.regenerate(err => {
+            if (err) return reply.send(err)
+            reply.send({ afterReload, changed: before !== request.session.sessionId, sessionId: request.session.sessionId })
+          })
+        })
+      })
+    })
+    app.post('/destroy-cb', (request, reply) => {
+      request.session.destroy(err => { reply.send({ err: err ?? null, isNew: request.session.isNew }) })
+    })
+    app.post('/null-on-success', (request, reply) => {
+      request.session.save(err => { reply.send({ isNull: err === null }) })
+    })
+    app.post('/touch', async (request) => { request.session.touch(); return {} })
+  })
+  t.same((await app.inject({ method: 'POST', url: '/null-on-success' })).json(), { isNull: true }, 'success calls back with null, as Node callbacks and @fastify/session do')
+  const res = await app.inject({ method: 'POST', url: '/callbacks' })
+  const body = res.json()
+  t.equal(body.afterReload, 'one', 'reload dropped the unsaved change')
+  t.equal(body.changed, true)
+  const cookie = sessionCookie(res)!
+  t.equal(cookie.split('=')[1].split('.')[0], body.sessionId, 'the cookie carries the regenerated id')
+  t.equal((await app.inject({ url: '/read', headers: { cookie } })).statusCode, 200)
+  const touched = await app.inject({ method: 'POST', url: '/touch', headers: { cookie } })
+  t.ok(sessionCookie(touched), 'touch() refreshes the cookie at once')
+  const destroyed = await app.inject({ method: 'POST', url: '/destroy-cb', headers: { cookie } })
+  t.same(destroyed.json(), { err: null, isNew: true })
+})
+
+t.test('save() persists mid-request, and onSend then writes nothing more', async t => {
+  const { CountingStore } = await import('./helpers/counting-store.js')
+  const store = new CountingStore()
+  const app = await buildApp(t, { store }, app => {
+    app.post('/save', async (request) => {
+      request.session.set('a', 'saved')
+      await request.session.save()
+      return { writes: store.writes() }
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/save' })
+  t.same(res.json(), { writes: 1 })
+  t.equal(store.writes(), 1)
+  t.ok(sessionCookie(res))
+})
+
+t.test('has, unset and clear', async t => {
+  const app = await buildApp(t, {}, app => {
+    app.post('/ops', async (request) => {
+      request.session.set('a', 'x')
+      const had = request.session.has('a')
+      request.session.unset('a')
+      const after = request.session.has('a')
+      request.session.set('b', 'y')
+      request.session.clear()
+      return { had, after, data: request.session.data }
+    })
+  })
+  t.same((await app.inject({ method: 'POST', url: '/ops' })).json(), { had: true, after: false, data: { visits: 0, cart: [] } })
+})
+
+t.test('@fastify/session-style properties for schema keys; Session members win a clash', async t => {
+  const schema = z.object({ cart: z.array(z.string()).default([]), note: z.string().optional(), id: z.string().optional() })
+  const { app } = await appWith(t, schema, async app => {
+    app.post('/props', async request => {
+      const session = request.session as unknown as Record<string, unknown>
+      const before = { cart: session.cart, note: session.note }
+      session.cart = ['apple']
+      session.note = 'hi'
+      t.throws(() => { session.note = 42 }, { code: 'FST_SESSION_INVALID_DATA' }, 'a property write is validated like set()')
+      return { before, idIsTheSessionId: session.id === request.session.sessionId }
+    })
+    app.post('/unset', async request => { (request.session as unknown as Record<string, unknown>).note = undefined; return request.session.has('note') })
+    app.get('/get', async request => ({ cart: request.session.get('cart'), note: request.session.get('note') ?? null }))
+  })
+  const res = await app.inject({ method: 'POST', url: '/props' })
+  t.same(res.json(), { before: { cart: [] }, idIsTheSessionId: true })
+  const cookie = sessionCookie(res)!
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: 'hi' })
+  t.equal((await app.inject({ method: 'POST', url: '/unset', headers: { cookie } })).body, 'false', 'assigning undefined unsets')
+  t.same((await app.inject({ url: '/get', headers: { cookie } })).json(), { cart: ['apple'], note: null })
 })
