@@ -228,7 +228,8 @@ async function failover (t: Test, name: string, signal: Signal): Promise<void> {
   await until('the sessions expired in Redis', 15_000, async () => (await Promise.all(fresh.map(async id => await client.exists(`fo:${id}`)))).every(n => n === 0))
   await until(`'expired' events for the promoted master's sessions (got ${fresh.filter(id => expired.has(id)).length} of 5)`, 15_000, () => fresh.every(id => expired.has(id)))
   t.comment(`${name}: expired events arrived ${Math.max(...fresh.map(id => expired.get(id)! - expiring))} ms after the touch`)
-  const gap = gapWarnings.find(w => w.at >= diedAt && w.message.includes('(new: '))
+  // the warning naming the promoted replica (ioredis may first drop the dead master, and re-add it from a slot map read before the promotion)
+  const gap = gapWarnings.find(w => w.at >= diedAt && w.message.includes(`(new: ${replica.host}:${replica.port}`))
   t.ok(gap !== undefined, `the expiry watch's gap was warned: ${gap?.message ?? 'none'}`)
   if (gap !== undefined) t.comment(`${name}: the expiry watch followed the promotion ${seconds(gap.at - promotedAt)} s after it`)
   t.comment(`${name}: ${client.errors()} client 'error' events`)
@@ -238,10 +239,11 @@ async function failover (t: Test, name: string, signal: Signal): Promise<void> {
 
 // SIGKILL: the node's connections close at once. SIGSTOP: it hangs with them open (a network
 // partition), so nothing fails but the commands' wait; the killed node is restarted, the frozen one thawed.
+// FZS_FAILOVER_SIGNALS (SIGKILL,SIGSTOP) and FZS_FAILOVER_CLIENTS (name prefixes: ioredis,node-redis 5) pick the runs.
 type Signal = 'SIGKILL' | 'SIGSTOP'
 const SIGNALS = (process.env.FZS_FAILOVER_SIGNALS ?? 'SIGKILL,SIGSTOP').split(',') as Signal[]
 for (const signal of SIGNALS) {
-  for (const name of Object.keys(CLIENTS)) {
+  for (const name of Object.keys(CLIENTS).filter(name => process.env.FZS_FAILOVER_CLIENTS === undefined || process.env.FZS_FAILOVER_CLIENTS.split(',').some(c => name.startsWith(c)))) {
     t.test(`a master of a Redis Cluster with replicas ${signal === 'SIGKILL' ? 'SIGKILLed' : 'frozen (SIGSTOP)'} under load: ${name}`, async t => { await failover(t, name, signal) })
   }
 }
