@@ -15,7 +15,7 @@ export interface IORedisClient {
   readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined }
   readonly isCluster: boolean
   subscribe (channel: string): Promise<unknown>
-  on (event: 'error' | 'message', listener: (...args: any[]) => void): unknown
+  on (event: 'error' | 'message' | 'close' | 'ready', listener: (...args: any[]) => void): unknown
   once (event: 'ready' | 'end', listener: () => void): unknown
   off (event: 'ready' | 'end', listener: () => void): unknown
   quit (): Promise<unknown>
@@ -57,7 +57,7 @@ export interface NodeRedisClient {
   duplicate (): NodeRedisClient
   connect (): Promise<unknown>
   subscribe (channel: string, listener: (message: string, channel: string) => void): Promise<unknown>
-  on (event: 'error' | 'end', listener: (err: Error) => void): unknown
+  on (event: 'error' | 'end' | 'ready', listener: (err: Error) => void): unknown
   off?: (event: 'end', listener: () => void) => unknown
   readonly isOpen?: boolean
   close?: () => Promise<unknown>
@@ -74,7 +74,22 @@ export interface NodeRedisCluster {
   nodeClient (node: never): NodeRedisClient | Promise<NodeRedisClient>
 }
 
+/**
+ * What node-redis 5 and 6 keep of a cluster's slot map (`cluster._slots`, not a documented API, so the
+ * store feature-detects it): `rediscover(client)` re-reads the map from that client's node, then from
+ * the known or root nodes. node-redis 4 keeps it in a private field: nothing makes it re-read the map
+ * but a MOVED or ASK reply.
+ */
+interface NodeRedisSlots {
+  rediscover: (startWith: unknown) => Promise<unknown>
+  masters: ReadonlyArray<{ address?: string, host?: string, port?: number, client?: { isReady?: boolean, isOpen?: boolean, options?: unknown } }>
+  replicas?: ReadonlyArray<{ client?: { isReady?: boolean, isOpen?: boolean, options?: unknown } }>
+}
+
 export type RedisClient = IORedisClient | IORedisCluster | NodeRedisClient | NodeRedisCluster
+
+/** What a subscription tells of its connection: lost (`down`), or back and subscribed again (`up`). */
+export type SubscriptionState = 'down' | 'up'
 
 /** One master: SCAN and CONFIG go to it, and expiry notifications come from it. */
 export interface RedisNode {
@@ -84,8 +99,12 @@ export interface RedisNode {
   readonly db: number
   /** resolves once the client can take commands (an ioredis client still connecting, with no offline queue, cannot) */
   ready (): Promise<void>
-  /** `onMessage` for every message on `channel`, on a connection of its own; resolves to what stops it */
-  subscribe (channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
+  /**
+   * `onMessage` for every message on `channel`, on a connection of its own; `onState` when that
+   * connection is lost and when it is subscribed again; resolves to what stops it (at once, even when
+   * the node is gone)
+   */
+  subscribe (channel: string, onMessage: (message: string) => void, onState?: (state: SubscriptionState) => void): Promise<() => Promise<void>>
 }
 
 export interface RedisLink {
@@ -93,11 +112,27 @@ export interface RedisLink {
   send (key: string, args: string[]): Promise<unknown>
   /** one of SCRIPTS with KEYS[1] = `key`, on the node that owns it */
   run (script: ScriptName, key: string, args: string[]): Promise<unknown>
-  /** every master (the server itself when it is not a Cluster) */
+  /**
+   * every master (the server itself when it is not a Cluster), as the client knows them now: after a
+   * failover, once the client has re-read the slot map, the promoted replica instead of the dead master
+   */
   masters (): Promise<RedisNode[]>
+  /** a Cluster's client whose slot map can change (failover, resharding): the expiry watch follows it */
+  readonly cluster: boolean
 }
 
 const ignore = (): void => {}
+
+/** `call`, but given up (and `giveUp` run) after 1 s: closing a connection must not wait on a node that is gone */
+async function bounded (call: Promise<unknown>, giveUp: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>(resolve => { timer = setTimeout(() => { resolve('late') }, 1000) })
+  try {
+    if (await Promise.race([call.then(ignore, () => 'failed'), late]) !== undefined) giveUp()
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** HGETALL's reply as a flat [field, value, …] list: RESP2 gives one, RESP3 a map */
 export function flatHash (reply: unknown): string[] {
@@ -129,20 +164,29 @@ function ioredisNode (node: IORedisClient, db: number): RedisNode {
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
     db,
     ready: async () => { await whenReady(node) },
-    async subscribe (channel, onMessage) {
+    async subscribe (channel, onMessage, onState) {
       if (node.status === 'end') throw new Error('the Redis client was closed')
       const subscriber = node.duplicate(SUBSCRIBER)
       subscriber.on('error', ignore) // it reconnects and resubscribes by itself
       subscriber.on('message', (from: string, message: string) => { if (from === channel) onMessage(message) })
+      let subscribed = false
+      let down = false
+      subscriber.on('close', () => { if (subscribed && !down) { down = true; onState?.('down') } })
+      // 'ready' comes once the subscription is restored (autoResubscribe)
+      subscriber.on('ready', () => { if (down) { down = false; onState?.('up') } })
       // the subscriber lives no longer than the client it was made from
       const end = (): void => { subscriber.disconnect() }
       node.once('end', end)
       const stop = async (): Promise<void> => {
         node.off('end', end)
-        await subscriber.quit().catch(() => { subscriber.disconnect() })
+        subscribed = false
+        // QUIT would wait in the offline queue for a node that is gone
+        if (subscriber.status !== 'ready') subscriber.disconnect()
+        else await bounded(subscriber.quit(), () => { subscriber.disconnect() })
       }
       try {
         await subscriber.subscribe(channel)
+        subscribed = true
       } catch (err) {
         await stop()
         throw err
@@ -157,6 +201,7 @@ function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   const scripts = client as unknown as Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>
   const cluster = 'isCluster' in client && client.isCluster
   return {
+    cluster,
     send: async (_key, args) => await client.call(...args as [string, ...string[]]),
     run: async (script, key, args) => await scripts[script](key, ...args),
     masters: async () => {
@@ -187,24 +232,30 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
     label: socket?.host !== undefined ? `${socket.host}:${socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
     db,
     ready: async () => {}, // the store is given a connected client
-    async subscribe (channel, onMessage) {
+    async subscribe (channel, onMessage, onState) {
       if (node.isOpen === false) throw new Error('the Redis client was closed')
       const subscriber = node.duplicate()
-      subscriber.on('error', ignore) // it reconnects and resubscribes by itself
+      let subscribed = false
+      let down = false
+      // it reconnects and resubscribes by itself; an error while subscribed is a lost connection
+      subscriber.on('error', () => { if (subscribed && !down) { down = true; onState?.('down') } })
+      subscriber.on('ready', () => { if (down) { down = false; onState?.('up') } })
+      const destroy = (): void => { (subscriber.destroy ?? subscriber.disconnect)?.call(subscriber) }
       // the subscriber lives no longer than the client it was made from
-      const end = (): void => { (subscriber.destroy ?? subscriber.disconnect)?.call(subscriber) }
+      const end = (): void => { destroy() }
       node.on('end', end)
       const stop = async (): Promise<void> => {
         node.off?.('end', end)
-        try {
-          await (subscriber.close ?? subscriber.quit)?.call(subscriber)
-        } catch {
-          (subscriber.destroy ?? subscriber.disconnect)?.call(subscriber)
-        }
+        subscribed = false
+        if (subscriber.isOpen === false) return
+        // a node that is gone never answers QUIT
+        if ((subscriber as { isReady?: boolean }).isReady === false) destroy()
+        else await bounded(Promise.resolve((subscriber.close ?? subscriber.quit)?.call(subscriber)), destroy)
       }
       try {
         await subscriber.connect()
         await subscriber.subscribe(channel, message => { onMessage(message) })
+        subscribed = true
       } catch (err) {
         await stop()
         throw err
@@ -217,17 +268,140 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
 function nodeRedisLink (client: NodeRedisClient): RedisLink {
   const send = async (args: string[]): Promise<unknown> => await client.sendCommand(args)
   return {
+    cluster: false,
     send: async (_key, args) => await send(args),
     run: async (script, key, args) => await evalScript(send, script, key, args),
     masters: async () => [nodeRedisNode(client, client.options?.database ?? 0)]
   }
 }
 
-function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
+/** at most one slot-map refresh a second: a dead master fails every request sent to it */
+const REFRESH_MS = 1000
+/** replies that say nothing of the topology: the command reached a master that owns the key */
+const KEY_ERROR_RE = /^(WRONGTYPE|NOSCRIPT|ERR |NOPERM|NOAUTH|WRONGPASS|OOM|BUSY |EXECABORT)/
+
+/** node-redis 4's cluster cannot be made to re-read its slot map: warned once per process */
+let warnedV4 = false
+
+/**
+ * Makes a node-redis cluster follow a failover. It re-reads the slot map only when a node answers
+ * MOVED or ASK, which a dead master never does: its slots' commands would fail ("The client is offline")
+ * until the dead node itself came back. So every failure that is not a reply about the key (a lost
+ * connection, an offline node, a timeout, CLUSTERDOWN, READONLY…) starts a background refresh of the
+ * slot map, at most one a second, read from a node that answers; so does a command left unanswered
+ * (stallWatch). Returns what waits for a running one.
+ */
+function slotRefresher (cluster: NodeRedisCluster): { failed: (err: unknown) => void, settled: () => Promise<void>, stalled: () => void } {
+  const slots = (cluster as unknown as { _slots?: NodeRedisSlots })._slots
+  if (typeof slots?.rediscover !== 'function') {
+    if (!warnedV4) {
+      warnedV4 = true
+      process.emitWarning('RedisStore: this node-redis cluster client (node-redis 4) cannot be made to follow a failover: after a master dies, its sessions fail until that node is back. Use node-redis 5 or later, or ioredis, with a Redis Cluster that has replicas.', { code: 'FST_SESSION_REDIS_NO_FAILOVER' })
+    }
+    return { failed: ignore, settled: async () => {}, stalled: ignore }
+  }
+  let last = 0
+  let running: Promise<void> | null = null
+  /**
+   * re-reads the map from a node that answers a PING now. A frozen node's client is still "ready" and
+   * the kernel still accepts connections to it, so a rediscover started there (or its fall-back to the
+   * root nodes, which may be that node) would wait forever, and every later one, node-redis's own on a
+   * MOVED reply too, would wait on it: none is started when no node answers.
+   */
+  const rediscover = async (): Promise<void> => {
+    const nodes = [...slots.masters, ...(slots.replicas ?? [])].map(node => node.client).filter(client => client?.isReady === true)
+    for (let i = nodes.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[nodes[i], nodes[j]] = [nodes[j], nodes[i]]
+    }
+    for (const client of nodes) {
+      if (!await answers(client as unknown as NodeRedisClient)) continue
+      await slots.rediscover(client)
+      return
+    }
+  }
+  const refresh = (): void => {
+    const now = Date.now()
+    if (running !== null || now - last < REFRESH_MS) return
+    last = now
+    running = rediscover().then(ignore, ignore).finally(() => { running = null })
+  }
   return {
-    send: async (key, args) => await cluster.sendCommand(key, false, args),
-    run: async (script, key, args) => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args),
-    masters: async () => await Promise.all(cluster.masters.map(async master => nodeRedisNode(await cluster.nodeClient(master as never), 0)))
+    failed: err => {
+      if (!KEY_ERROR_RE.test(String((err as Error)?.message))) refresh()
+    },
+    settled: async () => { await running },
+    stalled: refresh
+  }
+}
+
+/** whether a node client answers a PING within PROBE_MS */
+const PROBE_MS = 500
+async function answers (client: NodeRedisClient): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, PROBE_MS) })
+  try {
+    return await Promise.race([client.sendCommand(['PING']).then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** a command unanswered this long means a node that stopped answering without closing its connections (frozen, partitioned) */
+const STALL_MS = 1000
+
+/**
+ * Watches the commands in flight: `start` before one, the function it returns when it settles. A node
+ * that hangs without closing its connections fails nothing, and node-redis has no command timeout: a
+ * new command finding the oldest one in flight older than STALL_MS calls `stalled` (no timer per command).
+ */
+function stallWatch (stalled: () => void): () => () => void {
+  const inFlight = new Map<number, number>() // insertion order: the first is the oldest
+  let next = 0
+  return () => {
+    const now = Date.now()
+    const oldest = inFlight.values().next()
+    if (oldest.done !== true && now - oldest.value > STALL_MS) stalled()
+    const id = next++
+    inFlight.set(id, now)
+    return () => { inFlight.delete(id) }
+  }
+}
+
+/** a master of a node-redis cluster: its client is asked for only when a command goes to it */
+function nodeRedisClusterNode (cluster: NodeRedisCluster, master: { address?: string, host?: string, port?: number }): RedisNode {
+  const client = async (): Promise<RedisNode> => nodeRedisNode(await cluster.nodeClient(master as never), 0)
+  return {
+    label: master.address ?? `${master.host ?? ''}:${master.port ?? ''}`,
+    db: 0,
+    send: async args => await (await client()).send(args),
+    ready: async () => { await client() },
+    subscribe: async (channel, onMessage, onState) => await (await client()).subscribe(channel, onMessage, onState)
+  }
+}
+
+function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
+  const refresher = slotRefresher(cluster)
+  const started = stallWatch(refresher.stalled)
+  const watched = async <T>(call: () => Promise<T>): Promise<T> => {
+    const done = started()
+    try {
+      return await call()
+    } catch (err) {
+      refresher.failed(err)
+      throw err
+    } finally {
+      done()
+    }
+  }
+  return {
+    cluster: true,
+    send: async (key, args) => await watched(async () => await cluster.sendCommand(key, false, args)),
+    run: async (script, key, args) => await watched(async () => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args)),
+    masters: async () => {
+      await refresher.settled() // the map a refresh is reading, not the one it replaces
+      return cluster.masters.map(master => nodeRedisClusterNode(cluster, master as { address?: string }))
+    }
   }
 }
 

@@ -143,3 +143,62 @@ export async function startMariaDB (): Promise<Server> {
   server.url = `mysql://root@127.0.0.1:${server.port}/`
   return server
 }
+
+export interface ClusterNode extends Server {
+  host: string
+}
+
+export interface ReplicatedCluster {
+  nodes: ClusterNode[]
+  /** `redis-cli -p <port> <args>`, its answer */
+  cli: (port: number, ...args: string[]) => string
+  /** the node's role as it says itself ('master' or 'slave'), or undefined when it does not answer */
+  role: (node: ClusterNode) => string | undefined
+  /** waits until every node that answers says cluster_state:ok and every master's replica is online */
+  settled: (timeoutMs?: number) => Promise<void>
+  stop: () => Promise<void>
+}
+
+/**
+ * Six nodes: three masters, each with one replica (`--cluster-replicas 1`), `cluster-node-timeout`
+ * 2000, on loopback random ports in temp dirs (a node restarted keeps its nodes.conf, so it rejoins).
+ * Resolves once the cluster says cluster_state:ok everywhere and every replica is in sync.
+ */
+export async function startRedisClusterWithReplicas (): Promise<ReplicatedCluster> {
+  const servers = await Promise.all([0, 1, 2, 3, 4, 5].map(async () => await startServer('redis-server', 'redis-server', (port, dir) => [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'
+  ], 'redis')))
+  const bin = binary('redis-cli', 'redis-tools')
+  const cli = (port: number, ...args: string[]): string => execFileSync(bin, ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 })
+  execFileSync(bin, ['--cluster', 'create', ...servers.map(s => `127.0.0.1:${s.port}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore' })
+  const nodes = servers.map(s => Object.assign(s, { host: '127.0.0.1' }))
+  const role = (node: ClusterNode): string | undefined => {
+    try {
+      return /role:(\w+)/.exec(cli(node.port, 'info', 'replication'))?.[1]
+    } catch {
+      return undefined
+    }
+  }
+  const settled = async (timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const answering = nodes.filter(n => n.process !== null && n.process.exitCode === null && n.process.signalCode === null)
+      const ok = answering.every(n => {
+        try {
+          if (!cli(n.port, 'cluster', 'info').includes('cluster_state:ok')) return false
+          const replication = cli(n.port, 'info', 'replication')
+          if (replication.includes('role:slave')) return replication.includes('master_link_status:up') && !replication.includes('master_sync_in_progress:1')
+          return /connected_slaves:[1-9]/.test(replication) && /slave0:.*state=online/.test(replication)
+        } catch {
+          return false
+        }
+      })
+      if (ok && answering.filter(n => role(n) === 'master').length === 3) return
+      if (Date.now() > deadline) throw new Error(`the Redis Cluster did not settle (cluster_state:ok, replicas online) in ${timeoutMs} ms`)
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
+  await settled()
+  return { nodes, cli, role, settled, stop: async () => { await Promise.all(servers.map(async s => { await s.stop() })) } }
+}

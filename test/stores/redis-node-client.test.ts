@@ -3,7 +3,7 @@
 // ioredis writes, so switching clients keeps every session.
 import t, { type Test } from 'tap'
 import { createClient, createCluster } from 'redis'
-import { createClient as createClient4 } from 'redis4'
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
 import { createClient as createClient6 } from 'redis6'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../../stores/redis.js'
@@ -145,4 +145,18 @@ t.test('a dead Redis surfaces as a store error at once with the README\'s fail-f
 t.test('anything else as the client is a TypeError naming both clients', async t => {
   t.throws(() => new RedisStore({ client: {} as never }), { name: 'TypeError', message: /ioredis.*node-redis/ })
   t.throws(() => new RedisStore({ client: null as never }), { name: 'TypeError' })
+})
+
+t.test('a node-redis 4 cluster, which cannot be made to follow a failover, is warned about once; node-redis 5 is not', async t => {
+  const warnings: string[] = []
+  const listener = (warning: Error & { code?: string }): void => { if (warning.code === 'FST_SESSION_REDIS_NO_FAILOVER') warnings.push(warning.message) }
+  process.on('warning', listener)
+  t.teardown(() => { process.off('warning', listener) })
+  const rootNodes = [{ url: 'redis://127.0.0.1:1' }]
+  new RedisStore({ client: createCluster({ rootNodes }) as never }) // eslint-disable-line no-new
+  new RedisStore({ client: createCluster4({ rootNodes }) as never }) // eslint-disable-line no-new
+  new RedisStore({ client: createCluster4({ rootNodes }) as never }) // eslint-disable-line no-new
+  await new Promise(resolve => setImmediate(resolve)) // warnings are emitted on the next tick
+  t.equal(warnings.length, 1, 'once per process')
+  t.match(warnings[0], /node-redis 4.*cannot be made to follow a failover/)
 })
