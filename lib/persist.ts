@@ -16,6 +16,13 @@ import {
 
 /** conditional writes retried after a concurrent write changed the version */
 const MAX_ATTEMPTS = 25
+/**
+ * how long after its write a patch may still land (unlessWrittenAfter = the write's time + this, or
+ * storeTimeout when shorter). A patch that fails sooner reports its failure only then, so any write made
+ * after the failure is later than the fence, whatever timed out (storeTimeout, or the driver's own
+ * command timeout, which the README sets to 1 s).
+ */
+const FENCE_MS = 1000
 
 type Data = Record<string, unknown>
 
@@ -151,26 +158,26 @@ export class SessionWriter {
    * store, which also enforces maxDataBytes on the merged data, so concurrent writes of different keys
    * all land without a retry; only object-level refinements need the whole merged data here, so only
    * they condition on the version. Every patch is fenced in time: it applies only if the record was
-   * not written after this write's deadline (unlessWrittenAfter, on the record's meta.lastAccessAt), so a
-   * patch that answers after storeTimeout (its request got a 503) and lands after a newer write of the
-   * session writes nothing, instead of putting older values over newer ones.
+   * not written after its fence (unlessWrittenAfter, on the record's meta.lastAccessAt), and its failure
+   * is reported no sooner than the fence, so a patch that fails (its request gets a 503) and lands later,
+   * after a newer write of the session, writes nothing instead of putting older values over newer ones.
    */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
     const id = state.id as string
     const conditional = !this.#perKey
     const maxBytes = this.#opts.maxDataBytes ?? undefined
-    const timeout = this.#opts.storeTimeout
+    const timeout = Math.min(FENCE_MS, this.#opts.storeTimeout ?? FENCE_MS)
     let data = this.#validated(state, state.data)
     let version = state.version
-    let fence = timeout === null ? undefined : now + timeout
+    let fence = now + timeout
     for (let attempt = 1; ; attempt++) {
       const meta = this.#metaDelta(state, data, now)
       const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
       if (expiresAt !== undefined) change.expiresAt = expiresAt
       if (conditional) change.ifVersion = version
-      if (fence !== undefined) change.unlessWrittenAfter = fence
+      change.unlessWrittenAfter = fence
       if (maxBytes !== undefined) change.maxBytes = maxBytes
-      const result = await callStore('save the session', () => this.#store.patch(id, change))
+      const result = await fenced(fence, callStore('save the session', () => this.#store.patch(id, change)))
       if (result === 'missing') return false
       if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
@@ -187,7 +194,7 @@ export class SessionWriter {
       // this answer came in time, so a later write it met was made by a server whose clock is ahead:
       // the retry is fenced from that write on (a write made after it still stops a late retry)
       const written = stored.record.meta.lastAccessAt
-      if (fence !== undefined && typeof written === 'number' && written > fence) fence = written
+      if (typeof written === 'number' && written > fence) fence = written
       await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
     }
   }
@@ -290,5 +297,19 @@ export class SessionWriter {
     // keep the live object (and any proxy over it) but with the parsed values
     for (const k of Object.keys(data)) if (!Object.hasOwn(result, k)) delete data[k]
     return Object.assign(data, result)
+  }
+}
+
+/**
+ * The patch's answer; a failure only once the fence has passed: the patch may still land until then,
+ * and a write made after the client heard of the failure must be later than the fence to stop it.
+ */
+async function fenced<T> (fence: number, call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    const wait = fence + 1 - Date.now()
+    if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+    throw err
   }
 }

@@ -27,7 +27,7 @@ const TIMEOUT_MS = 1000
  * writes of issue 32 item 3, fixed in lib/ separately. While false, backwards counters are reported
  * (a comment), not failed on.
  */
-const ASSERT_MONOTONIC = false
+const ASSERT_MONOTONIC = true
 
 const keySlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number
 const rejections: unknown[] = []
