@@ -1,22 +1,11 @@
 // The @fastify/session API of request.session, which its apps and plugins (@fastify/csrf-protection,
 // @fastify/flash, @fastify/passport) touch: its methods in callback and promise forms, and its properties.
-import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
 import { z } from 'zod'
-import fastifyZodSession, { MemoryStore } from '../lib/index.js'
-import { buildApp, sessionCookie, rawSetCookie, SECRET } from './helpers/app.js'
+import { MemoryStore } from '../lib/index.js'
+import { appWith, buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
 
 const idOf = (cookie: string): string => cookie.split('=')[1].split('.')[0]
-
-async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
-  const store = new MemoryStore()
-  const app = Fastify()
-  await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
-  await setup(app)
-  await app.ready()
-  t.teardown(() => app.close())
-  return { app, store }
-}
 
 for (const [name, schema] of [
   ['a catchall schema', z.object({ visits: z.number().default(0) }).catchall(z.unknown())],

@@ -1,23 +1,11 @@
 // Plugins written for @fastify/session, registered for real on top of this one.
-import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
 import fastifyCsrf from '@fastify/csrf-protection'
 import fastifyFlash from '@fastify/flash'
 import fastifyPassport from '@fastify/passport'
 import { Strategy as LocalStrategy } from 'passport-local'
 import { z } from 'zod'
-import fastifyZodSession, { MemoryStore } from '../lib/index.js'
-import { SECRET, sessionCookie } from './helpers/app.js'
-
-async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
-  const store = new MemoryStore()
-  const app = Fastify()
-  await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
-  await setup(app)
-  await app.ready()
-  t.teardown(() => app.close())
-  return { app, store }
-}
+import { appWith, sessionCookie } from './helpers/app.js'
 
 const CSRF_SCHEMAS = {
   strict: z.object({ _csrf: z.string().optional() }).strict(),

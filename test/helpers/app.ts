@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { z } from 'zod'
-import fastifyZodSession, { type FastifyZodSessionOptions } from '../../lib/index.js'
+import fastifyZodSession, { MemoryStore, type FastifyZodSessionOptions } from '../../lib/index.js'
 import type { Test } from 'tap'
 
 export const SECRET = 'a-very-long-secret-with-more-than-32-chars'
@@ -61,4 +61,15 @@ export function sessionCookie (res: { headers: Record<string, unknown> }, name =
 export function rawSetCookie (res: { headers: Record<string, unknown> }): string[] {
   const header = res.headers['set-cookie']
   return header === undefined ? [] : Array.isArray(header) ? header : [header as string]
+}
+
+/** An app on a MemoryStore with `schema`, its routes (and other plugins) added by `setup`, closed when the test ends. */
+export async function appWith (t: Test, schema: z.ZodType, setup: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, store: MemoryStore }> {
+  const store = new MemoryStore()
+  const app = Fastify()
+  await app.register(fastifyZodSession, { secret: SECRET, schema: schema as never, store })
+  await setup(app)
+  await app.ready()
+  t.teardown(() => app.close())
+  return { app, store }
 }
