@@ -164,4 +164,28 @@ export function lateRaces (race: Race, clock: FrozenClock, ownerIndex: boolean):
       assert.equal(await r.userOf(cookie), 'pat', 'the session is intact')
     })
   }
+
+  race('late. another server whose clock runs a minute ahead wrote the session last: a write here still lands (the fence moves to that write), and a patch held past its 503 still does not', async (store, r) => {
+    const late = new LateStore(store)
+    await r.start(late.store, { rotationInterval: null, storeTimeout: STORE_TIMEOUT })
+    const cookie = await r.login('sky')
+    const id = idOf(cookie)
+    const ahead = Date.now() + 60_000
+    assert.equal(await store.patch(id, { set: { note: 'from the fast server' }, unset: [], meta: { lastAccessAt: ahead } }), 'ok')
+    const here = await r.send('POST', '/w/none/a/from-here', cookie)
+    assert.equal(here.status, 200, 'not refused as late: its store call answered in time')
+    let stored = await store.get(id)
+    assert.equal(stored?.data.a, 'from-here')
+    assert.equal(stored?.data.note, 'from the fast server', 'the other server\'s write is kept')
+    const held = late.hold('patch')
+    const failed = await r.send('POST', '/w/none/a/older', cookie)
+    assert.equal(failed.status, 503)
+    await held.entered
+    assert.equal(await store.patch(id, { set: { note: 'newest' }, unset: [], meta: { lastAccessAt: ahead + 120_000 } }), 'ok', 'a newer write, from the fast server')
+    held.release()
+    await late.settled()
+    stored = await store.get(id)
+    assert.equal(stored?.data.a, 'from-here', 'the late patch wrote nothing')
+    assert.equal(stored?.data.note, 'newest')
+  })
 }
