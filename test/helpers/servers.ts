@@ -26,9 +26,15 @@ export async function freePort (): Promise<number> {
   })
 }
 
-export async function waitForPort (port: number, timeoutMs = 10_000): Promise<void> {
+export class ExitedBeforeListening extends Error {}
+
+/** Resolves once the port accepts connections; rejects at once when `child` exits first (a port taken meanwhile). */
+export async function waitForPort (port: number, timeoutMs = 10_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new ExitedBeforeListening(`the server meant for 127.0.0.1:${port} exited (${child.exitCode ?? child.signalCode}) before it listened`)
+    }
     const ok = await new Promise<boolean>(resolve => {
       const socket = connect(port, '127.0.0.1')
       socket.once('connect', () => { socket.destroy(); resolve(true) })
@@ -59,29 +65,46 @@ async function killed (child: ChildProcess | null): Promise<void> {
   await exited
 }
 
-/** Starts `command args` (args may use the port), returns once the port accepts connections. */
-export async function startServer (name: string, pkg: string, args: (port: number, dir: string) => string[], scheme: string): Promise<Server> {
+/**
+ * Starts `command args` (args may use the port, and `busPort`, a second free port), returns once the port
+ * accepts connections. A free port can be taken by another test file between the probe and the spawn: a
+ * server that exits before it listens is started again on new ports (a restart keeps its ports).
+ */
+export async function startServer (name: string, pkg: string, args: (port: number, dir: string, busPort: number) => string[], scheme: string): Promise<Server> {
   const bin = binary(name, pkg)
-  const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), `fzs-${name}-`))
+  let port = 0
+  let busPort = 0
   const server: Server = {
     port,
-    url: `${scheme}://127.0.0.1:${port}`,
+    url: '',
     process: null,
     dir,
     kill: async () => { await killed(server.process) },
     restart: async () => {
       await killed(server.process)
-      server.process = spawn(bin, args(port, dir), { stdio: 'ignore', cwd: dir })
-      await waitForPort(port)
+      server.process = spawn(bin, args(port, dir, busPort), { stdio: 'ignore', cwd: dir })
+      await waitForPort(port, 10_000, server.process)
     },
     stop: async () => {
       await killed(server.process)
       rmSync(dir, { recursive: true, force: true })
     }
   }
-  await server.restart()
-  return server
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort()
+    busPort = await freePort()
+    Object.assign(server, { port, url: `${scheme}://127.0.0.1:${port}` })
+    try {
+      await server.restart()
+      return server
+    } catch (err) {
+      if (!(err instanceof ExitedBeforeListening) || attempt === 5) {
+        await server.stop()
+        throw err
+      }
+    }
+  }
 }
 
 const external = (url: string): Server => ({
@@ -104,9 +127,9 @@ export async function startRedisCluster (): Promise<{ nodes: Array<{ host: strin
     const nodes = process.env.REDIS_CLUSTER_NODES.split(',').map(hp => ({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) }))
     return { nodes, stop: async () => {} }
   }
-  const servers = await Promise.all([0, 1, 2].map(() => startServer('redis-server', 'redis-server', (port, dir) => [
+  const servers = await Promise.all([0, 1, 2].map(() => startServer('redis-server', 'redis-server', (port, dir, busPort) => [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'
+    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)
   ], 'redis')))
   const cli = binary('redis-cli', 'redis-tools')
   execFileSync(cli, ['--cluster', 'create', ...servers.map(s => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
@@ -165,9 +188,9 @@ export interface ReplicatedCluster {
  * Resolves once the cluster says cluster_state:ok everywhere and every replica is in sync.
  */
 export async function startRedisClusterWithReplicas (): Promise<ReplicatedCluster> {
-  const servers = await Promise.all([0, 1, 2, 3, 4, 5].map(async () => await startServer('redis-server', 'redis-server', (port, dir) => [
+  const servers = await Promise.all([0, 1, 2, 3, 4, 5].map(async () => await startServer('redis-server', 'redis-server', (port, dir, busPort) => [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'
+    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)
   ], 'redis')))
   const bin = binary('redis-cli', 'redis-tools')
   const cli = (port: number, ...args: string[]): string => execFileSync(bin, ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 })
