@@ -22,6 +22,17 @@ const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
 const corruptMessage = (key: string, why: string): string => `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`
+/**
+ * A script's arguments as one JSON array, decoded by its first line: a client spends per argument, not
+ * per byte (a create's 35 arguments cost ioredis 27 µs, one 14 µs; node-redis 9.4 and 6.0), and Redis
+ * 3 µs more to decode them. A lone surrogate in a field name, which Lua's cjson refuses, keeps them
+ * apart (the test also matches an escaped backslash followed by "ud", which only costs that).
+ */
+function packed (args: string[]): string[] {
+  const json = JSON.stringify(args)
+  return json.includes('\\ud') ? args : [json]
+}
+
 /** an `m:owner` field that is not a JSON string: the hash is corrupt */
 const CORRUPT = Symbol('corrupt owner field')
 
@@ -93,7 +104,10 @@ export class RedisStore implements SessionStore {
     return `${this.#prefix}owner:${owner}`
   }
 
-  /** one round trip: HGETALL */
+  /**
+   * one round trip: HGETALL (a script answering one JSON string would cost the client less and Redis
+   * 7× more, 19 µs against 2.8: the server every app shares pays)
+   */
   async get (id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id)
     let hash: string[]
@@ -128,13 +142,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), recordArgs(record, this.#prefix)) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), packed(recordArgs(record, this.#prefix))) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), recordArgs(record, this.#prefix)) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), packed(recordArgs(record, this.#prefix))) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -154,8 +168,8 @@ export class RedisStore implements SessionStore {
     let result: [string, number, number?] | null
     try {
       const key = this.#key(id)
-      result = await this.#link.run('fzsSessionPatch', key, [at, change.ifVersion === undefined ? '' : String(change.ifVersion),
-        change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter), String(set.length / 2), ...set, ...unset]) as [string, number, number?] | null
+      result = await this.#link.run('fzsSessionPatch', key, packed([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
+        change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter), String(set.length / 2), ...set, ...unset])) as [string, number, number?] | null
     } catch (err) {
       if (!wrongType(err)) throw err
       return 'missing'
