@@ -10,7 +10,7 @@ import { oversize } from '../stores/kit/record.js'
 import { callStore, createIfAbsent } from './store-call.js'
 import { lateAnswer } from './store-timeout.js'
 import {
-  created, detectNested, ensureId, expiryExtended, hasWrites, lostRotation, patched, previousDropped, rotated, startOver,
+  created, detectNested, ensureId, expiryExtended, hasUpdates, hasWrites, lostRotation, patched, previousDropped, rotated, startOver,
   storedMeanwhile, touched, type SessionState
 } from './state.js'
 
@@ -164,7 +164,8 @@ export class SessionWriter {
    */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
     const id = state.id as string
-    const conditional = !this.#perKey
+    // an update() is applied to the value as stored: conditional, so another write first means a retry
+    const conditional = !this.#perKey || hasUpdates(state)
     const maxBytes = this.#opts.maxDataBytes ?? undefined
     const timeout = Math.min(FENCE_MS, this.#opts.storeTimeout ?? FENCE_MS)
     let data = this.#validated(state, state.data)
@@ -199,11 +200,18 @@ export class SessionWriter {
     }
   }
 
-  /** this request's changes on top of `stored` (the whole data when it replaced it) */
+  /**
+   * this request's changes on top of `stored` (the whole data when it replaced it): a key set is its
+   * value, a key updated is its update functions applied to the value stored now
+   */
   #merge (state: SessionState, stored: Data): Data {
     if (state.dataReplaced) return state.data
     const merged = stored
-    for (const key of state.changed) if (Object.hasOwn(state.data, key)) merged[key] = state.data[key]
+    for (const key of state.changed) {
+      const updaters = state.updaters?.get(key)
+      if (updaters !== undefined) merged[key] = updaters.reduce((value, fn) => fn(value), merged[key])
+      else if (Object.hasOwn(state.data, key)) merged[key] = state.data[key]
+    }
     for (const key of state.unset) delete merged[key]
     return merged
   }

@@ -5,7 +5,7 @@ import { isReservedKey } from './json-value.js'
 import { toMs } from './duration.js'
 import type { SessionCookie } from './cookie.js'
 import { SessionCookieView, type CookieHost } from './cookie-view.js'
-import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, snapshot, touchRequested, type SessionState } from './state.js'
+import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, markUpdated, snapshot, touchRequested, type SessionState } from './state.js'
 
 /** what request.session needs of the plugin: its lifecycle calls (lib/manager.ts implements it) */
 export interface SessionHost extends CookieHost {
@@ -110,6 +110,25 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     const result = validateKey(this[kManager].schema, state.data, key, value)
     if (!result.ok) throw invalidData(result)
     markSet(state, key, result.value, result.fresh)
+  }
+
+  /**
+   * A read-modify-write of one key that never loses a concurrent change: `fn(current)` gives the new
+   * value now (returned, validated like set()), and when another request wrote the session before this
+   * one saves, the save applies `fn` again to the value stored then, retrying a conditional write
+   * (FST_SESSION_CONFLICT after 25 attempts). `fn` must be synchronous and may run more than once.
+   */
+  update<K extends keyof D & string> (key: K, fn: (current: D[K]) => D[K]): D[K] {
+    if (typeof fn !== 'function') throw new TypeError('session.update(key, fn): fn must be a function')
+    const state = this[kState]
+    const next: unknown = fn(state.data[key] as D[K])
+    if (typeof (next as PromiseLike<unknown> | null)?.then === 'function') {
+      throw new errorCodes.FST_SESSION_UNSUPPORTED(`session.update('${key}', fn): fn returned a promise; it must be synchronous (it may run again at save)`)
+    }
+    const result = validateKey(this[kManager].schema, state.data, key, next)
+    if (!result.ok) throw invalidData(result)
+    markUpdated(state, key, result.value, fn, result.fresh)
+    return result.value as D[K]
   }
 
   unset<K extends keyof D & string> (key: K): void {

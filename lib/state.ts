@@ -68,6 +68,11 @@ export class SessionState {
   unset!: Set<string>
   /** changed keys whose value set() validated and nobody else references: persisting skips them */
   validated!: Set<string>
+  /**
+   * update(key, fn): the functions applied to each key since its last set or save, in order; a save that
+   * meets another write applies them again to the value stored then. null: none (most requests)
+   */
+  updaters!: Map<string, Array<(value: any) => unknown>> | null
   /** copies of the object values handed out by get() or data as they were, to detect nested mutation */
   snapshots!: Map<string, unknown> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record): persisted whole, not as a patch */
@@ -134,6 +139,7 @@ function resetSession (state: SessionState, now: number, data: Record<string, un
   state.expiresAt = null
   state.meta = NO_META
   state.data = data
+  state.updaters = null
   state.snapshots = null
   state.dataReplaced = false
   state.regenerated = false
@@ -267,7 +273,26 @@ export function markChanged (state: SessionState, key: string): void {
   own(state, 'changed').add(key)
   state.unset.delete(key)
   state.validated.delete(key)
+  state.updaters?.delete(key) // a value set over an update() is saved as set
   state.snapshots?.delete(key)
+}
+
+/**
+ * update(): `value` is `fn` applied to the value this request holds; the save applies `fn` (after the
+ * key's earlier ones) to the value stored then, if another write came first. `fresh` as for markSet.
+ */
+export function markUpdated (state: SessionState, key: string, value: unknown, fn: (value: any) => unknown, fresh: boolean): void {
+  const earlier = state.updaters?.get(key) ?? []
+  state.data[key] = value
+  markChanged(state, key)
+  if (fresh) own(state, 'validated').add(key)
+  state.updaters ??= new Map()
+  state.updaters.set(key, [...earlier, fn])
+}
+
+/** whether the save must be conditional on the version read: an update() is pending */
+export function hasUpdates (state: SessionState): boolean {
+  return state.updaters !== null && state.updaters.size > 0
 }
 
 /**
@@ -305,6 +330,7 @@ export function markUnset (state: SessionState, key: string): void {
   delete state.data[key]
   state.changed.delete(key)
   state.validated.delete(key)
+  state.updaters?.delete(key)
   state.snapshots?.delete(key)
   own(state, 'unset').add(key)
 }
@@ -315,6 +341,7 @@ export function markCleared (state: SessionState, data: Record<string, unknown>)
   state.changed.clear()
   state.unset.clear()
   state.validated.clear()
+  state.updaters = null
   state.snapshots = null
   state.dataReplaced = true
 }
@@ -361,6 +388,7 @@ export function saved (state: SessionState, meta: SessionMeta, expiresAt: number
   state.changed.clear()
   state.unset.clear()
   state.validated.clear()
+  state.updaters = null
 }
 
 function resnapshot (state: SessionState, key: string): void {

@@ -21,6 +21,7 @@ export const Schema = z.object({
   b: z.string().optional(),
   c: z.string().optional(),
   note: z.string().optional(),
+  n: z.number().int().optional(),
   cart: z.array(z.string()).default([])
 }).catchall(z.string())
 
@@ -81,6 +82,10 @@ export class RaceApp {
       await this.#hold(gate)
       request.session.set(key as never, value as never)
       return { ok: true }
+    })
+    app.post('/inc/:gate', async request => {
+      await this.#hold((request.params as { gate: string }).gate)
+      return { n: request.session.update('n' as never, ((n: number | undefined) => (n ?? 0) + 1) as never) }
     })
     app.get('/r/:gate', async request => {
       await this.#hold((request.params as { gate: string }).gate)

@@ -7,6 +7,7 @@ import { RaceApp, Schema, clock, idOf, type RaceOptions } from './race-harness.j
 import { ownerLimitRaces } from './owner-limit-races.js'
 import { legacyRaces } from './legacy-races.js'
 import { lateRaces } from './late-races.js'
+import { updateRaces } from './update-races.js'
 
 export type { RaceOptions } from './race-harness.js'
 
@@ -271,6 +272,7 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
 
   if (options.ownerIndex !== false) ownerLimitRaces(race, clock)
   lateRaces(race, clock, options.ownerIndex !== false)
+  updateRaces(race)
   cases.push(...legacyRaces(options))
   return cases
 }

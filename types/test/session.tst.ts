@@ -41,6 +41,11 @@ test('the registered schema types request.session.get/set/data', () => {
     expect(request.session).type.toBe<Session<z.output<typeof SessionSchema>>>()
     expect(request.session.id).type.toBe<string>()
     expect(request.session.set('visits', 1)).type.toBe<void>()
+    expect(request.session.update('visits', n => n + 1)).type.toBe<number>()
+    expect(request.session.update('cart', cart => [...cart, { sku: 'a', qty: 1 }])).type.toBe<Array<{ sku: string, qty: number }>>()
+    expect(request.session.update).type.not.toBeCallableWith('visits', (n: number) => String(n))
+    expect(request.session.update).type.not.toBeCallableWith('nope', (n: number) => n)
+    expect(request.session.update).type.not.toBeCallableWith('visits', async (n: number) => n + 1)
     return {}
   })
 })
