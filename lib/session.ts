@@ -120,8 +120,10 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
    */
   update<K extends keyof D & string> (key: K, fn: (current: D[K]) => D[K]): D[K] {
     if (typeof fn !== 'function') throw new TypeError('session.update(key, fn): fn must be a function')
+    // a key from a request body must not hand fn an inherited value (Object.prototype for '__proto__')
+    if (isReservedKey(key)) throw reservedKey(key)
     const state = this[kState]
-    const next: unknown = fn(state.data[key] as D[K])
+    const next: unknown = fn((Object.hasOwn(state.data, key) ? state.data[key] : undefined) as D[K])
     if (typeof (next as PromiseLike<unknown> | null)?.then === 'function') {
       throw new errorCodes.FST_SESSION_UNSUPPORTED(`session.update('${key}', fn): fn returned a promise; it must be synchronous (it may run again at save)`)
     }

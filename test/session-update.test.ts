@@ -47,6 +47,11 @@ async function build (t: Test, store: MemoryStore = new MemoryStore()): Promise<
   })
   app.post('/tag/:tag', async request => ({ tags: request.session.update('tags', tags => [...tags, (request.params as { tag: string }).tag]) }))
   app.post('/async', async request => ({ n: request.session.update('n', (async (n: number) => n + 1) as never) }))
+  app.post('/hostile/:key', async request => {
+    const key = (request.params as { key: string }).key
+    request.session.update(key as never, ((current: unknown) => { (current as Record<string, unknown> | undefined ?? {}).polluted = true; return current }) as never)
+    return { ok: true }
+  })
   app.post('/too-big', async request => ({ capped: request.session.update('capped', n => n + 100) }))
   await app.ready()
   t.teardown(() => app.close())
@@ -103,6 +108,18 @@ t.test('retries run out: FST_SESSION_CONFLICT 503, and only the other writes are
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'FST_SESSION_CONFLICT')
   t.equal((await store.get(idOf(cookie)))?.data.n, store.patches, 'each attempt lost to one other write; this one wrote nothing')
+})
+
+t.test('a reserved key from a request (__proto__, constructor): 400 before fn sees an inherited value', async t => {
+  const app = await build(t)
+  for (const key of ['__proto__', 'constructor', 'toString']) {
+    const res = await app.inject({ method: 'POST', url: `/hostile/${key}` })
+    t.equal(res.statusCode, key === 'toString' ? 500 : 400, key)
+    t.equal(res.json().code, 'FST_SESSION_INVALID_DATA')
+  }
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched')
+  t.equal((Object as unknown as Record<string, unknown>).polluted, undefined)
+  t.equal((Object.prototype.toString as unknown as Record<string, unknown>).polluted, undefined)
 })
 
 t.test('an async function, or a result the schema refuses, fails the request and saves nothing', async t => {
