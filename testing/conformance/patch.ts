@@ -75,6 +75,17 @@ export function patchCases ({ check, near }: Suite): void {
     assert.equal(await store.patch(uniqueId(), { set: { a: 1 }, unset: [], unlessWrittenAfter: written }), 'missing', 'no record: missing, not conflict')
   })
 
+  check('a meta.lastAccessAt that is not a number (a corrupt or foreign record) never fences a patch out', async store => {
+    for (const lastAccessAt of ['99999999999999', null, { at: 1 }, true]) {
+      const id = uniqueId()
+      await store.set(id, record({ a: 1 }, { meta: { lastAccessAt: lastAccessAt as unknown as number } }))
+      assert.equal(await store.patch(id, { set: { a: 2 }, unset: [], unlessWrittenAfter: 0, meta: { lastAccessAt: 5 } }), 'ok', `lastAccessAt ${JSON.stringify(lastAccessAt)}`)
+      const got = await store.get(id)
+      same(got?.data, { a: 2 })
+      assert.equal(got?.meta.lastAccessAt, 5, 'the patch wrote a number over it')
+    }
+  })
+
   check("patch with maxBytes applies only when the merged data fits; otherwise 'too-large' and nothing written", async store => {
     const id = uniqueId()
     const data = { a: 'x'.repeat(10), when: new Date(0) }
