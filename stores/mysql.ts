@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { addMissingColumn } from './kit/add-column.js'
 import { parse, stringify } from './kit/codec.js'
 import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
@@ -114,21 +115,15 @@ export class MySQLStore implements SessionStore {
 
   /** A table made before the `prefix` column gets it (once); with createTable false, a clear error. */
   async #migratePrefix (): Promise<void> {
-    try {
-      await this.#query(this.#pool, `SELECT prefix FROM ${this.#table} LIMIT 0`)
-      return
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw err
-      if (!this.#create) {
-        throw new Error(`MySQLStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL(this.#tableName)}`, { cause: err })
-      }
-    }
-    try {
-      await this.#query(this.#pool, sessionsPrefixColumnDDL(this.#tableName))
-    } catch (err) {
-      // two processes adding it at once
-      if ((err as { code?: string }).code !== 'ER_DUP_FIELDNAME') throw err
-    }
+    await addMissingColumn({
+      query: async sql => await this.#query(this.#pool, sql),
+      probe: `SELECT prefix FROM ${this.#table} LIMIT 0`,
+      ddl: sessionsPrefixColumnDDL(this.#tableName),
+      missingCode: 'ER_BAD_FIELD_ERROR',
+      duplicateCode: 'ER_DUP_FIELDNAME',
+      alter: this.#create,
+      refusal: `MySQLStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${sessionsPrefixColumnDDL(this.#tableName)}`
+    })
   }
 
   /** the parameters of OWN */

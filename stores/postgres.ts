@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Pool, QueryResultRow } from 'pg'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
+import { addMissingColumn } from './kit/add-column.js'
 import { parse, stringify } from './kit/codec.js'
 import { entrySize, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
@@ -148,21 +149,15 @@ export class PostgresStore implements SessionStore {
 
   /** A table made before the `prefix` column gets it (a moment's lock, once); with createTable false, a clear error. */
   async #migratePrefix (): Promise<void> {
-    try {
-      await this.#pool.query(`SELECT prefix FROM ${this.#table} LIMIT 0`)
-      return
-    } catch (err) {
-      if ((err as { code?: string }).code !== '42703') throw err
-      if (!this.#create) {
-        throw new Error(`PostgresStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL(this.#tableName)}`, { cause: err })
-      }
-    }
-    try {
-      await this.#pool.query(postgresPrefixColumnDDL(this.#tableName))
-    } catch (err) {
-      // two processes adding it at once
-      if ((err as { code?: string }).code !== '42701') throw err
-    }
+    await addMissingColumn({
+      query: async sql => await this.#pool.query(sql),
+      probe: `SELECT prefix FROM ${this.#table} LIMIT 0`,
+      ddl: postgresPrefixColumnDDL(this.#tableName),
+      missingCode: '42703',
+      duplicateCode: '42701',
+      alter: this.#create,
+      refusal: `PostgresStore: ${this.#tableName} lacks the prefix column (added in this version, createTable is false): run ${postgresPrefixColumnDDL(this.#tableName)}`
+    })
   }
 
   async #run<R extends QueryResultRow> (statement: { name: string, text: string }, values: unknown[]): Promise<{ rows: R[], rowCount: number | null }> {
