@@ -208,8 +208,8 @@ export class SessionWriter {
     if (state.dataReplaced) return state.data
     const merged = stored
     for (const key of state.changed) {
-      const updaters = state.updaters?.get(key)
-      if (updaters !== undefined) merged[key] = updaters.reduce((value, fn) => fn(value), merged[key])
+      const updates = state.updaters?.get(key)
+      if (updates !== undefined) merged[key] = updates.fns.reduce((value, fn) => fn(value), merged[key])
       else if (Object.hasOwn(state.data, key)) merged[key] = state.data[key]
     }
     for (const key of state.unset) delete merged[key]

@@ -5,7 +5,7 @@ import { isReservedKey } from './json-value.js'
 import { toMs } from './duration.js'
 import type { SessionCookie } from './cookie.js'
 import { SessionCookieView, type CookieHost } from './cookie-view.js'
-import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, markUpdated, snapshot, touchRequested, type SessionState } from './state.js'
+import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, markUpdated, replayable, snapshot, touchRequested, type SessionState } from './state.js'
 
 /** what request.session needs of the plugin: its lifecycle calls (lib/manager.ts implements it) */
 export interface SessionHost extends CookieHost {
@@ -123,13 +123,14 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
     // a key from a request body must not hand fn an inherited value (Object.prototype for '__proto__')
     if (isReservedKey(key)) throw reservedKey(key)
     const state = this[kState]
+    const replay = replayable(state, key) // asked first: fn may change the value in place
     const next: unknown = fn((Object.hasOwn(state.data, key) ? state.data[key] : undefined) as D[K])
     if (typeof (next as PromiseLike<unknown> | null)?.then === 'function') {
       throw new errorCodes.FST_SESSION_UNSUPPORTED(`session.update('${key}', fn): fn returned a promise; it must be synchronous (it may run again at save)`)
     }
     const result = validateKey(this[kManager].schema, state.data, key, next)
     if (!result.ok) throw invalidData(result)
-    markUpdated(state, key, result.value, fn, result.fresh)
+    markUpdated(state, key, result.value, fn, result.fresh, replay)
     return result.value as D[K]
   }
 

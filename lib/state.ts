@@ -41,6 +41,12 @@ function own (state: SessionState, field: 'changed' | 'unset' | 'validated'): Se
   return set !== NO_KEYS ? set : (state[field] = new Set())
 }
 
+/** a key's pending update() functions and what the last one gave (to see a later in-place change) */
+export interface Updates {
+  fns: Array<(value: any) => unknown>
+  result: unknown
+}
+
 export class SessionState {
   /** the lookup id; made lazily for new sessions */
   id!: string | null
@@ -69,10 +75,11 @@ export class SessionState {
   /** changed keys whose value set() validated and nobody else references: persisting skips them */
   validated!: Set<string>
   /**
-   * update(key, fn): the functions applied to each key since its last set or save, in order; a save that
-   * meets another write applies them again to the value stored then. null: none (most requests)
+   * update(key, fn) of keys this request had not otherwise changed: the functions, in order, and a
+   * snapshot of the value the last one gave (objects only). A save that meets another write applies
+   * them again to the value stored then. null: none (most requests)
    */
-  updaters!: Map<string, Array<(value: any) => unknown>> | null
+  updaters!: Map<string, Updates> | null
   /** copies of the object values handed out by get() or data as they were, to detect nested mutation */
   snapshots!: Map<string, unknown> | null
   /** the whole data is replaced (clear(), regenerate, a migrated record): persisted whole, not as a patch */
@@ -278,16 +285,29 @@ export function markChanged (state: SessionState, key: string): void {
 }
 
 /**
- * update(): `value` is `fn` applied to the value this request holds; the save applies `fn` (after the
- * key's earlier ones) to the value stored then, if another write came first. `fresh` as for markSet.
+ * Asked by update() before its function runs: can the save replay it on the value stored then? Not on
+ * a key this request already set, unset or mutated (that value is no function of the stored one), unless
+ * an earlier update() of the key is pending (its functions replay the whole chain).
  */
-export function markUpdated (state: SessionState, key: string, value: unknown, fn: (value: any) => unknown, fresh: boolean): void {
-  const earlier = state.updaters?.get(key) ?? []
+export function replayable (state: SessionState, key: string): boolean {
+  if (state.updaters?.has(key) === true) return true
+  const handedOut = state.snapshots?.get(key)
+  return !state.changed.has(key) && !state.unset.has(key) && (handedOut === undefined || unchangedSince(state.data[key], handedOut))
+}
+
+/**
+ * update(): `value` is `fn` applied to the value this request holds. When `replay` (replayable() said
+ * so before fn ran), the save applies `fn`, after the key's earlier ones, to the value stored then if
+ * another write came first; otherwise it is saved as a set. `fresh` as for markSet.
+ */
+export function markUpdated (state: SessionState, key: string, value: unknown, fn: (value: any) => unknown, fresh: boolean, replay: boolean): void {
+  const earlier = state.updaters?.get(key)?.fns ?? []
   state.data[key] = value
   markChanged(state, key)
   if (fresh) own(state, 'validated').add(key)
+  if (!replay) return
   state.updaters ??= new Map()
-  state.updaters.set(key, [...earlier, fn])
+  state.updaters.set(key, { fns: [...earlier, fn], result: value !== null && typeof value === 'object' ? snapshotOf(value) : undefined })
 }
 
 /** whether the save must be conditional on the version read: an update() is pending */
@@ -357,8 +377,16 @@ export function snapshot (state: SessionState, key: string, value: object): void
   if (!state.snapshots.has(key)) state.snapshots.set(key, snapshotOf(value))
 }
 
-/** Finds nested mutations of values handed out by get() or data. */
+/**
+ * Finds nested mutations of values handed out by get() or data, and of values update() gave: an updated
+ * value changed in place since is saved as a set (the change cannot be replayed on the stored value).
+ */
 export function detectNested (state: SessionState): void {
+  if (state.updaters !== null) {
+    for (const [key, updates] of state.updaters) {
+      if (updates.result !== undefined && !unchangedSince(state.data[key], updates.result)) state.updaters.delete(key)
+    }
+  }
   if (state.snapshots === null) return
   for (const [key, snapshot] of state.snapshots) {
     if (!state.changed.has(key) && !unchangedSince(state.data[key], snapshot)) own(state, 'changed').add(key)
@@ -436,6 +464,7 @@ export function reloaded (state: SessionState, record: SessionRecord, data: Reco
   state.changed.clear()
   state.unset.clear()
   state.validated.clear()
+  state.updaters = null
   state.snapshots = null
   adopt(state, { id: state.id as string, secret: state.secret as string, record, data, migrated, graceSecret: state.graceSecret, touchDue: state.touchDue })
 }
