@@ -5,6 +5,7 @@
 // the load generator was the bottleneck shows itself. Rounds go round-robin over the contenders.
 // Options: --json, --out results.json, --rounds N (5), --duration S (5), --connections N (32),
 // --only a,b (a contender may be `name@/path/to/checkout`: that checkout's build), --scenarios read,write,create
+// (or update: /write through session.update(), fzs-* contenders only)
 import { spawn, execFileSync, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'

@@ -67,6 +67,8 @@ async function fastifyZodSession (store) {
   })
   await app.register(plugin, { secret: SECRET, schema, store, cookie: { secure: false } })
   sessionRoutes((r, k) => r.session.get(k), (r, k, v) => r.session.set(k, v))
+  // `--scenarios update`: /write with session.update(), every connection incrementing the one session's counter
+  app.get('/update', async (request) => ({ counter: request.session.update('counter', (n) => (n ?? 0) + 1) }))
 }
 
 async function fastifySession (store) {

@@ -196,7 +196,7 @@ export class SessionWriter {
       // the retry is fenced from that write on (a write made after it still stops a late retry)
       const written = stored.record.meta.lastAccessAt
       if (typeof written === 'number' && written > fence) fence = written
-      await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(20, attempt)))
+      await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(64, 2 ** attempt)))
     }
   }
 
