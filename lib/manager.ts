@@ -107,11 +107,11 @@ export class SessionManager implements SessionHost {
   /** regenerate(): new id, secret and creation time; data emptied, or only the listed keys kept */
   regenerate (state: SessionState, keep?: readonly string[]): void {
     detectNested(state)
-    const data = this.emptyData()
+    const kept = this.emptyData()
     if (Array.isArray(keep)) {
-      for (const key of keep) if (Object.hasOwn(state.data, key) && state.data[key] !== undefined) data[key] = state.data[key]
+      for (const key of keep) if (Object.hasOwn(state.data, key) && state.data[key] !== undefined) kept[key] = state.data[key]
     }
-    regenerated(state, data)
+    regenerated(state, kept)
   }
 
   /** destroy(): the record is deleted now, which kills every secret at once */

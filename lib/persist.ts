@@ -10,7 +10,7 @@ import { oversize } from '../stores/kit/record.js'
 import { callStore, createIfAbsent } from './store-call.js'
 import { lateAnswer } from './store-timeout.js'
 import {
-  created, detectNested, ensureId, expiryExtended, hasUpdates, hasWrites, lostRotation, patched, previousDropped, rotated, startOver,
+  created, detectNested, ensureId, expiryExtended, hasUpdates, hasWrites, lostRotation, parsedInPlace, patched, previousDropped, rotated, startOver,
   storedMeanwhile, touched, type SessionState
 } from './state.js'
 
@@ -294,17 +294,14 @@ export class SessionWriter {
         if (!Object.hasOwn(data, key) || state.validated.has(key)) continue
         const checked = validateKey(this.#schema, data, key, data[key])
         if (!checked.ok) throw invalidData(checked)
-        data[key] = checked.value
+        parsedInPlace(data, { [key]: checked.value }, key)
       }
     } else {
       const checked = validateData(this.#schema, data)
       if (!checked.ok) throw invalidData(checked)
       result = checked.value
     }
-    if (result === data) return data
-    // keep the live object (and any proxy over it) but with the parsed values
-    for (const k of Object.keys(data)) if (!Object.hasOwn(result, k)) delete data[k]
-    return Object.assign(data, result)
+    return result === data ? data : parsedInPlace(data, result)
   }
 }
 

@@ -5,7 +5,7 @@ import { isReservedKey } from './json-value.js'
 import { toMs } from './duration.js'
 import type { SessionCookie } from './cookie.js'
 import { SessionCookieView, type CookieHost } from './cookie-view.js'
-import { detectNested, ensureId, hasWrites, markChanged, markSet, markCleared, markUnset, markUpdated, replayable, snapshot, touchRequested, type SessionState } from './state.js'
+import { detectNested, ensureId, hasWrites, markAssigned, markSet, markCleared, markUnset, markUpdated, replayable, snapshot, touchRequested, type SessionState } from './state.js'
 
 /** what request.session needs of the plugin: its lifecycle calls (lib/manager.ts implements it) */
 export interface SessionHost extends CookieHost {
@@ -157,8 +157,7 @@ export class Session<D extends Record<string, any> = Record<string, any>> {
       set (target, key, value) {
         // `data.__proto__ = x` would set the data's prototype: refused now, as set() refuses the key
         if (typeof key === 'string' && isReservedKey(key)) throw reservedKey(key)
-        target[key as string] = value
-        if (typeof key === 'string') markChanged(session[kState], key)
+        markAssigned(session[kState], key, value)
         return true
       },
       defineProperty (target, key, descriptor) {

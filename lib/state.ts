@@ -345,6 +345,25 @@ export function markSet (state: SessionState, key: string, value: unknown, fresh
   state.snapshots.set(key, stored)
 }
 
+/** `request.session.data.key = value` (the data proxy's assignment): no validation until the save. */
+export function markAssigned (state: SessionState, key: string | symbol, value: unknown): void {
+  (state.data as Record<string | symbol, unknown>)[key] = value
+  if (typeof key === 'string') markChanged(state, key)
+}
+
+/**
+ * The save's validation: `data` (the live state.data, which any proxy over it keeps showing, or a merge
+ * the save made) takes the schema's parsed values in place, `key` alone or the whole of `parsed`.
+ */
+export function parsedInPlace (data: Record<string, unknown>, parsed: Record<string, unknown>, key?: string): Record<string, unknown> {
+  if (key !== undefined) {
+    data[key] = parsed[key]
+    return data
+  }
+  for (const k of Object.keys(data)) if (!Object.hasOwn(parsed, k)) delete data[k]
+  return Object.assign(data, parsed)
+}
+
 /** unset(): the key leaves the data, and the store's copy of it goes at save. */
 export function markUnset (state: SessionState, key: string): void {
   delete state.data[key]

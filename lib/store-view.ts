@@ -87,9 +87,9 @@ export class RequestSessionStore {
       return
     }
     if (value === null || typeof value !== 'object') throw new errorCodes.FST_SESSION_INVALID_DATA(`request.sessionStore.set() takes the session as an object, got ${value === null ? 'null' : typeof value}`)
-    const data = dataObject() // an own "__proto__" key stays a key (and is refused), never the data's prototype
-    for (const [key, v] of Object.entries(value)) if (key !== 'cookie' && v !== undefined) data[key] = v
-    const parsed = validateData(this.#manager.schema, data)
+    const given = dataObject() // an own "__proto__" key stays a key (and is refused), never the data's prototype
+    for (const [key, v] of Object.entries(value)) if (key !== 'cookie' && v !== undefined) given[key] = v
+    const parsed = validateData(this.#manager.schema, given)
     if (!parsed.ok) throw invalidData(parsed)
     const state: SessionState = own[kState]
     markCleared(state, parsed.value)

@@ -54,15 +54,17 @@ t.test('every file of lib/ is on exactly one floor, and every floor names files 
 })
 
 // Writes of the per-request state: an assignment to a field (state.x =, this.#state.x =, [kState].x =),
-// Object.assign onto it, or a change of one of its sets or maps.
-const STATE_WRITE = /\b(?:state|#state|\[kState\])\.\w+(?:\.\w+)?\s*(?:=(?!=)|\+\+|--|[-+|&?]{1,2}=)|Object\.assign\(\s*(?:this\.#)?state\b|\bstate\.(?:changed|unset|validated|snapshots)\??\.(?:add|delete|clear|set)\(|\bdelete\s+(?:this\.#)?state\.|\bstate\.data\[[^\]]+\]\s*=(?!=)/
+// Object.assign onto it, or a change of one of its sets or maps; and the session data written through an
+// alias (lib/ names the data `data` or a proxy's `target`: other objects get other names).
+const STATE_WRITE = /\b(?:state|#state|\[kState\])\.\w+(?:\.\w+)?\s*(?:=(?!=)|\+\+|--|[-+|&?]{1,2}=)|Object\.assign\(\s*(?:this\.#)?state\b|\bstate\.(?:changed|unset|validated|snapshots)\??\.(?:add|delete|clear|set)\(|\bdelete\s+(?:this\.#)?state\.|\bstate\.data\[[^\]]+\]\s*=(?!=)|\b(?:data|target)\[[^\]]+\]\s*=(?!=)|Object\.assign\(\s*(?:data|target)\b|\bdelete\s+(?:data|target)\[/
 
 t.test('the pattern for a state write catches each way of writing it', async t => {
   for (const line of ['state.sendCookie = true', 'this.#state.cookieOverrides = {}', 'this[kState].touchDue = false', 'state.version++', 'state.meta ??= {}',
-    'Object.assign(state, { stale: true })', 'state.changed.add(key)', 'state.snapshots?.delete(key)', 'delete state.data[key]', 'state.data[key] = value']) {
+    'Object.assign(state, { stale: true })', 'state.changed.add(key)', 'state.snapshots?.delete(key)', 'delete state.data[key]', 'state.data[key] = value',
+    'target[key as string] = value', 'data[key] = checked.value', 'Object.assign(data, result)', 'delete data[k]']) {
     t.match(line, STATE_WRITE, line)
   }
-  for (const line of ['if (state.sendCookie === true) return', 'const x = state.meta.owner', 'state.changed.has(key)', 'state.stored !== false']) {
+  for (const line of ['if (state.sendCookie === true) return', 'const x = state.meta.owner', 'state.changed.has(key)', 'state.stored !== false', 'kept[key] = state.data[key]', 'if (data[key] === undefined) return']) {
     t.notMatch(line, STATE_WRITE, line)
   }
 })
