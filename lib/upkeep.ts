@@ -14,7 +14,7 @@ import { pruneOptions, reportExpired } from './events.js'
 export async function watchExpiries (fastify: FastifyInstance, store: SessionStore, opts: ResolvedOptions): Promise<void> {
   let watch: ExpiryWatch | null = null
   let closed = false
-  fastify.addHook('onClose', async () => {
+  fastify.addHook('onClose', async function stopExpiryWatch () {
     closed = true
     await watch?.stop()
   })
@@ -57,5 +57,5 @@ export function schedulePrunes (fastify: FastifyInstance, store: SessionStore, o
     )
   }, opts.pruneInterval as number)
   timer.unref()
-  fastify.addHook('onClose', async () => { clearInterval(timer) })
+  fastify.addHook('onClose', async function stopPrunes () { clearInterval(timer) })
 }

@@ -6,8 +6,9 @@ import { Signer } from '@fastify/cookie'
 import fastifyZodSession, { MemoryStore } from '../lib/index.js'
 import { SECRET, TestSchema, buildApp, idOf, rawSetCookie, sessionCookie } from './helpers/app.js'
 
-// The @fastify/session surface that apps switching to this plugin call (issue 26, item 4); each
-// was found by running @fastify/session's own test suite against this plugin (test/compat/run.mjs).
+// The @fastify/session surface that apps switching to this plugin call (request.sessionStore, idGenerator,
+// the cookie and secret options); each was found by running @fastify/session's own test suite against
+// this plugin (test/compat/run.mjs).
 
 /** a response, or a failure naming the hang: a callback never called must fail the test, not time it out */
 async function answered (app: FastifyInstance, options: InjectOptions): Promise<LightMyRequestResponse> {

@@ -1,4 +1,4 @@
-// Issue 27, late answers: fastify.sessions and the periodic prune when the store hangs. The rules a late
+// Late answers: fastify.sessions and the periodic prune when the store hangs. The rules a late
 // answer must leave on every store (a login saved after its 503, a rotation answering late) are in the
 // race suite (testing/late-races.ts), run against every store on its real backend.
 import t from 'tap'

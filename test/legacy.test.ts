@@ -1,4 +1,4 @@
-// Issue 14: switching an app from @fastify/session + connect-redis to this plugin logs nobody out.
+// Switching an app from @fastify/session + connect-redis to this plugin logs nobody out.
 // A real @fastify/session app logs a user in against a real Redis; the app is switched; the same
 // browser (its cookie jar) stays logged in.
 import t, { type Test } from 'tap'
@@ -159,7 +159,7 @@ t.test('legacy options are checked at ready()', async t => {
   }
 })
 
-// ---- issue 26, item 5: importing is as safe as a login ----
+// ---- importing an old session is as safe as a login ----
 
 const OLD_APP_SECRET = 'the-secret-the-old-fastify-session-app-used'
 const tombstoneOf = (sid: string): string => createHash('sha256').update('fastify-zod-session/legacy-tombstone\0').update(sid).digest().toString('base64url', 0, 16)

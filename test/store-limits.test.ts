@@ -1,8 +1,10 @@
-// Issue 27, item 4 (and 5 at the store boundary): a value the schema and JSON accept is stored and read
+// What every store can carry: a value the schema and JSON accept is stored and read
 // back identically on every store, or refused at set() with the same 4xx FST_ code on every store; never a
 // 503 because one backend cannot carry it (PostgreSQL's jsonb and text refuse NUL and lone surrogates,
 // MongoDB cannot $set a key with '.' or a leading '$', a Date-marker object comes back as a Date from the
 // stores that serialize). Every store on its real backend, through the plugin, on create and on patch.
+// At the store boundary too: an old session to import, or an owner to list or revoke, holding what no
+// backend can carry (NUL, a lone surrogate) is never a 503.
 import t, { type Test } from 'tap'
 import { isDeepStrictEqual } from 'node:util'
 import { z } from 'zod'

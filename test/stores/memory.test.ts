@@ -2,6 +2,7 @@ import t from 'tap'
 import { MemoryStore } from '../../stores/memory.js'
 import { conformance } from './conformance.js'
 import { fakeClock } from '../helpers/clock.js'
+import { collectWarnings } from '../helpers/warnings.js'
 
 t.test('conformance', async t => {
   conformance(t, { create: async ({ prefix }) => new MemoryStore({ prefix }), prune: true })
@@ -44,15 +45,13 @@ t.test('bad maxEntries is a TypeError', async t => {
 t.test('warns once under NODE_ENV=production', async t => {
   const saved = process.env.NODE_ENV
   process.env.NODE_ENV = 'production'
-  const warnings: Error[] = []
-  const onWarning = (w: Error): void => { warnings.push(w) }
-  process.on('warning', onWarning)
-  t.teardown(() => { process.env.NODE_ENV = saved; process.off('warning', onWarning) })
+  const warnings = collectWarnings(t, 'FST_SESSION_MEMORY_STORE')
+  t.teardown(() => { process.env.NODE_ENV = saved })
   const { MemoryStore: Fresh } = await import('../../stores/memory.js?production' as string) as typeof import('../../stores/memory.js')
   t.ok(new Fresh())
   t.ok(new Fresh(), 'a second store does not warn again')
   await new Promise(resolve => setImmediate(resolve))
-  t.equal(warnings.filter(w => (w as Error & { code?: string }).code === 'FST_SESSION_MEMORY_STORE').length, 1)
+  t.equal(warnings.length, 1)
 })
 
 t.test('reads after a patch see the patched keys, never a value parsed before it, nor a reader\'s mutation', async t => {

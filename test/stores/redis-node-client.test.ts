@@ -14,6 +14,7 @@ import { buildApp, idOf, sessionCookie } from '../helpers/app.js'
 import { expiriesReportedOnce } from '../helpers/cluster-expiry.js'
 import { record } from '../../testing/index.js'
 import { redisCorruptions } from '../helpers/redis-corrupt.js'
+import { collectWarnings } from '../helpers/warnings.js'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -148,10 +149,7 @@ t.test('anything else as the client is a TypeError naming both clients', async t
 })
 
 t.test('a node-redis 4 cluster, which cannot be made to follow a failover, is warned about once; node-redis 5 is not', async t => {
-  const warnings: string[] = []
-  const listener = (warning: Error & { code?: string }): void => { if (warning.code === 'FST_SESSION_REDIS_NO_FAILOVER') warnings.push(warning.message) }
-  process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
+  const warnings = collectWarnings(t, 'FST_SESSION_REDIS_NO_FAILOVER')
   const rootNodes = [{ url: 'redis://127.0.0.1:1' }]
   new RedisStore({ client: createCluster({ rootNodes }) as never }) // eslint-disable-line no-new
   new RedisStore({ client: createCluster4({ rootNodes }) as never }) // eslint-disable-line no-new

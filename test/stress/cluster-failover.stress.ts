@@ -9,7 +9,7 @@ import { buildApp, idOf, sessionCookie } from '../helpers/app.js'
 
 t.setTimeout(900_000)
 
-// Issue 32: a Redis Cluster with replicas (3 masters + 3 replicas, cluster-node-timeout 2000), USERS
+// Failover: a Redis Cluster with replicas (3 masters + 3 replicas, cluster-node-timeout 2000), USERS
 // logged-in users with one request loop each, one master SIGKILLed under load, for each client the
 // README offers (configured as the README says). After the promotion plus RECOVERY_MS every user's
 // requests succeed with their data; list/revoke/stats work; `expired` events come from the promoted
@@ -24,8 +24,8 @@ const RECOVERY_MS = 10_000
 const TIMEOUT_MS = 1000
 /**
  * a user's counter never goes backwards (a lower value answered 200 after a higher one): the late
- * writes of issue 32 item 3, fixed in lib/ separately. While false, backwards counters are reported
- * (a comment), not failed on.
+ * writes that can land around a failover, fixed in lib/ separately. While false, backwards counters
+ * are reported (a comment), not failed on.
  */
 const ASSERT_MONOTONIC = true
 
