@@ -19,6 +19,8 @@ async function notifyFlags (node: RedisNode): Promise<string> {
 
 /** how often the expiry watch of a Cluster compares the client's masters with the ones it watches (in memory: no command) */
 export const TOPOLOGY_CHECK_MS = 1000
+/** the slot map re-read every 5 checks (5 s) for clients that do not refresh it themselves (ioredis's slotsRefreshInterval default) */
+const REFRESH_EVERY_CHECKS = 5
 
 /** `notify-keyspace-events` with the flags of `wanted` added */
 function withFlags (flags: string, wanted: string): string {
@@ -77,6 +79,7 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
     entry.stop = await node.subscribe(`__keyevent@${node.db}__:expired`, onExpired, state => {
       if (state === 'down') {
         entry.downSince = Date.now()
+        link.refreshTopology?.() // a dead master: its promoted replica is watched once the client knows it
         return
       }
       const since = entry.downSince ?? Date.now()
@@ -111,7 +114,10 @@ export async function watchRedisExpiries (link: RedisLink, prefix: string, liste
     /** since when masters are gone with no new master watched in their place (a client that drops a dead master before the promotion) */
     let openSince: number | null = null
     let checking = false
+    let checks = 0
     const follow = async (): Promise<void> => {
+      // a client that learns of new masters only from a request's MOVED reply is made to look for them
+      if (++checks % REFRESH_EVERY_CHECKS === 0) link.refreshTopology?.()
       const masters = await link.masters()
       if (stopped) return
       const now = Date.now()

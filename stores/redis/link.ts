@@ -119,6 +119,12 @@ export interface RedisLink {
   masters (): Promise<RedisNode[]>
   /** a Cluster's client whose slot map can change (failover, resharding): the expiry watch follows it */
   readonly cluster: boolean
+  /**
+   * re-reads a Cluster's slot map in the background (at most once a second), for a client that would
+   * not by itself (node-redis re-reads it only on a MOVED or ASK reply): the expiry watch calls it, so a
+   * master added by resharding, or a promoted replica, is watched before a request happens to meet it
+   */
+  readonly refreshTopology?: () => void
 }
 
 const ignore = (): void => {}
@@ -396,6 +402,7 @@ function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
   }
   return {
     cluster: true,
+    refreshTopology: refresher.stalled,
     send: async (key, args) => await watched(async () => await cluster.sendCommand(key, false, args)),
     run: async (script, key, args) => await watched(async () => await evalScript(async a => await cluster.sendCommand(key, false, a), script, key, args)),
     masters: async () => {

@@ -19,7 +19,7 @@ t.setTimeout(900_000)
 
 const USERS = Number(process.env.FZS_FAILOVER_USERS ?? 100)
 /** after the promotion, every request succeeds within this (generous: a loaded 2-core machine) */
-const RECOVERY_MS = 10_000
+const RECOVERY_MS = 5_000
 /** the ioredis Cluster's and node-redis's command/connect timeouts, as in the README */
 const TIMEOUT_MS = 1000
 /**
