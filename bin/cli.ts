@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // The operator CLI: `npx fastify-zod-session <command> --store <url>`.
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { openStoreUrl } from '../stores/url/open.js'
 import { redactUrl } from '../stores/url/parse.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { progressBar } from './progress.js'
+import { resolveEncryption, SealError, type KeyRing } from '../lib/key-ring.js'
+import { openRecord } from '../lib/sealed-store.js'
 
 const USAGE = `Usage: fastify-zod-session <command> [options]
 
@@ -18,6 +21,9 @@ Commands:
 Options:
   --store <url>      storage URL (default: $SESSION_STORE_URL), e.g. redis://localhost:6379,
                      dir:///var/lib/app/sessions, mysql://user:pass@db/app
+  --keys <file>      the encryption keys (a JSON file: the plugin's \`encryption\` option, or
+                     its keys array; default: $SESSION_ENCRYPTION_KEYS, the same JSON): inspect
+                     shows the data decrypted; without them, encrypted values as stored
   --top <n>          owners listed by stats (default 20)
   --json             machine-readable output
   --progress         draw the progress bar even when stderr is not a terminal
@@ -70,7 +76,7 @@ async function revoke (store: SessionStore, io: Output, owner: string | undefine
   io.out(io.json ? JSON.stringify({ owner, removed }) : `revoked ${removed} session${removed === 1 ? '' : 's'} of ${JSON.stringify(owner)}`)
 }
 
-async function inspect (store: SessionStore, io: Output, key: string | undefined): Promise<boolean> {
+async function inspect (store: SessionStore, io: Output, key: string | undefined, ring: KeyRing | null): Promise<boolean> {
   if (key === undefined || !/^[A-Za-z0-9_-]{16,128}$/.test(key)) {
     throw new UsageError('inspect needs a session id (22 characters of base64url, as fastify.sessions.list() shows)')
   }
@@ -79,9 +85,26 @@ async function inspect (store: SessionStore, io: Output, key: string | undefined
     io.out(io.json ? JSON.stringify({ key, found: false }) : `no live session with key ${key}`)
     return false
   }
-  const view = { key, createdAt: iso(record.createdAt), expiresAt: iso(record.expiresAt), meta: record.meta, data: record.data }
+  let shown = record
+  if (ring !== null) {
+    try {
+      shown = openRecord(ring, key, record).opened
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err
+      throw new Error(`session ${key} does not decrypt with the given keys: ${err.message}`)
+    }
+  }
+  const view = { key, createdAt: iso(shown.createdAt), expiresAt: iso(shown.expiresAt), meta: shown.meta, data: shown.data }
   io.out(JSON.stringify(view, null, io.json ? undefined : 2))
   return true
+}
+
+/** the key ring from --keys (a file) or $SESSION_ENCRYPTION_KEYS: the encryption option's JSON, or its keys array */
+async function keyRing (file: string | undefined): Promise<KeyRing | null> {
+  const text = file === undefined ? process.env.SESSION_ENCRYPTION_KEYS : await readFile(file, 'utf8')
+  if (text === undefined || text === '') return null
+  const value: unknown = JSON.parse(text)
+  return resolveEncryption(Array.isArray(value) ? { keys: value } : value)
 }
 
 export async function main (argv: string[]): Promise<number> {
@@ -90,7 +113,7 @@ export async function main (argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { store: { type: 'string' }, json: { type: 'boolean' }, progress: { type: 'boolean' }, top: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+      options: { store: { type: 'string' }, json: { type: 'boolean' }, progress: { type: 'boolean' }, top: { type: 'string' }, keys: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
     })
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`)
@@ -115,6 +138,13 @@ export async function main (argv: string[]): Promise<number> {
     console.error('--top must be a whole number')
     return 2
   }
+  let ring: KeyRing | null
+  try {
+    ring = await keyRing(values.keys)
+  } catch (err) {
+    console.error(`--keys: ${(err as Error).message}`)
+    return 2
+  }
   const io: Output = { json: values.json === true, out: text => console.log(text) }
   let opened
   try {
@@ -127,7 +157,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command === 'prune') await prune(opened.store, io, values.progress === true || process.stderr.isTTY === true)
     else if (command === 'stats') await stats(opened.store, io, top)
     else if (command === 'revoke') await revoke(opened.store, io, arg)
-    else if (!await inspect(opened.store, io, arg)) return 1
+    else if (!await inspect(opened.store, io, arg, ring)) return 1
     return 0
   } catch (err) {
     console.error(err instanceof UsageError ? err.message : `${command} failed: ${(err as Error).message}`)

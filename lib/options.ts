@@ -5,6 +5,7 @@ import { errorCodes } from './errors.js'
 import { toMs } from './duration.js'
 import { resolveLegacy, type ResolvedLegacy } from './legacy-options.js'
 import { derivationKeys, signer } from './signer-options.js'
+import { resolveEncryption, type KeyRing } from './key-ring.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { SessionSchema } from './schema.js'
 import { describeIssues, invalidData, storableData } from './schema.js'
@@ -76,13 +77,15 @@ export interface ResolvedOptions<Store = SessionStore> {
   legacy: ResolvedLegacy | null
   events: SessionEvents
   maxSessionsPerOwner: OwnerLimitOptions | null
+  /** the key ring of encryption at rest; null = off */
+  encryption: KeyRing | null
 }
 
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['secret', 'schema', 'store', 'cookieName', 'cookie', 'idleTimeout', 'absoluteTimeout',
   'rotationInterval', 'rotationGrace', 'touchAfter', 'saveUninitialized', 'bind', 'onInvalidData',
   'onStoreError', 'pruneInterval', 'owner', 'maxDataBytes', 'storeTimeout', 'legacy', 'rolling', 'events', 'maxSessionsPerOwner',
-  'idGenerator', 'algorithm'])
+  'idGenerator', 'algorithm', 'encryption'])
 const COOKIE_KEYS = new Set(['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'])
 /** @fastify/session cookie options that mean something else here: the option to use instead */
 const COOKIE_REPLACED: Record<string, string> = {
@@ -284,7 +287,8 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     storeTimeout: duration(opts, 'storeTimeout', DEFAULTS.storeTimeout, true),
     legacy: resolveLegacy(opts.legacy),
     events: new SessionEvents(eventHandlers(opts.events)),
-    maxSessionsPerOwner: ownerLimit(opts.maxSessionsPerOwner)
+    maxSessionsPerOwner: ownerLimit(opts.maxSessionsPerOwner),
+    encryption: resolveEncryption(opts.encryption)
   }
   if (resolved.maxSessionsPerOwner !== null && resolved.owner === null) fail('maxSessionsPerOwner', 'needs the `owner` option (a function of the session data naming its user)')
   if (opts.rolling !== undefined && opts.rolling !== true) {

@@ -164,8 +164,11 @@ export class SessionWriter {
    */
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
     const id = state.id as string
-    // an update() is applied to the value as stored: conditional, so another write first means a retry
-    const conditional = !this.#perKey || hasUpdates(state)
+    // an update() is applied to the value as stored: conditional, so another write first means a retry.
+    // Encrypted, every patch is: the store cannot measure the plaintext for maxDataBytes, so the writer
+    // does, on the data as merged at the version it read (and values under an older key are sealed again)
+    const sealed = this.#opts.encryption !== null
+    const conditional = !this.#perKey || hasUpdates(state) || sealed
     const maxBytes = this.#opts.maxDataBytes ?? undefined
     const timeout = Math.min(FENCE_MS, this.#opts.storeTimeout ?? FENCE_MS)
     let data = this.#validated(state, state.data)
@@ -177,7 +180,10 @@ export class SessionWriter {
       if (expiresAt !== undefined) change.expiresAt = expiresAt
       if (conditional) change.ifVersion = version
       change.unlessWrittenAfter = fence
-      if (maxBytes !== undefined) change.maxBytes = maxBytes
+      if (maxBytes !== undefined) {
+        if (!sealed) change.maxBytes = maxBytes
+        else if (oversize(data, maxBytes) !== undefined) throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes, 'once merged into the stored session')
+      }
       const result = await fenced(fence, callStore('save the session', () => this.#store.patch(id, change)))
       if (result === 'missing') return false
       if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')

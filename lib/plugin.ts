@@ -16,6 +16,7 @@ import { SessionManager } from './manager.js'
 import type { CookieCodec } from './cookie.js'
 import { RequestSessionStore, type RequestSessionStore as ZodRequestSessionStore } from './store-view.js'
 import { walkBound, withTimeout } from './store-timeout.js'
+import { sealedStore } from './sealed-store.js'
 import { createSessionsApi } from './sessions-api.js'
 import { addFreshnessCheck } from './freshness.js'
 import { schedulePrunes, watchExpiries } from './upkeep.js'
@@ -80,7 +81,8 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   // store (MemoryStore) answers in the same tick: nothing to wait for, and the wrapper's extra promise was
   // ~7% of a read
   const timed = resolved.storeTimeout !== null && store.synchronous !== true
-  const opts = { ...resolved, store: timed ? withTimeout(store, resolved.storeTimeout as number) : store } as ResolvedOptions
+  const bounded = timed ? withTimeout(store, resolved.storeTimeout as number) : store
+  const opts = { ...resolved, store: resolved.encryption === null ? bounded : sealedStore(bounded, resolved.encryption, fastify.log) } as ResolvedOptions
   const manager = new SessionManager(opts, cookies)
 
   fastify.decorate('sessionStore', store)

@@ -1,11 +1,14 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { DirectoryStore } from '../stores/directory.js'
 import { RedisStore } from '../stores/redis.js'
 import { renderBar } from '../bin/progress.js'
+import { resolveEncryption, type KeyRing } from '../lib/key-ring.js'
+import { sealedStore } from '../lib/sealed-store.js'
 import type { SessionRecord, SessionStore } from '../types/index.js'
 import { startMemcached, startRedis } from './helpers/servers.js'
 import { tempDir } from './helpers/tmp.js'
@@ -62,6 +65,30 @@ t.test('against a DirectoryStore URL: stats, inspect, prune with a progress bar,
   t.match(await cli('revoke', 'ann', '--store', url), { code: 0, stdout: /revoked 2 sessions of "ann"/ })
   t.same(JSON.parse((await cli('stats', '--store', url, '--json')).stdout), { sessions: 2, owners: { bob: 1 } })
   t.match(await cli('revoke', '--store', url), { code: 2, stderr: /revoke needs an owner/ })
+})
+
+t.test('inspect of an encrypted session: ciphertext as stored, plaintext with --keys or SESSION_ENCRYPTION_KEYS', async t => {
+  const dir = tempDir(t)
+  const keys = [{ id: 'k1', key: randomBytes(32).toString('base64') }]
+  const sealed = sealedStore(new DirectoryStore({ path: join(dir, 'sessions') }), resolveEncryption({ keys }) as KeyRing, { warn () {} } as never)
+  await sealed.set('BobKey000000000000000000000000000000000000', record('bob'))
+  const url = `dir://${join(dir, 'sessions')}`
+  const id = 'BobKey000000000000000000000000000000000000'
+  const raw = JSON.parse((await cli('inspect', id, '--store', url, '--json')).stdout)
+  t.match(raw, { data: { user: /^fzs1\.k1\./, n: /^fzs1\.k1\./ }, meta: { owner: 'bob', ip: /^fzs1\.k1\./ } }, 'without keys: as stored')
+  const file = join(dir, 'keys.json')
+  writeFileSync(file, JSON.stringify({ keys }))
+  t.match(JSON.parse((await cli('inspect', id, '--store', url, '--keys', file, '--json')).stdout), { data: { user: 'bob', n: 1 }, meta: { owner: 'bob', ip: '10.0.0.1' } })
+  const fromEnv = await new Promise<Run>(resolve => {
+    execFile(process.execPath, [CLI, 'inspect', id, '--store', url], { env: { ...process.env, SESSION_ENCRYPTION_KEYS: JSON.stringify(keys) } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : (err as { code: number }).code, stdout, stderr })
+    })
+  })
+  t.match(JSON.parse(fromEnv.stdout), { data: { user: 'bob' } }, 'the keys array from the environment')
+  writeFileSync(file, JSON.stringify([{ id: 'k1', key: randomBytes(32).toString('hex') }]))
+  t.match(await cli('inspect', id, '--store', url, '--keys', file), { code: 1, stderr: /does not decrypt with the given keys/ })
+  writeFileSync(file, JSON.stringify([{ id: 'k1', key: 'short' }]))
+  t.match(await cli('inspect', id, '--store', url, '--keys', file), { code: 2, stderr: /--keys: .*encryption\.keys\[0\]\.key/ })
 })
 
 t.test('against a real Redis: stats by SCAN, revoke, inspect; prune is not needed there', async t => {

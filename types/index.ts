@@ -356,8 +356,29 @@ export interface FastifyZodSessionOptions {
    * login out, `evictIdlest` the longest unused, `refuse` answers FST_SESSION_LIMIT (409) @default undefined (no limit)
    */
   maxSessionsPerOwner?: { limit: number, policy: 'evictOldest' | 'evictIdlest' | 'refuse' }
+  /**
+   * encrypt the session data at rest: each data value, and the recorded IP addresses and User-Agent, are
+   * AES-256-GCM ciphertext in the store, bound to the session id and the key name @default undefined (off)
+   */
+  encryption?: EncryptionOptions
   /** lifecycle event handlers (audit logs, closing a user's websockets on logout, "new device" mails) @default {} */
   events?: SessionEventHandlers
+}
+
+/** options.encryption: session data encrypted at rest (AES-256-GCM), per data key, with a key ring. */
+export interface EncryptionOptions {
+  /**
+   * the keys, newest first: the first encrypts, every one decrypts (rotate by putting a new key first; a
+   * session read under an older key is encrypted again with the first at its next write). `key`: 32
+   * random bytes, a Buffer or a base64 / hex string (`openssl rand -base64 32`); `id`: 1 to 64 characters
+   * A-Z a-z 0-9 _ -, stored beside each value
+   */
+  keys: Array<{ id: string, key: string | Uint8Array }>
+  /**
+   * read values stored before encryption was turned on (they are encrypted at the session's next write);
+   * off, such a session is corrupt to the plugin: a fresh session and one warning @default false
+   */
+  acceptPlaintext?: boolean
 }
 
 /** One session as fastify.sessions.list() reports it; `id` is the session id (not a credential). */
