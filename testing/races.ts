@@ -8,6 +8,7 @@ import { ownerLimitRaces } from './owner-limit-races.js'
 import { legacyRaces } from './legacy-races.js'
 import { lateRaces } from './late-races.js'
 import { updateRaces } from './update-races.js'
+import { encryptionRaces } from './encryption-races.js'
 
 export type { RaceOptions } from './race-harness.js'
 
@@ -273,6 +274,7 @@ export function lifecycleRaces (options: RaceOptions): TestCase[] {
   if (options.ownerIndex !== false) ownerLimitRaces(race, clock)
   lateRaces(race, clock, options.ownerIndex !== false)
   updateRaces(race)
+  encryptionRaces(race)
   cases.push(...legacyRaces(options))
   return cases
 }
