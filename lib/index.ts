@@ -9,5 +9,6 @@ export type { RequestSessionStore, StoredSessionView } from './store-view.js'
 export type {
   SessionRecord, SessionMeta, SessionPatch, SessionStore, SessionRegister, RegisteredSchema, SessionData,
   Duration, SessionCookieOptions, CookieSigner, BindOptions, MigrateFunction, FastifyZodSessionOptions, SessionInfo, SessionsApi,
-  SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers, LegacyOptions, LegacyStore
+  SessionStats, PruneOptions, ExpiredSession, ExpiryWatch, SessionEvent, SessionEventName, SessionEventHandlers, LegacyOptions, LegacyStore,
+  EncryptionOptions
 } from '../types/index.js'

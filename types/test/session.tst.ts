@@ -1,7 +1,7 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { expect, test } from 'tstyche'
-import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView, type LegacyStore } from 'fastify-zod-session'
+import fastifyZodSession, { MemoryStore, errorCodes, type SessionStore, type SessionStats, type Session, type RequestSessionStore, type StoredSessionView, type LegacyStore, type EncryptionOptions } from 'fastify-zod-session'
 import { RedisStore } from 'fastify-zod-session/stores/redis'
 import { MemcachedStore } from 'fastify-zod-session/stores/memcached'
 import { FileStore } from 'fastify-zod-session/stores/file'
@@ -133,6 +133,17 @@ test('the schema option is typed against the registered schema', () => {
       return data.userId
     }
   })
+})
+
+test('the encryption option: a key ring of ids and 32-byte keys (a string or bytes)', () => {
+  const base = { secret: 'x'.repeat(32), schema: SessionSchema }
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { ...base, encryption: { keys: [{ id: 'k2', key: 'base64-or-hex' }, { id: 'k1', key: Buffer.alloc(32) }] } })
+  expect(app.register).type.toBeCallableWith(fastifyZodSession, { ...base, encryption: { keys: [{ id: 'k1', key: new Uint8Array(32) }], acceptPlaintext: true } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { ...base, encryption: { keys: ['just-a-key'] } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { ...base, encryption: { keys: [{ key: 'no-id' }] } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { ...base, encryption: { key: 'not a ring' } })
+  expect(app.register).type.not.toBeCallableWith(fastifyZodSession, { ...base, encryption: { keys: [{ id: 'k1', key: 'k' }], acceptPlaintext: 'yes' } })
+  expect<EncryptionOptions['keys'][number]>().type.toBe<{ id: string, key: string | Uint8Array }>()
 })
 
 test('store takes a SessionStore or a storage URL string, nothing else', () => {
