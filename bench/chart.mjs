@@ -14,6 +14,8 @@ const LABELS = {
   'secure-session': '@fastify/secure-session (stateless)',
   'fastify-session-memory': '@fastify/session + MemoryStore',
   'fzs-memory': 'fastify-zod-session + MemoryStore',
+  'fzs-memory-encrypted': 'fastify-zod-session + MemoryStore, encrypted',
+  'fzs-redis-encrypted': 'fastify-zod-session + RedisStore (node-redis), encrypted',
   'fastify-session-connect-redis': '@fastify/session + connect-redis',
   'fastify-session-redis-store': '@fastify/session + fastify-session-redis-store',
   'fzs-redis': 'fastify-zod-session + RedisStore (node-redis)',

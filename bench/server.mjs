@@ -51,7 +51,7 @@ function sessionRoutes (get, set) {
   })
 }
 
-async function fastifyZodSession (store) {
+async function fastifyZodSession (store, extra = {}) {
   const { default: plugin } = await import('../dist/esm/lib/index.js')
   const schema = z.object({
     user: z.object({
@@ -65,7 +65,7 @@ async function fastifyZodSession (store) {
     }).optional(),
     counter: z.number().int().optional()
   })
-  await app.register(plugin, { secret: SECRET, schema, store, cookie: { secure: false } })
+  await app.register(plugin, { secret: SECRET, schema, store, cookie: { secure: false }, ...extra })
   sessionRoutes((r, k) => r.session.get(k), (r, k, v) => r.session.set(k, v))
   // `--scenarios update`: /write with session.update(), every connection incrementing the one session's counter
   app.get('/update', async (request) => ({ counter: request.session.update('counter', (n) => (n ?? 0) + 1) }))
@@ -132,6 +132,15 @@ const contenders = {
   'fzs-memory': async () => {
     const { MemoryStore } = await import('../dist/esm/stores/memory.js')
     await fastifyZodSession(new MemoryStore({ maxEntries: Number(process.env.FZS_BENCH_MAX_ENTRIES ?? 2_000_000) }))
+  },
+  // encryption at rest: the same contenders with every value sealed (AES-256-GCM)
+  'fzs-memory-encrypted': async () => {
+    const { MemoryStore } = await import('../dist/esm/stores/memory.js')
+    await fastifyZodSession(new MemoryStore({ maxEntries: Number(process.env.FZS_BENCH_MAX_ENTRIES ?? 2_000_000) }), { encryption: { keys: [{ id: 'bench', key: Buffer.alloc(32, 9) }] } })
+  },
+  'fzs-redis-encrypted': async () => {
+    const { RedisStore } = await import('../dist/esm/stores/redis.js')
+    await fastifyZodSession(new RedisStore({ client: await nodeRedisClient() }), { encryption: { keys: [{ id: 'bench', key: Buffer.alloc(32, 9) }] } })
   },
   // node-redis, the client connect-redis uses
   'fzs-redis': async () => {

@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto'
 import type { EncryptionOptions } from '../types/index.js'
 import { parse, stringify } from '../stores/kit/codec.js'
+import { entrySize } from '../stores/kit/record.js'
 import { errorCodes } from './errors.js'
 
 const PREFIX = 'fzs1.'
@@ -49,6 +50,24 @@ export class KeyRing {
     const body = cipher.update(stringify(value), 'utf8')
     const rest = cipher.final()
     return this.#head + Buffer.concat([iv, body, rest, cipher.getAuthTag()]).toString('base64url')
+  }
+
+  /**
+   * What `data` measures (the contract's measure, SessionPatch.maxBytes) once every value is sealed under
+   * the first key: a sealed value's length follows from its plaintext's (GCM adds nothing but the tag)
+   */
+  sealedSize (data: Record<string, unknown>): { plain: number, sealed: number } {
+    let plain = 0
+    let sealed = 0
+    for (const key of Object.keys(data)) {
+      if (data[key] === undefined) continue
+      const entry = entrySize(key, data[key])
+      const keyBytes = Buffer.byteLength(key)
+      plain += entry
+      // the key, the envelope's quotes and head, and base64url (unpadded) of IV ‖ ciphertext ‖ tag
+      sealed += keyBytes + 2 + this.#head.length + Math.ceil(4 * (IV_BYTES + TAG_BYTES + entry - keyBytes) / 3)
+    }
+    return { plain, sealed }
   }
 
   /** the value sealed in `stored` for `aad`; throws SealError when it does not open */

@@ -79,6 +79,8 @@ export interface ResolvedOptions<Store = SessionStore> {
   maxSessionsPerOwner: OwnerLimitOptions | null
   /** the key ring of encryption at rest; null = off */
   encryption: KeyRing | null
+  /** with encryption: whether a session read at a version holds values under an older key (set by the plugin) */
+  resealDue: ((id: string, version: number) => boolean) | null
 }
 
 const STORE_METHODS = ['get', 'set', 'patch', 'rotate', 'touch', 'destroy'] as const
@@ -288,7 +290,8 @@ export function resolveOptions (input: FastifyZodSessionOptions | undefined): Re
     legacy: resolveLegacy(opts.legacy),
     events: new SessionEvents(eventHandlers(opts.events)),
     maxSessionsPerOwner: ownerLimit(opts.maxSessionsPerOwner),
-    encryption: resolveEncryption(opts.encryption)
+    encryption: resolveEncryption(opts.encryption),
+    resealDue: null
   }
   if (resolved.maxSessionsPerOwner !== null && resolved.owner === null) fail('maxSessionsPerOwner', 'needs the `owner` option (a function of the session data naming its user)')
   if (opts.rolling !== undefined && opts.rolling !== true) {

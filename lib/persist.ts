@@ -136,8 +136,10 @@ export class SessionWriter {
     const newOwner = writes && this.#ownerLimit !== null ? this.#opts.owner?.(state.data) ?? undefined : undefined
     const limited = typeof newOwner === 'string' && newOwner !== state.meta.owner
     if (limited) await this.#ownerLimit!.before(newOwner, state)
-    const found = writes
-      ? await this.#patch(state, expiresAt, now, final)
+    // values sealed under an older key are sealed again at the session's next write or touch
+    const reseal = this.#opts.resealDue?.(id, state.version) === true
+    const found = writes || reseal
+      ? await this.#patch(state, expiresAt, now, final, reseal)
       : !state.touchDue || await callStore('touch the session', () => this.#store.touch(id, expiresAt as number | null))
     if (found && limited) await this.#ownerLimit!.after(newOwner, id, state)
     if (!found) {
@@ -162,13 +164,12 @@ export class SessionWriter {
    * is reported no sooner than the fence, so a patch that fails (its request gets a 503) and lands later,
    * after a newer write of the session, writes nothing instead of putting older values over newer ones.
    */
-  async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean): Promise<boolean> {
+  async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean, reseal = false): Promise<boolean> {
     const id = state.id as string
-    // an update() is applied to the value as stored: conditional, so another write first means a retry.
-    // Encrypted, every patch is: the store cannot measure the plaintext for maxDataBytes, so the writer
-    // does, on the data as merged at the version it read (and values under an older key are sealed again)
-    const sealed = this.#opts.encryption !== null
-    const conditional = !this.#perKey || hasUpdates(state) || sealed
+    // an update() is applied to the value as stored: conditional, so another write first means a retry;
+    // so is a reseal (values under an older key, sealed again as they are at the version read)
+    const conditional = !this.#perKey || hasUpdates(state)
+    const ring = this.#opts.encryption
     const maxBytes = this.#opts.maxDataBytes ?? undefined
     const timeout = Math.min(FENCE_MS, this.#opts.storeTimeout ?? FENCE_MS)
     let data = this.#validated(state, state.data)
@@ -178,15 +179,13 @@ export class SessionWriter {
       const meta = this.#metaDelta(state, data, now)
       const change: SessionPatch = { ...this.#dataDelta(state, data), meta }
       if (expiresAt !== undefined) change.expiresAt = expiresAt
-      if (conditional) change.ifVersion = version
+      if (conditional || (attempt === 1 ? reseal : this.#opts.resealDue?.(id, version) === true)) change.ifVersion = version
       change.unlessWrittenAfter = fence
-      if (maxBytes !== undefined) {
-        if (!sealed) change.maxBytes = maxBytes
-        else if (oversize(data, maxBytes) !== undefined) throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes, 'once merged into the stored session')
-      }
+      if (maxBytes !== undefined) change.maxBytes = ring === null ? maxBytes : this.#sealedLimit(state, change, maxBytes)
       const result = await fenced(fence, callStore('save the session', () => this.#store.patch(id, change)))
       if (result === 'missing') return false
-      if (result === 'too-large') throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
+      // encrypted, a sealed limit is refused also when another write grew the session meanwhile: re-read, measure the plaintext again
+      if (result === 'too-large' && ring === null) throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
         patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1, final)
         return true
@@ -204,6 +203,19 @@ export class SessionWriter {
       if (typeof written === 'number' && written > fence) fence = written
       await new Promise(resolve => setTimeout(resolve, Math.random() * Math.min(64, 2 ** attempt)))
     }
+  }
+
+  /**
+   * maxDataBytes for an encrypted store, which measures only sealed values: the plaintext the patch leaves
+   * (on the data as read) is checked here, and the store gets the sealed size of that data plus the
+   * plaintext headroom left. Another write between the read and the patch that adds data adds at least as
+   * many sealed bytes as plaintext ones, so the store refuses it before the plaintext could pass the limit
+   * (the writer then reads again and measures afresh).
+   */
+  #sealedLimit (state: SessionState, change: SessionPatch, maxBytes: number): number {
+    const { plain, sealed } = (this.#opts.encryption as NonNullable<ResolvedOptions['encryption']>).sealedSize(afterPatch(state.storedData, change))
+    if (plain > maxBytes) throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes, `${plain} bytes once merged into the stored session`)
+    return sealed + (maxBytes - plain)
   }
 
   /**
@@ -309,6 +321,17 @@ export class SessionWriter {
     }
     return result === data ? data : parsedInPlace(data, result)
   }
+}
+
+/** the data as read with `change` applied: what the store holds after the patch when no other write came between */
+function afterPatch (stored: Readonly<Data>, change: SessionPatch): Data {
+  const after: Data = Object.assign(Object.create(null) as Data, stored)
+  for (const key of change.unset) delete after[key]
+  for (const key of Object.keys(change.set)) {
+    if (change.set[key] === undefined) delete after[key]
+    else after[key] = change.set[key]
+  }
+  return after
 }
 
 /**

@@ -82,7 +82,8 @@ async function sessionCore (fastify: FastifyInstance, options: FastifyZodSession
   // ~7% of a read
   const timed = resolved.storeTimeout !== null && store.synchronous !== true
   const bounded = timed ? withTimeout(store, resolved.storeTimeout as number) : store
-  const opts = { ...resolved, store: resolved.encryption === null ? bounded : sealedStore(bounded, resolved.encryption, fastify.log) } as ResolvedOptions
+  const sealed = resolved.encryption === null ? null : sealedStore(bounded, resolved.encryption, fastify.log)
+  const opts = { ...resolved, store: sealed?.store ?? bounded, resealDue: sealed?.resealDue ?? null } as ResolvedOptions
   const manager = new SessionManager(opts, cookies)
 
   fastify.decorate('sessionStore', store)

@@ -8,20 +8,27 @@ import { SealError, type KeyRing } from './key-ring.js'
 
 /** the meta fields that are personal data; owner stays readable: the store indexes it */
 const SEALED_META = ['ip', 'userAgent', 'lastAccessIp'] as const
-type SealedField = typeof SEALED_META[number]
-const PASSED = ['rotate', 'touch', 'destroy', 'prune', 'watchExpired', 'stats', 'listByOwner', 'destroyByOwner', 'ready', 'close'] as const
-/** sessions remembered as read under an older key (or unencrypted), awaiting their next write */
-const MAX_STALE = 10_000
+const PASSED = ['rotate', 'touch', 'prune', 'watchExpired', 'stats', 'listByOwner', 'destroyByOwner', 'ready', 'close'] as const
+/** sessions remembered as read under an older key (or unencrypted), awaiting their next write: an id and a number each */
+const MAX_STALE = 100_000
 const MAX_WARNED = 10_000
-
-/** the values of one record that are not sealed under the current key, as read at `version` */
-export interface Stale { version: number, data: Record<string, unknown>, meta: Partial<Pick<SessionMeta, SealedField>> }
 
 const dataAad = (id: string, key: string): string => `${id}\nd\n${key}`
 const metaAad = (id: string, field: string): string => `${id}\nm\n${field}`
 
-export function sealedStore (store: SessionStore, ring: KeyRing, log: FastifyBaseLogger): SessionStore {
-  const stale = new Map<string, Stale>()
+export interface Sealed {
+  /** the store as requests see it: values sealed going in, opened coming out */
+  store: SessionStore
+  /**
+   * whether the session `id`, read at `version`, holds values sealed under an older key (or not at all):
+   * its next patch must be conditioned on that version, and then seals them again under the first key
+   */
+  resealDue: (id: string, version: number) => boolean
+}
+
+export function sealedStore (store: SessionStore, ring: KeyRing, log: FastifyBaseLogger): Sealed {
+  /** sessions read with stale values: the version they were read at (no values: they are read again when sealed again) */
+  const stale = new Map<string, number>()
   const warned = new Set<string>()
   const source = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
   const sealed: Record<string, unknown> = { constructor: store.constructor, synchronous: store.synchronous }
@@ -37,80 +44,104 @@ export function sealedStore (store: SessionStore, ring: KeyRing, log: FastifyBas
     }
     return out
   }
-  const sealData = (id: string, data: Record<string, unknown>): Record<string, unknown> => {
+  const sealData = (id: string, values: Record<string, unknown>): Record<string, unknown> => {
     const out = dataObject()
-    for (const key of Object.keys(data)) out[key] = data[key] === undefined ? undefined : ring.seal(data[key], dataAad(id, key))
+    for (const key of Object.keys(values)) out[key] = values[key] === undefined ? undefined : ring.seal(values[key], dataAad(id, key))
     return out
   }
   const sealRecord = (id: string, record: SessionRecord): SessionRecord =>
     ({ ...record, data: sealData(id, record.data), meta: sealMeta(id, record.meta) as SessionMeta })
+  const remember = (id: string, version: number | undefined): void => {
+    if (version === undefined) {
+      if (stale.size > 0) stale.delete(id)
+      return
+    }
+    if (stale.size >= MAX_STALE && !stale.has(id)) stale.delete(stale.keys().next().value as string)
+    stale.set(id, version)
+  }
 
   sealed.get = async (id: string): Promise<SessionRecord | undefined> => {
     const record = await store.get(id)
     if (record === undefined) return undefined
     try {
-      const { opened, old } = openRecord(ring, id, record)
-      if (old !== undefined) {
-        if (stale.size >= MAX_STALE) stale.delete(stale.keys().next().value as string)
-        stale.set(id, old)
-      } else if (stale.size > 0) {
-        stale.delete(id)
-      }
+      const { opened, staleValues } = openRecord(ring, id, record)
+      remember(id, staleValues ? record.version : undefined)
       return opened
     } catch (err) {
-      if (!(err instanceof SealError)) throw err
+      // a value that does not open, or a record malformed around it: corrupt, as the loader treats one
       if (!warned.has(id)) {
         if (warned.size >= MAX_WARNED) warned.clear()
         warned.add(id)
-        log.warn({ session: id, why: err.message }, 'a stored session does not decrypt: fresh session')
+        log.warn({ session: id, why: err instanceof SealError ? err.message : `a malformed record (${String(err)})` }, 'a stored session does not decrypt: fresh session')
       }
       return undefined
     }
   }
-  sealed.set = async (id: string, record: SessionRecord): Promise<void> => { await store.set(id, sealRecord(id, record)) }
+  sealed.set = async (id: string, record: SessionRecord): Promise<void> => {
+    remember(id, undefined)
+    await store.set(id, sealRecord(id, record))
+  }
   if (typeof store.create === 'function') {
-    sealed.create = async (id: string, record: SessionRecord): Promise<boolean> => await (store.create as NonNullable<SessionStore['create']>)(id, sealRecord(id, record))
+    const create = store.create.bind(store)
+    sealed.create = async (id: string, record: SessionRecord): Promise<boolean> => {
+      remember(id, undefined)
+      return await create(id, sealRecord(id, record))
+    }
+  }
+  sealed.destroy = async (id: string): Promise<boolean> => {
+    remember(id, undefined)
+    return await store.destroy(id)
   }
   sealed.patch = async (id: string, change: SessionPatch) => {
-    // maxBytes measures plaintext: the plugin checks it (its patches are conditional, so it knows the merge)
     const set = sealData(id, change.set)
-    const meta = change.meta === undefined ? undefined : sealMeta(id, change.meta)
-    const next: SessionPatch = { ...change, set, meta }
-    delete next.maxBytes
-    // sealed again under the current key: what this session still holds under an older one, safe to
-    // rewrite only when the patch is conditioned on the version those values were read at
-    const old = stale.get(id)
-    const reseal = old !== undefined && change.ifVersion === old.version
-    if (reseal) {
-      for (const key of Object.keys(old.data)) {
-        if (!Object.hasOwn(change.set, key) && !change.unset.includes(key)) set[key] = ring.seal(old.data[key], dataAad(id, key))
-      }
-      const metaOld = Object.fromEntries(Object.entries(old.meta).filter(([field]) => change.meta === undefined || !Object.hasOwn(change.meta, field)))
-      next.meta = { ...meta, ...sealMeta(id, metaOld) }
-    }
+    // maxBytes comes measured in sealed bytes (the writer translates maxDataBytes: KeyRing.sealedSize)
+    const next: SessionPatch = { ...change, set, meta: change.meta === undefined ? undefined : sealMeta(id, change.meta) }
+    const reseal = change.ifVersion !== undefined && stale.get(id) === change.ifVersion
+    if (reseal) await resealInto(next, id, change)
     const result = await store.patch(id, next)
-    if (reseal && (result === 'ok' || result === 'missing')) stale.delete(id)
+    if (reseal && (result === 'ok' || result === 'missing')) remember(id, undefined)
     return result
   }
-  return sealed as unknown as SessionStore
+
+  /**
+   * Adds to a patch conditioned on the version the stale values were read at every value of the record
+   * still sealed under an older key, sealed under the first one: read again (the values as stored, not
+   * a request's copies), and only when the record is still at that version (else the patch conflicts).
+   */
+  const resealInto = async (next: SessionPatch, id: string, change: SessionPatch): Promise<void> => {
+    const record = await store.get(id)
+    if (record === undefined || record.version !== change.ifVersion) return
+    try {
+      const { opened, staleValues } = openRecord(ring, id, record)
+      if (!staleValues) return
+      for (const key of Object.keys(opened.data)) {
+        if (!Object.hasOwn(change.set, key) && !change.unset.includes(key)) next.set[key] = ring.seal(opened.data[key], dataAad(id, key))
+      }
+      const meta: Partial<SessionMeta> = { ...next.meta }
+      for (const field of SEALED_META) {
+        const value = opened.meta[field]
+        if (value !== undefined && (change.meta === undefined || !Object.hasOwn(change.meta, field))) meta[field] = ring.seal(value, metaAad(id, field))
+      }
+      next.meta = meta
+    } catch {
+      // it no longer opens: the patch goes on as it is, and the next read treats the record as corrupt
+    }
+  }
+
+  return { store: sealed as unknown as SessionStore, resealDue: (id, version) => stale.size > 0 && stale.get(id) === version }
 }
 
 /**
- * A stored record with its data and personal meta opened (the CLI's inspect uses it too), and what of
- * it is not sealed under the current key; throws SealError when a value does not open.
+ * A stored record with its data and personal meta opened (the CLI's inspect uses it too), and whether
+ * any of it is not sealed under the first key; throws (SealError) when a value does not open.
  */
-export function openRecord (ring: KeyRing, id: string, record: SessionRecord): { opened: SessionRecord, old: Stale | undefined } {
+export function openRecord (ring: KeyRing, id: string, record: SessionRecord): { opened: SessionRecord, staleValues: boolean } {
   const plain = dataObject()
-  const staleData: Record<string, unknown> = {}
-  const staleMeta: Stale['meta'] = {}
-  let anyStale = false
+  let staleValues = false
   for (const key of Object.keys(record.data)) {
     const opened = ring.open(record.data[key], dataAad(id, key))
     plain[key] = opened.value
-    if (opened.stale) {
-      anyStale = true
-      staleData[key] = opened.value
-    }
+    staleValues ||= opened.stale
   }
   const meta: SessionMeta = { ...record.meta }
   for (const field of SEALED_META) {
@@ -118,10 +149,7 @@ export function openRecord (ring: KeyRing, id: string, record: SessionRecord): {
     const opened = ring.open(meta[field], metaAad(id, field))
     if (typeof opened.value !== 'string') throw new SealError(`a meta.${field} that is not a string`)
     meta[field] = opened.value
-    if (opened.stale) {
-      anyStale = true
-      staleMeta[field] = opened.value
-    }
+    staleValues ||= opened.stale
   }
-  return { opened: { ...record, data: plain, meta }, old: anyStale ? { version: record.version, data: staleData, meta: staleMeta } : undefined }
+  return { opened: { ...record, data: plain, meta }, staleValues }
 }

@@ -70,7 +70,7 @@ t.test('against a DirectoryStore URL: stats, inspect, prune with a progress bar,
 t.test('inspect of an encrypted session: ciphertext as stored, plaintext with --keys or SESSION_ENCRYPTION_KEYS', async t => {
   const dir = tempDir(t)
   const keys = [{ id: 'k1', key: randomBytes(32).toString('base64') }]
-  const sealed = sealedStore(new DirectoryStore({ path: join(dir, 'sessions') }), resolveEncryption({ keys }) as KeyRing, { warn () {} } as never)
+  const sealed = sealedStore(new DirectoryStore({ path: join(dir, 'sessions') }), resolveEncryption({ keys }) as KeyRing, { warn () {} } as never).store
   await sealed.set('BobKey000000000000000000000000000000000000', record('bob'))
   const url = `dir://${join(dir, 'sessions')}`
   const id = 'BobKey000000000000000000000000000000000000'

@@ -3,7 +3,7 @@
 // session's plaintext (data values, IP, User-Agent) after a login, writes, an update(), a key rotation
 // and a regenerate; the app still reads everything back. The dump is checked to see the session too, so
 // an empty dump cannot pass.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { SessionStore } from '../types/index.js'
@@ -20,7 +20,7 @@ const NEW = { id: 'k2', key: randomBytes(32) }
 const MARKERS = { a: 'alpha-plaintext-5b2d', b: 'Zoë 山田 beta-plaintext-77c0', user: 'user-plaintext-c3a9', ip: '198.51.100.203', ua: 'UA-plaintext-1e8f (X11)' }
 const headers = { 'user-agent': MARKERS.ua, 'x-forwarded-for': MARKERS.ip }
 
-async function app (t: Parameters<Parameters<typeof t.test>[1]>[0], store: SessionStore, keys: Array<typeof OLD>): Promise<FastifyInstance> {
+async function app (t: Test, store: SessionStore, keys: Array<typeof OLD>): Promise<FastifyInstance> {
   return await buildApp(t, { store, encryption: { keys }, owner: (d: { userId?: string }) => d.userId === undefined ? undefined : 'owner-1', pruneInterval: null, fastify: { trustProxy: true } } as BuildOptions, app => {
     app.post('/write', async request => {
       request.session.set('a', MARKERS.a)
