@@ -6,7 +6,10 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { SessionStore } from '../types/index.js'
+import type { SessionRecord, SessionStore } from '../types/index.js'
+import { dataSize } from '../stores/kit/record.js'
+import { resolveEncryption, type KeyRing } from '../lib/key-ring.js'
+import { openRecord } from '../lib/sealed-store.js'
 import { allStores } from './helpers/all-stores.js'
 import { buildApp, idOf, sessionCookie, type BuildOptions } from './helpers/app.js'
 import { tempDir } from './helpers/tmp.js'
@@ -60,5 +63,28 @@ for (const { name, store, dump } of stores) {
     const only = await app(t, store, [NEW])
     const all = await only.inject({ url: '/all', headers: { ...headers, cookie } })
     t.same(all.json(), { a: MARKERS.a, b: MARKERS.b, userId: MARKERS.user, visits: 2, seenAt: '2021-03-04T05:06:07.000Z' }, 'read back whole with the new key alone')
+  })
+}
+
+// the store checks maxDataBytes in sealed bytes (the writer translates the plaintext limit): the same
+// measure on every backend, so the plaintext limit is exact on each of them
+for (const { name, store } of stores) {
+  t.test(`${name}: maxDataBytes is exact in plaintext`, async t => {
+    const limited = await buildApp(t, { store, encryption: { keys: [NEW] }, maxDataBytes: 2000, pruneInterval: null } as BuildOptions, app => {
+      app.post('/fill/:n', async request => {
+        request.session.set('a', 'x'.repeat(Number((request.params as { n: string }).n)))
+        return { ok: true }
+      })
+    })
+    const cookie = sessionCookie(await limited.inject({ method: 'POST', url: '/login/limit' })) as string
+    const raw = await store.get(idOf(cookie))
+    const base = dataSize(openRecord(resolveEncryption({ keys: [NEW] }) as KeyRing, idOf(cookie), raw as SessionRecord).opened.data)
+    const room = 2000 - base - Buffer.byteLength('a') - 2 // the key, and the JSON string's quotes
+    const over = await limited.inject({ method: 'POST', url: `/fill/${room + 1}`, headers: { cookie } })
+    t.equal(over.json().code, 'FST_SESSION_TOO_LARGE', 'one byte over: refused')
+    const at = await limited.inject({ method: 'POST', url: `/fill/${room}`, headers: { cookie } })
+    t.equal(at.statusCode, 200, 'exactly at the limit: saved (the store\'s sealed measure agrees with the writer\'s)')
+    const grown = await limited.inject({ method: 'POST', url: '/set/b/y', headers: { cookie } })
+    t.equal(grown.json().code, 'FST_SESSION_TOO_LARGE', 'full: one more key refused')
   })
 }
