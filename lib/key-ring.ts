@@ -32,6 +32,7 @@ export class KeyRing {
   readonly #currentId: string
   readonly #head: string
   #pool = Buffer.alloc(0)
+  #scratch = Buffer.alloc(1024)
   #poolAt = 0
 
   constructor (keys: Array<{ id: string, key: Buffer }>, acceptPlaintext: boolean) {
@@ -70,6 +71,11 @@ export class KeyRing {
     return { plain, sealed }
   }
 
+  /** whether `stored` is an envelope under the first key (read from its head: nothing is decrypted) */
+  current (stored: unknown): boolean {
+    return typeof stored === 'string' && stored.startsWith(this.#head)
+  }
+
   /** the value sealed in `stored` for `aad`; throws SealError when it does not open */
   open (stored: unknown, aad: string): Opened {
     if (typeof stored !== 'string' || !stored.startsWith(PREFIX)) {
@@ -80,14 +86,18 @@ export class KeyRing {
     const id = dot === -1 ? '' : stored.slice(PREFIX.length, dot)
     const key = this.#keys.get(id)
     if (key === undefined) throw new SealError(`a value encrypted under the key id "${id.slice(0, 64)}", which encryption.keys does not hold`)
-    const raw = Buffer.from(stored.slice(dot + 1), 'base64url')
-    if (raw.length < IV_BYTES + TAG_BYTES + 1) throw new SealError('a truncated encrypted value')
+    // decoded into a scratch buffer (the decipher copies the IV and tag, and reads the ciphertext once)
+    const body = stored.slice(dot + 1)
+    if (this.#scratch.length < body.length) this.#scratch = Buffer.allocUnsafe(Math.max(body.length, 2 * this.#scratch.length))
+    const bytes = this.#scratch.write(body, 'base64url')
+    if (bytes < IV_BYTES + TAG_BYTES + 1) throw new SealError('a truncated encrypted value')
+    const raw = this.#scratch
     let text: string
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES))
       decipher.setAAD(Buffer.from(aad))
-      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES))
-      text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8')
+      decipher.setAuthTag(raw.subarray(bytes - TAG_BYTES, bytes))
+      text = decipher.update(raw.subarray(IV_BYTES, bytes - TAG_BYTES), undefined, 'utf8') + decipher.final('utf8')
     } catch {
       throw new SealError('an encrypted value that fails authentication (altered, moved from another session or field, or under another key with the same id)')
     }

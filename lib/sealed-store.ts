@@ -3,7 +3,7 @@
 // in the store. fastify.sessionStore stays the store itself: what it hands out is ciphertext.
 import type { FastifyBaseLogger } from 'fastify'
 import type { SessionMeta, SessionPatch, SessionRecord, SessionStore } from '../types/index.js'
-import { dataObject } from '../stores/kit/record.js'
+import { CheckedRecord, dataObject, usableRecord } from '../stores/kit/record.js'
 import { SealError, type KeyRing } from './key-ring.js'
 
 /** the meta fields that are personal data; owner stays readable: the store indexes it */
@@ -60,20 +60,27 @@ export function sealedStore (store: SessionStore, ring: KeyRing, log: FastifyBas
     stale.set(id, version)
   }
 
+  const warn = (id: string, why: string, outcome = 'read as absent'): void => {
+    if (warned.has(id)) return
+    if (warned.size >= MAX_WARNED) warned.clear()
+    warned.add(id)
+    log.warn({ session: id, why }, `a stored session does not decrypt: ${outcome}`)
+  }
+
   sealed.get = async (id: string): Promise<SessionRecord | undefined> => {
-    const record = await store.get(id)
+    const answer = await store.get(id)
+    // checked before it is opened; what is opened comes back checked (the loader does not copy it again,
+    // which would open the IPs and User-Agent it does not read)
+    const record = usableRecord(answer)
+    if (record === null) return answer // malformed: the loader reports it, as without encryption
     if (record === undefined) return undefined
     try {
-      const { opened, staleValues } = openRecord(ring, id, record)
+      const { opened, staleValues } = openRecord(ring, id, record, why => { warn(id, why) })
       remember(id, staleValues ? record.version : undefined)
       return opened
     } catch (err) {
       // a value that does not open, or a record malformed around it: corrupt, as the loader treats one
-      if (!warned.has(id)) {
-        if (warned.size >= MAX_WARNED) warned.clear()
-        warned.add(id)
-        log.warn({ session: id, why: err instanceof SealError ? err.message : `a malformed record (${String(err)})` }, 'a stored session does not decrypt: fresh session')
-      }
+      warn(id, err instanceof SealError ? err.message : `a malformed record (${String(err)})`, 'fresh session')
       return undefined
     }
   }
@@ -133,9 +140,11 @@ export function sealedStore (store: SessionStore, ring: KeyRing, log: FastifyBas
 
 /**
  * A stored record with its data and personal meta opened (the CLI's inspect uses it too), and whether
- * any of it is not sealed under the first key; throws (SealError) when a value does not open.
+ * any of it is not sealed under the first key; throws (SealError) when a value does not open. With
+ * `lazyMeta` (a request's read), the IPs and User-Agent are opened when first read (most requests never
+ * read them): one that does not open then reads as absent, and `lazyMeta` hears why.
  */
-export function openRecord (ring: KeyRing, id: string, record: SessionRecord): { opened: SessionRecord, staleValues: boolean } {
+export function openRecord (ring: KeyRing, id: string, record: SessionRecord, lazyMeta?: (why: string) => void): { opened: SessionRecord, staleValues: boolean } {
   const plain = dataObject()
   let staleValues = false
   for (const key of Object.keys(record.data)) {
@@ -145,11 +154,35 @@ export function openRecord (ring: KeyRing, id: string, record: SessionRecord): {
   }
   const meta: SessionMeta = { ...record.meta }
   for (const field of SEALED_META) {
-    if (meta[field] === undefined) continue
-    const opened = ring.open(meta[field], metaAad(id, field))
-    if (typeof opened.value !== 'string') throw new SealError(`a meta.${field} that is not a string`)
-    meta[field] = opened.value
-    staleValues ||= opened.stale
+    const stored = meta[field]
+    if (stored === undefined) continue
+    const open = (): string => {
+      const opened = ring.open(stored, metaAad(id, field))
+      if (typeof opened.value !== 'string') throw new SealError(`a meta.${field} that is not a string`)
+      return opened.value
+    }
+    if (lazyMeta === undefined) {
+      meta[field] = open()
+      staleValues ||= !ring.current(stored)
+      continue
+    }
+    staleValues ||= !ring.current(stored)
+    const settle = (value: string | undefined): void => { Object.defineProperty(meta, field, { value, writable: true, enumerable: true, configurable: true }) }
+    Object.defineProperty(meta, field, {
+      enumerable: true,
+      configurable: true,
+      get () {
+        let value: string | undefined
+        try {
+          value = open()
+        } catch (err) {
+          lazyMeta(err instanceof Error ? err.message : String(err))
+        }
+        settle(value)
+        return value
+      },
+      set: settle
+    })
   }
-  return { opened: { ...record, data: plain, meta }, staleValues }
+  return { opened: new CheckedRecord(plain, record.createdAt, record.expiresAt, record.version, record.auth, meta), staleValues }
 }
