@@ -2,6 +2,7 @@
 // function, none lost, whatever else writes the session meanwhile.
 import assert from 'node:assert/strict'
 import { idOf, type Race } from './race-harness.js'
+import { LateStore } from './late-races.js'
 
 export function updateRaces (race: Race): void {
   race('6. concurrent update(n, n + 1) of one key: the stored value counts every request', async (store, r) => {
@@ -31,5 +32,33 @@ export function updateRaces (race: Race): void {
     // a later round on top of the stored value, all at once again
     await r.held(Array.from({ length: 3 }, () => ['POST', '/inc/{gate}', cookie] as ['POST', string, string]))
     assert.equal((await store.get(idOf(cookie)))?.data.n, 8)
+  })
+
+  for (const other of ['logs out', 'logs in again (regenerate)'] as const) {
+    race(`6. update()s in flight while another request of the session ${other}: nothing is saved, the old id stays dead`, async (store, r) => {
+      await r.start(store, { rotationInterval: null })
+      const cookie = await r.login('wil')
+      const responses = await r.held(Array.from({ length: 3 }, () => ['POST', '/inc/{gate}', cookie] as ['POST', string, string]), async () => {
+        const res = other === 'logs out' ? await r.send('POST', '/logout', cookie) : await r.send('POST', '/login/wil', cookie)
+        assert.equal(res.status, 200)
+      })
+      assert.deepEqual(responses.map(res => res.status), [200, 200, 200], 'the updates answer; their session is gone')
+      assert.equal(await store.get(idOf(cookie)), undefined, 'no update brought the old id back')
+      assert.equal(await r.userOf(cookie), null, 'the old cookie opens nothing')
+    })
+  }
+
+  race('late. an update() whose patch answers after its 503 never lands over newer updates', async (store, r) => {
+    const late = new LateStore(store)
+    await r.start(late.store, { rotationInterval: null, storeTimeout: '750ms' })
+    const cookie = await r.login('xan')
+    assert.equal((await r.send('POST', '/inc/none', cookie)).status, 200)
+    const held = late.hold('patch')
+    assert.equal((await r.send('POST', '/inc/none', cookie)).status, 503, 'the update answered before its patch (n 1 -> 2, held)')
+    await held.entered
+    for (let i = 0; i < 2; i++) assert.equal((await r.send('POST', '/inc/none', cookie)).status, 200, 'a newer update, after the 503')
+    held.release()
+    await late.settled()
+    assert.equal((await store.get(idOf(cookie)))?.data.n, 3, 'the late patch (n = 2, read at an older version) wrote nothing over n = 3')
   })
 }
