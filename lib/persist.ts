@@ -10,7 +10,7 @@ import { oversize } from '../stores/kit/record.js'
 import { callStore, createIfAbsent } from './store-call.js'
 import { lateAnswer } from './store-timeout.js'
 import {
-  created, detectNested, ensureId, expiryExtended, hasUpdates, hasWrites, lostRotation, parsedInPlace, patched, previousDropped, rotated, startOver,
+  created, detectNested, ensureId, expiryExtended, hasUpdates, hasWrites, lostRotation, parsedInPlace, parsedKey, patched, previousDropped, rotated, startOver,
   storedMeanwhile, touched, type SessionState
 } from './state.js'
 
@@ -167,7 +167,7 @@ export class SessionWriter {
   async #patch (state: SessionState, expiresAt: number | null | undefined, now: number, final: boolean, reseal = false): Promise<boolean> {
     const id = state.id as string
     // an update() is applied to the value as stored: conditional, so another write first means a retry;
-    // so is a reseal (values under an older key, sealed again as they are at the version read)
+    // so is a reseal (values under an older key, sealed again as they are at the version read), per attempt
     const conditional = !this.#perKey || hasUpdates(state)
     const ring = this.#opts.encryption
     const maxBytes = this.#opts.maxDataBytes ?? undefined
@@ -187,7 +187,7 @@ export class SessionWriter {
       // encrypted, a sealed limit is refused also when another write grew the session meanwhile: re-read, measure the plaintext again
       if (result === 'too-large' && ring === null) throw new errorCodes.FST_SESSION_TOO_LARGE(maxBytes as number, 'once merged into the stored session')
       if (result === 'ok') {
-        patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, conditional ? version + 1 : -1, final)
+        patched(state, data, { ...state.meta, ...meta }, expiresAt === undefined ? state.expiresAt : expiresAt, change.ifVersion !== undefined ? version + 1 : -1, final)
         return true
       }
       if (attempt >= MAX_ATTEMPTS) throw new errorCodes.FST_SESSION_CONFLICT(attempt)
@@ -312,7 +312,7 @@ export class SessionWriter {
         if (!Object.hasOwn(data, key) || state.validated.has(key)) continue
         const checked = validateKey(this.#schema, data, key, data[key])
         if (!checked.ok) throw invalidData(checked)
-        parsedInPlace(data, { [key]: checked.value }, key)
+        parsedKey(data, key, checked.value)
       }
     } else {
       const checked = validateData(this.#schema, data)

@@ -353,15 +353,16 @@ export function markAssigned (state: SessionState, key: string | symbol, value: 
 
 /**
  * The save's validation: `data` (the live state.data, which any proxy over it keeps showing, or a merge
- * the save made) takes the schema's parsed values in place, `key` alone or the whole of `parsed`.
+ * the save made) takes the schema's parsed values in place.
  */
-export function parsedInPlace (data: Record<string, unknown>, parsed: Record<string, unknown>, key?: string): Record<string, unknown> {
-  if (key !== undefined) {
-    data[key] = parsed[key]
-    return data
-  }
+export function parsedInPlace (data: Record<string, unknown>, parsed: Record<string, unknown>): Record<string, unknown> {
   for (const k of Object.keys(data)) if (!Object.hasOwn(parsed, k)) delete data[k]
   return Object.assign(data, parsed)
+}
+
+/** The save's validation of one changed key: its parsed value replaces it in `data` (the live state.data). */
+export function parsedKey (data: Record<string, unknown>, key: string, value: unknown): void {
+  data[key] = value
 }
 
 /** unset(): the key leaves the data, and the store's copy of it goes at save. */
