@@ -69,6 +69,20 @@ export function postgresPrefixColumnDDL (table = 'sessions'): string {
  */
 const own = (n: number): string => `(prefix = $${n} OR (prefix IS NULL AND starts_with(id, $${n})))`
 
+/** a pg Query (or pg-native's): built from text and values, its statement name set before it is submitted */
+type QueryClass = new (text: string, values: unknown[]) => { name?: string }
+
+/**
+ * The Query class of the pool's clients (pg and pg-native both have `Client.Query`). A query handed to
+ * `pool.query()` as such an object costs node-postgres 10 µs less than a config object, which it copies
+ * property by property and wraps in two promises; a pool without one (a wrapper, another Client) gets
+ * config objects.
+ */
+function queryClass (pool: Pool): QueryClass | undefined {
+  const Query = (pool as { Client?: { Query?: unknown } }).Client?.Query
+  return typeof Query === 'function' ? Query as QueryClass : undefined
+}
+
 interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
 
 /** the rows that are live (not expired) at parameter `$n` (now): every read and write of a session asks it */
@@ -83,6 +97,7 @@ const MERGED_SIZE = '(SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text((s
  */
 export class PostgresStore implements SessionStore {
   readonly #pool: Pool
+  readonly #Query: QueryClass | undefined
   readonly #table: string
   readonly #tableName: string
   readonly #create: boolean
@@ -96,6 +111,7 @@ export class PostgresStore implements SessionStore {
       throw new TypeError('PostgresStore: `pool` must be a pg Pool')
     }
     this.#pool = options.pool
+    this.#Query = queryClass(options.pool)
     this.#tableName = options.table ?? 'sessions'
     this.#table = identifiers(this.#tableName).qualified
     this.#create = options.createTable ?? true
@@ -161,7 +177,10 @@ export class PostgresStore implements SessionStore {
   }
 
   async #run<R extends QueryResultRow> (statement: { name: string, text: string }, values: unknown[]): Promise<{ rows: R[], rowCount: number | null }> {
-    return await this.#pool.query<R>({ ...statement, values })
+    if (this.#Query === undefined) return await this.#pool.query<R>({ ...statement, values })
+    const query = new this.#Query(statement.text, values)
+    query.name = statement.name
+    return await (this.#pool.query(query as never) as unknown as Promise<{ rows: R[], rowCount: number | null }>)
   }
 
   #decode (key: string, row: Row): SessionRecord | undefined {

@@ -57,6 +57,31 @@ export async function postgresSuite (major: number): Promise<void> {
     })
   })
 
+  t.test('queries reach the pool as pg Query objects; a pool object without Client.Query gets config objects and works the same', async t => {
+    const shared = pool()
+    const kinds: string[] = []
+    const spied = new Proxy(shared, {
+      get (target, key) {
+        if (key !== 'query') return Reflect.get(target, key, target)
+        return (query: { submit?: unknown, name?: string }, ...rest: unknown[]) => {
+          kinds.push(typeof query.submit === 'function' ? `Query ${String(query.name)}` : 'config')
+          return (target.query as (...a: unknown[]) => unknown)(query, ...rest)
+        }
+      }
+    })
+    const store = new PostgresStore({ pool: spied, table: 'query_kinds' })
+    const record = { data: { n: 1 }, createdAt: Date.now(), expiresAt: Date.now() + 60_000, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} }
+    await store.set('a', record)
+    t.equal(await store.patch('a', { set: { n: 2 }, unset: [], ifVersion: 0, maxBytes: 100 }), 'ok')
+    t.same((await store.get('a'))?.data, { n: 2 })
+    const statements = kinds.filter(k => k !== 'config') // ready()'s DDL goes as text
+    t.equal(statements.length, 3)
+    t.ok(statements.every(k => /^Query fzs_(set|patch|get)_[0-9a-f]{16}$/.test(k)), statements.join(', '))
+
+    const bare = { query: (...a: unknown[]) => (shared.query as (...b: unknown[]) => unknown)(...a), connect: async () => await shared.connect() } as unknown as pg.Pool
+    conformance(t, { create: async ({ prefix }) => new PostgresStore({ pool: bare, prefix, table: 'plain_pool' }), races: false })
+  })
+
   t.test('the table is created with its indexes; createTable false checks it; the DDL is what the code prints', async t => {
     const p = pool()
     const store = new PostgresStore({ pool: p, table: 'created_here' })
