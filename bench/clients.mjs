@@ -1,7 +1,7 @@
 // `npm run bench:clients`: the CPU a database CLIENT spends per command in this process, before any
 // session work: the floor under a store's per-request cost. The process is pinned to core 0, Redis and
 // PostgreSQL to core 1 (as in `npm run bench`); 10 commands in flight at a time, like concurrent requests.
-// Options: --json, --commands N (30000), --rounds N (3; the median is reported)
+// Options: --json, --commands N (30000), --rounds N (3, round-robin over the cases; the median is reported)
 import { spawn, execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { cpus } from 'node:os'
@@ -50,6 +50,9 @@ const pool = new pg.Pool({ connectionString: postgres.url, max: IN_FLIGHT })
 await pool.query('CREATE TABLE t (id TEXT PRIMARY KEY, data JSONB NOT NULL, meta JSONB NOT NULL, version BIGINT NOT NULL, expires BIGINT)')
 await pool.query("INSERT INTO t VALUES ('session', $1, $2, 0, NULL)", [HASH['d:user'], '{"ip":"127.0.0.1","userAgent":"wrk"}'])
 
+/** a named statement as a pg Query object */
+const named = (name, text, values) => Object.assign(new pg.Query(text, values), { name })
+
 const cases = [
   ['node-redis', 'GET of a missing key', () => nodeRedis.sendCommand(['GET', 'missing'])],
   ['node-redis', 'HGETALL of a 12-field session hash', () => nodeRedis.sendCommand(['HGETALL', 'session'])],
@@ -59,16 +62,20 @@ const cases = [
   ['ioredis', 'HSET of a 12-field session hash', (i) => ioredis.hset(`s:${i % 1000}`, HASH)],
   ['pg', 'SELECT $1::int (prepared)', () => pool.query({ name: 'one', text: 'SELECT $1::int AS x', values: [1] })],
   ['pg', 'SELECT of one session row (prepared)', () => pool.query({ name: 'get', text: 'SELECT data::text AS data, meta, version, expires FROM t WHERE id = $1 AND (expires IS NULL OR expires > $2)', values: ['session', Date.now()] })],
-  ['pg', 'UPDATE of one session row (prepared)', () => pool.query({ name: 'bump', text: 'UPDATE t SET version = version + 1 WHERE id = $1', values: ['session'] })]
+  ['pg', 'UPDATE of one session row (prepared)', () => pool.query({ name: 'bump', text: 'UPDATE t SET version = version + 1 WHERE id = $1', values: ['session'] })],
+  // as PostgresStore sends them: a pg Query object (pg copies a config object and wraps it in two promises)
+  ['pg', 'SELECT of one session row (prepared), as a Query object', () => pool.query(named('get', 'SELECT data::text AS data, meta, version, expires FROM t WHERE id = $1 AND (expires IS NULL OR expires > $2)', ['session', Date.now()]))],
+  ['pg', 'UPDATE of one session row (prepared), as a Query object', () => pool.query(named('bump', 'UPDATE t SET version = version + 1 WHERE id = $1', ['session']))]
 ]
 
 const results = []
 try {
-  for (const [client, command, run] of cases) {
-    const figures = []
-    for (let r = 0; r < ROUNDS; r++) figures.push(await cpuPerCommand(run))
-    results.push({ client, command, cpuUsPerCommand: Math.round(median(figures) * 10) / 10 })
-    if (!json) console.error(`${client} ${command}: ${figures.map(f => f.toFixed(1)).join(' / ')} µs`)
+  // rounds go round-robin over the cases: a slow minute on the machine hits every case alike
+  const figures = cases.map(() => [])
+  for (let r = 0; r < ROUNDS; r++) for (const [i, [, , run]] of cases.entries()) figures[i].push(await cpuPerCommand(run))
+  for (const [i, [client, command]] of cases.entries()) {
+    results.push({ client, command, cpuUsPerCommand: Math.round(median(figures[i]) * 10) / 10 })
+    if (!json) console.error(`${client} ${command}: ${figures[i].map(f => f.toFixed(1)).join(' / ')} µs`)
   }
 } finally {
   await nodeRedis.quit()
