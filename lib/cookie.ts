@@ -47,6 +47,10 @@ export function generatedId (value: unknown): string {
   throw new errorCodes.FST_SESSION_INVALID_OPTIONS('idGenerator', `returned ${shown}: a session id must be a string of 1 to 128 characters A-Z a-z 0-9 _ - (no '.')`)
 }
 
+/** the first Expires the serializer refuses (year 10000) */
+const YEAR_10000 = Date.UTC(10000, 0, 1)
+/** a value `cookie` 2 writes as it is and `cookie` 0.x and 1.x percent-encode (a signature's base64) */
+const ENCODING_PROBE = 'a+b/c=d'
 /** what `cookie` 2 percent-encodes a value for */
 const COOKIE_OCTET_INVALID = /[\u0000-\u0020\u007F-\uFFFF",;\\%]/ // eslint-disable-line no-control-regex
 
@@ -115,13 +119,16 @@ export class SessionCookie {
   serialize (request: FastifyRequest, id: string, secret: string, expiresAt: number | null, now: number, overrides: CookieOverrides | null = null): string {
     const maxAge = expiresAt === null ? undefined : Math.max(0, Math.ceil((expiresAt - now) / 1000))
     const value = this.value(id, secret)
-    if (overrides === null && this.#joinedOk !== false) {
+    // the serializer refuses a Max-Age past 2^53 and an Expires past the year 9999: it says so
+    if (overrides === null && this.#joinedOk !== false && (maxAge === undefined || (Number.isSafeInteger(maxAge) && now + maxAge * 1000 < YEAR_10000))) {
       const secure = this.#options.secure === 'auto' ? request.protocol === 'https' : this.#options.secure
       const joined = this.#joined(value, maxAge, now, secure)
       const shape = (maxAge === undefined ? 1 : 2) << (secure ? 2 : 0)
       if ((this.#joinedShapes & shape) !== 0) return joined
-      // each shape once: the same string as the serializer's, or the serializer from now on
-      this.#joinedOk = joined === this.#serialized(request, value, maxAge, now, null)
+      // each shape once: the same string as the serializer's (and so is a value with characters that
+      // some versions encode and others do not), or the serializer from now on
+      this.#joinedOk = joined === this.#serialized(request, value, maxAge, now, null) &&
+        this.#joined(ENCODING_PROBE, maxAge, now, secure) === this.#serialized(request, ENCODING_PROBE, maxAge, now, null)
       this.#joinedShapes |= shape
       if (this.#joinedOk) return joined
     }

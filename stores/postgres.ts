@@ -75,12 +75,16 @@ type QueryClass = new (text: string, values: unknown[]) => { name?: string }
 /**
  * The Query class of the pool's clients (pg and pg-native both have `Client.Query`). A query handed to
  * `pool.query()` as such an object costs node-postgres 10 µs less than a config object, which it copies
- * property by property and wraps in two promises; a pool without one (a wrapper, another Client) gets
- * config objects.
+ * property by property and wraps in two promises. Only for pg-pool's own `query()`, which submits it
+ * once: a Query object runs once, so a wrapper or subclass that submits its argument again (a retry)
+ * would wait forever. Those, and pools without `Client.Query`, get config objects.
  */
 function queryClass (pool: Pool): QueryClass | undefined {
   const Query = (pool as { Client?: { Query?: unknown } }).Client?.Query
-  return typeof Query === 'function' ? Query as QueryClass : undefined
+  if (typeof Query !== 'function') return undefined
+  let proto: unknown = Object.getPrototypeOf(pool)
+  while (proto !== null && !Object.hasOwn(proto as object, '_pulseQueue')) proto = Object.getPrototypeOf(proto)
+  return proto !== null && pool.query === (proto as Pool).query ? Query as QueryClass : undefined
 }
 
 interface Row extends QueryResultRow { id: string, data: string, meta: unknown, auth: unknown, version: string, created_at: string, expires: string | null }
