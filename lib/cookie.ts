@@ -54,6 +54,11 @@ const ENCODING_PROBE = 'a+b/c=d'
 /** what `cookie` 2 percent-encodes a value for */
 const COOKIE_OCTET_INVALID = /[\u0000-\u0020\u007F-\uFFFF",;\\%]/ // eslint-disable-line no-control-regex
 
+/** SameSite as sent: browsers drop SameSite=None without Secure, so 'none' over plain http is sent as Lax (as @fastify/session does) */
+function sentSameSite (sameSite: SessionCookieOptions['sameSite'], secure: boolean | undefined): SessionCookieOptions['sameSite'] {
+  return sameSite === 'none' && secure !== true ? 'lax' : sameSite
+}
+
 /** Verified cookie values, so a returning client costs no HMAC and no SHA-256. Only values whose signature verified get in. */
 const VERIFIED_CACHE = 10_000
 
@@ -81,6 +86,14 @@ export class SessionCookie {
     this.#signer = options.signer
     this.#options = options.cookie
     this.#name = options.cookieName
+    const o = options.cookie
+    this.#domainPath = (o.domain === undefined || o.domain === '' ? '' : `; Domain=${o.domain}`) + `; Path=${o.path}`
+    const flags = (secure: boolean): string => {
+      const sameSite = sentSameSite(o.sameSite, secure)
+      const sent = sameSite === true || sameSite === 'strict' ? '; SameSite=Strict' : sameSite === 'lax' ? '; SameSite=Lax' : sameSite === 'none' ? '; SameSite=None' : ''
+      return `${o.httpOnly ? '; HttpOnly' : ''}${secure ? '; Secure' : ''}${o.partitioned === true ? '; Partitioned' : ''}${sent}`
+    }
+    this.#flags = [flags(false), flags(true)]
   }
 
   /** The cookie's id, secret and the secret's hash when the signature verifies. */
@@ -144,8 +157,9 @@ export class SessionCookie {
   /** false once a joined Set-Cookie differed from the serializer's; the shapes (Max-Age or not × Secure or not) compared so far */
   #joinedOk: boolean | undefined = undefined
   #joinedShapes = 0
-  #domainPath: string | undefined = undefined
-  #flags: [string, string] | undefined = undefined
+  /** the attributes between Max-Age and Expires, and the flags after them (without and with Secure) */
+  readonly #domainPath: string
+  readonly #flags: readonly [string, string]
   #expiresSecond = NaN
   #expiresText = ''
 
@@ -155,16 +169,6 @@ export class SessionCookie {
    * this 0.7), and the attributes were checked when the options were.
    */
   #joined (value: string, maxAge: number | undefined, now: number, secure: boolean): string {
-    const o = this.#options
-    this.#domainPath ??= (o.domain === undefined || o.domain === '' ? '' : `; Domain=${o.domain}`) + `; Path=${o.path}`
-    if (this.#flags === undefined) {
-      const sameSite = (secure: boolean): string => {
-        const s = o.sameSite === 'none' && !secure ? 'lax' : o.sameSite
-        return s === true || s === 'strict' ? '; SameSite=Strict' : s === 'lax' ? '; SameSite=Lax' : s === 'none' ? '; SameSite=None' : ''
-      }
-      const flags = (secure: boolean): string => `${o.httpOnly ? '; HttpOnly' : ''}${secure ? '; Secure' : ''}${o.partitioned === true ? '; Partitioned' : ''}${sameSite(secure)}`
-      this.#flags = [flags(false), flags(true)]
-    }
     const flags = this.#flags[secure ? 1 : 0]
     // as `cookie` 2 encodes a value: only one with characters a cookie cannot carry (a signature's '/' and '+' it can)
     const encoded = COOKIE_OCTET_INVALID.test(value) ? encodeURIComponent(value) : value
@@ -189,8 +193,7 @@ export class SessionCookie {
       path: o.path,
       domain: o.domain,
       httpOnly: o.httpOnly,
-      // browsers drop SameSite=None without Secure: 'auto' over plain http falls back to Lax, as @fastify/session does
-      sameSite: o.sameSite === 'none' && secure !== true ? 'lax' : o.sameSite,
+      sameSite: sentSameSite(o.sameSite, secure),
       secure,
       partitioned: o.partitioned,
       maxAge
