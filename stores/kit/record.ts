@@ -108,7 +108,8 @@ export function decodeRecord (seen: Set<string>, key: string, read: () => unknow
 export function mergeMeta (meta: SessionMeta, change: Partial<SessionMeta> | undefined): SessionMeta {
   if (change === undefined) return meta
   const merged: Record<string, unknown> = { ...meta }
-  for (const [k, v] of Object.entries(change)) {
+  for (const k of Object.keys(change)) {
+    const v = change[k as keyof SessionMeta]
     if (v === undefined) delete merged[k]
     else merged[k] = v
   }

@@ -15,6 +15,16 @@ interface Entry {
   version: number
   auth: SessionAuth
   meta: SessionMeta
+  /** the data's size as maxBytes measures it; null until a patch with maxBytes needs it */
+  bytes: number | null
+}
+
+const textSize = (key: string, text: string): number => Buffer.byteLength(key) + Buffer.byteLength(text)
+
+function dataBytes (data: Map<string, string>): number {
+  let bytes = 0
+  for (const [k, text] of data) bytes += textSize(k, text)
+  return bytes
 }
 
 function encode (data: Record<string, unknown>): Map<string, string> {
@@ -130,7 +140,7 @@ export class SessionIndex {
 
   set (key: string, record: SessionRecord): void {
     const previous = this.#entries.get(key)
-    const entry = { data: encode(record.data), parsed: null, createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta } }
+    const entry = { data: encode(record.data), parsed: null, createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta }, bytes: null }
     this.#store(key, entry, previous?.meta.owner)
   }
 
@@ -141,33 +151,41 @@ export class SessionIndex {
     return true
   }
 
-  /** the store contract's patch: per-key merge, version check and bump */
+  /** the store contract's patch: per-key merge, version check and bump, applied in place */
   patch (key: string, change: SessionPatch): PatchResult {
     const entry = this.#live(key)
     if (entry === undefined) return 'missing'
     if (change.ifVersion !== undefined && change.ifVersion !== entry.version) return 'conflict'
     if (writtenAfter(entry.meta, change.unlessWrittenAfter)) return 'conflict'
-    const data = new Map(entry.data)
+    // each changed key's new text (undefined: removed); an unset wins over a set of the same key
+    const changes = new Map<string, string | undefined>()
     for (const k of Object.keys(change.set)) {
       const value = change.set[k]
-      if (value === undefined) data.delete(k)
-      else data.set(k, stringify(value))
+      changes.set(k, value === undefined ? undefined : stringify(value))
     }
-    for (const k of change.unset) data.delete(k)
-    if (change.maxBytes !== undefined) {
-      let bytes = 0
-      for (const [k, v] of data) bytes += Buffer.byteLength(k) + Buffer.byteLength(v)
-      if (bytes > change.maxBytes) return 'too-large'
+    for (const k of change.unset) changes.set(k, undefined)
+    let bytes = entry.bytes
+    if (change.maxBytes !== undefined || bytes !== null) {
+      bytes ??= dataBytes(entry.data)
+      for (const [k, text] of changes) {
+        const old = entry.data.get(k)
+        if (old !== undefined) bytes -= textSize(k, old)
+        if (text !== undefined) bytes += textSize(k, text)
+      }
+      if (change.maxBytes !== undefined && bytes > change.maxBytes) return 'too-large'
     }
-    const meta = mergeMeta(entry.meta, change.meta)
-    const expiresAt = change.expiresAt === undefined ? entry.expiresAt : change.expiresAt
-    // the replaced entry is dropped: its parsed keys serve the new one but for those this patch changed
-    const parsed = entry.parsed
-    if (parsed !== null) {
-      for (const k of Object.keys(change.set)) parsed.delete(k)
-      for (const k of change.unset) parsed.delete(k)
+    const owner = entry.meta.owner
+    for (const [k, text] of changes) {
+      if (text === undefined) entry.data.delete(k)
+      else entry.data.set(k, text)
+      // the parsed copies serve the keys this patch did not change
+      entry.parsed?.delete(k)
     }
-    this.#store(key, { data, parsed, createdAt: entry.createdAt, expiresAt, version: entry.version + 1, auth: entry.auth, meta }, entry.meta.owner)
+    entry.bytes = bytes
+    entry.meta = mergeMeta(entry.meta, change.meta)
+    if (change.expiresAt !== undefined) entry.expiresAt = change.expiresAt
+    entry.version++
+    this.#store(key, entry, owner)
     return 'ok'
   }
 
