@@ -59,7 +59,8 @@ function ownerOf (field: string | null | undefined): string | undefined {
 const COUNT_RE = /^\d{1,15}$/
 
 function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[]): void {
-  for (const [name, value] of Object.entries(meta)) {
+  for (const name of Object.keys(meta)) {
+    const value = meta[name as keyof SessionMeta]
     if (value === undefined) unset.push(`m:${name}`)
     else set.push(`m:${name}`, JSON.stringify(value))
   }
