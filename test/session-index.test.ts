@@ -59,3 +59,45 @@ t.test('a refused patch changes nothing: not the data, not the size kept for the
   t.equal(index.patch('s', { set: { c: 'z' }, unset: [], maxBytes: 17 }), 'ok')
   t.equal(index.patch('s', { set: { d: 'w' }, unset: [], maxBytes: 17 }), 'too-large', '13 + 4 + 4 bytes')
 })
+
+t.test('maxEntries keeps the most recently used sessions, in the order a model of the LRU list says', async t => {
+  const op = fc.record({ kind: fc.constantFrom('set', 'get', 'patch', 'touch', 'destroy'), key: fc.integer({ min: 0, max: 7 }) })
+  fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 200 }), (max, ops) => {
+    const index = new SessionIndex(max)
+    let model: string[] = []
+    const use = (key: string): void => { model = [...model.filter(k => k !== key), key] }
+    for (const { kind, key: n } of ops) {
+      const key = `k${n}`
+      const present = model.includes(key)
+      if (kind === 'set') {
+        index.set(key, record({ n }))
+        use(key)
+      } else if (kind === 'get') {
+        if ((index.get(key) !== undefined) !== present) return false
+        if (present) use(key)
+      } else if (kind === 'patch') {
+        if ((index.patch(key, { set: { n }, unset: [] }) === 'ok') !== present) return false
+        if (present) use(key)
+      } else if (kind === 'touch') {
+        if (index.touch(key, null) !== present) return false
+      } else {
+        if (index.destroy(key) !== present) return false
+        model = model.filter(k => k !== key)
+      }
+      if (model.length > max) model = model.slice(model.length - max)
+      if (index.liveRecords().map(([k]) => k).join() !== model.join()) return false
+    }
+    return true
+  }), { numRuns: 300 })
+  t.pass('300 runs of up to 200 operations')
+})
+
+t.test('a full index with many holes at its front (left by recency moves) still evicts the oldest', async t => {
+  const index = new SessionIndex(1000)
+  for (let i = 0; i < 1000; i++) index.set(`k${i}`, record({}))
+  // every read moves its entry to the end, leaving a hole at the front of the Map
+  for (let i = 0; i < 999; i++) index.get(`k${i}`)
+  for (let i = 1000; i < 3000; i++) index.set(`k${i}`, record({}))
+  t.equal(index.size, 1000)
+  t.same(index.liveRecords().map(([k]) => k), Array.from({ length: 1000 }, (_, i) => `k${i + 2000}`))
+})
