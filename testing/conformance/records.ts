@@ -116,5 +116,13 @@ export function copyCases ({ check }: Suite): void {
     assert.equal((second?.data.when as Date).getTime(), 0)
     assert.equal(second?.meta.ip, '127.0.0.1')
     same(second?.auth.current, ['h-current'])
+    // a record handed out stays as it was read when the store patches (or replaces) the session afterwards
+    assert.equal(await store.patch(id, { set: { obj: { a: 2 }, list: [3] }, unset: ['when'], meta: { ip: '10.0.0.1' }, expiresAt: null }), 'ok')
+    same(second?.data.obj, { a: 1 })
+    same(second?.data.list, [1])
+    assert.equal((second?.data.when as Date).getTime(), 0)
+    assert.equal(second?.meta.ip, '127.0.0.1')
+    assert.equal(second?.version, input.version)
+    assert.notEqual(second?.expiresAt, null)
   })
 }
