@@ -3,7 +3,9 @@
 // time per request (user + sys of the server process over the measured window, from /proc, ÷ requests);
 // req/s, p50/p99, errors and RSS are reported beside it, with the server's CPU share so that a run where
 // the load generator was the bottleneck shows itself. Rounds go round-robin over the contenders; a round
-// during which the hypervisor stole more than 3% of the machine's CPU is run again.
+// during which the hypervisor stole more than 3% of the machine's CPU is run again. Each store and the
+// @fastify/session store of the same backend (PAIRS) are measured back to back, in turn first: their
+// ratio is also taken per round (`pairs` in the JSON), which the machine's drift between rounds spares.
 // Options: --json, --out results.json, --rounds N (5), --duration S (5), --connections N (32),
 // --only a,b (a contender may be `name@/path/to/checkout`: that checkout's build), --scenarios read,write,create
 // (or update: /write through session.update(), fzs-* contenders only)
@@ -21,9 +23,17 @@ const rounds = Number(opt('rounds', 5))
 const duration = Number(opt('duration', 5))
 const connections = Number(opt('connections', 32))
 const scenarios = opt('scenarios', 'read,write,create').split(',')
-const ALL = ['bare', 'signed-cookie', 'secure-session', 'fastify-session-memory', 'fzs-memory',
-  'fastify-session-connect-redis', 'fastify-session-redis-store', 'fzs-redis', 'fzs-ioredis', 'fastify-session-pg', 'fzs-postgres', 'fzs-directory', 'fzs-file']
+const ALL = ['bare', 'signed-cookie', 'secure-session', 'fzs-memory', 'fastify-session-memory',
+  'fzs-redis', 'fastify-session-connect-redis', 'fzs-ioredis', 'fastify-session-redis-store', 'fzs-postgres', 'fastify-session-pg', 'fzs-directory', 'fzs-file']
+/** each store and what a user of the same backend would otherwise run */
+const PAIRS = [
+  ['fzs-memory', 'fastify-session-memory', '@fastify/session MemoryStore'],
+  ['fzs-ioredis', 'fastify-session-redis-store', '@fastify/session + fastify-session-redis-store (ioredis)'],
+  ['fzs-redis', 'fastify-session-connect-redis', '@fastify/session + connect-redis (node-redis)'],
+  ['fzs-postgres', 'fastify-session-pg', '@fastify/session + connect-pg-simple']
+]
 const only = opt('only', null)?.split(',') ?? ALL
+const partner = new Map(PAIRS.flatMap(([ours, theirs]) => [[ours, theirs], [theirs, ours]]))
 const log = (...m) => { if (!json) console.error(...m) }
 
 // what the harness needs; it installs nothing
@@ -153,7 +163,23 @@ async function freshCookie (server, scenario) {
   if (scenario !== 'create' && server.contender !== 'bare') server.headers = { cookie: await cookieFor(server.port) }
 }
 
+/**
+ * the servers in round `r`'s order: a pair's two members back to back, the second one first in odd
+ * rounds (so neither is always measured on the warmer or the more throttled side)
+ */
+function roundOrder (servers, r) {
+  const order = []
+  for (const s of servers) {
+    if (order.includes(s)) continue
+    const other = servers.find(o => o.contender === partner.get(s.contender))
+    order.push(...(other === undefined ? [s] : r % 2 === 0 ? [s, other] : [other, s]))
+  }
+  return order
+}
+
 const results = []
+/** per pair and scenario: the ratio of the two members' CPU per request in each round */
+const pairRounds = []
 for (const scenario of scenarios) {
   redisCli('flushall')
   await dropPostgresTable()
@@ -168,7 +194,7 @@ for (const scenario of scenarios) {
     const path = `/${scenario}`
     for (const s of servers) await load(s, path, s.headers, 2) // warm-up (JIT, pools)
     for (let r = 0; r < rounds; r++) {
-      for (const s of servers) {
+      for (const s of roundOrder(servers, r)) {
         // a new session per round: wrk never takes a Set-Cookie, so a session older than rotationInterval
         // (4 min) would rotate its secret on every request, which no browser makes us do
         await freshCookie(s, scenario)
@@ -180,6 +206,13 @@ for (const scenario of scenarios) {
         }
         s.measured.push(m)
       }
+    }
+    for (const [ours, theirs] of PAIRS) {
+      const a = servers.find(s => s.contender === ours)
+      const b = servers.find(s => s.contender === theirs)
+      if (a === undefined || b === undefined) continue
+      const each = a.measured.map((m, i) => Math.round((b.measured[i].cpuUsPerRequest / m.cpuUsPerRequest) * 100) / 100)
+      pairRounds.push({ ours, theirs, scenario, ratio: median(each), rounds: each })
     }
     for (const s of servers) {
       const { contender, measured } = s
@@ -220,7 +253,7 @@ const find = (c, s) => results.find(r => r.contender === c && r.scenario === s)
 /** how many times less server CPU per request `a` needs than `b` (> 1: a is cheaper) */
 const ratio = (a, b) => (a && b ? Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 100) / 100 : null)
 
-const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, load: 'wrk', rounds, duration, connections, results }
+const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, load: 'wrk', rounds, duration, connections, results, pairs: pairRounds }
 const out = opt('out', null)
 if (out !== null) writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
 if (json) {
@@ -232,16 +265,13 @@ if (json) {
   for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.cpuUsPerRequest} (${r.cpuSpread.join('–')}) | ${Math.round(r.cpuShare * 100)}% | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.idleRssMB} → ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)
   // each store against what a user of the same backend would otherwise run; p99 side by side
   const p99s = (a, b, s) => { const x = find(a, s); const y = find(b, s); return x && y ? `${x.p99} / ${y.p99}` : '' }
-  const pairs = [
-    ['fzs-memory', 'fastify-session-memory', '@fastify/session MemoryStore'],
-    ['fzs-ioredis', 'fastify-session-redis-store', '@fastify/session + fastify-session-redis-store (ioredis)'],
-    ['fzs-redis', 'fastify-session-connect-redis', '@fastify/session + connect-redis (node-redis)'],
-    ['fzs-postgres', 'fastify-session-pg', '@fastify/session + connect-pg-simple']
-  ]
-  console.log('\n| same backend: server CPU per request, times less than … | read | write | create | p99 ms ours / theirs (read, write, create) |\n|---|---:|---:|---:|---|')
-  for (const [ours, theirs, label] of pairs) {
+  console.log('\n| same backend: server CPU per request, times less than … (ratio of the medians; median of the rounds\' ratios, their range) | read | write | create | p99 ms ours / theirs (read, write, create) |\n|---|---:|---:|---:|---|')
+  for (const [ours, theirs, label] of PAIRS) {
     if (find(ours, scenarios[0]) === undefined || find(theirs, scenarios[0]) === undefined) continue
-    const cell = s => scenarios.includes(s) ? ratio(find(ours, s), find(theirs, s)) ?? '' : ''
+    const cell = s => {
+      const paired = pairRounds.find(p => p.ours === ours && p.scenario === s)
+      return scenarios.includes(s) ? `${ratio(find(ours, s), find(theirs, s)) ?? ''}; ${paired.ratio} (${Math.min(...paired.rounds)}–${Math.max(...paired.rounds)})` : ''
+    }
     console.log(`| ${ours} vs ${label} | ${cell('read')} | ${cell('write')} | ${cell('create')} | ${scenarios.map(s => p99s(ours, theirs, s)).join('; ')} |`)
   }
   console.log('\n| server CPU per request, times less than … | read | write | create |\n|---|---:|---:|---:|')
