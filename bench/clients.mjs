@@ -29,8 +29,11 @@ async function cpuPerCommand (command) {
   return (used.user + used.system) / COMMANDS
 }
 
-// a session-sized hash: the fields RedisStore writes for the benchmark's session
+// a session-sized hash: the fields RedisStore's `layout: 'fields'` (0.2's) writes for the benchmark's session
 const HASH = { _c: '1764860000000', _e: '1764860960000', _v: '0', _a: '{"current":["' + 'h'.repeat(43) + '"],"replaced":[]}', 'd:user': JSON.stringify({ id: 'u_8f14e45fceea167a5a36dedd4bea2543', name: 'Ada Lovelace', email: 'ada.lovelace@example.com', roles: ['admin', 'editor', 'billing'] }), 'd:counter': '3', _b: '180', 'm:ip': '"127.0.0.1"', 'm:userAgent': '"wrk"', 'm:lastAccessAt': '1764860000000', 'm:lastAccessIp': '"127.0.0.1"', 'm:createdAtHr': '1764860000000.123' }
+
+// the same session in the packed layout (the default): the data's fields, `_h` and `_r`
+const PACKED = { _h: '0 180 1764860960000 1764860000000', _r: JSON.stringify(['1764860000000', 'sess:', HASH._a, { ip: HASH['m:ip'], userAgent: HASH['m:userAgent'], lastAccessIp: HASH['m:lastAccessIp'], createdAtHr: HASH['m:createdAtHr'] }]), 'd:user': HASH['d:user'], 'd:counter': HASH['d:counter'] }
 
 const redisPort = await freePort()
 const redis = spawn('taskset', ['-c', LOAD_CORE, 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
@@ -46,6 +49,7 @@ const nodeRedis = createClient({ url: `redis://127.0.0.1:${redisPort}` })
 await nodeRedis.connect()
 const ioredis = new Redis({ port: redisPort, host: '127.0.0.1', enableAutoPipelining: true })
 await nodeRedis.sendCommand(['HSET', 'session', ...Object.entries(HASH).flat()])
+await nodeRedis.sendCommand(['HSET', 'packed', ...Object.entries(PACKED).flat()])
 const pool = new pg.Pool({ connectionString: postgres.url, max: IN_FLIGHT })
 await pool.query('CREATE TABLE t (id TEXT PRIMARY KEY, data JSONB NOT NULL, meta JSONB NOT NULL, version BIGINT NOT NULL, expires BIGINT)')
 await pool.query("INSERT INTO t VALUES ('session', $1, $2, 0, NULL)", [HASH['d:user'], '{"ip":"127.0.0.1","userAgent":"wrk"}'])
@@ -57,9 +61,11 @@ const cases = [
   ['node-redis', 'GET of a missing key', () => nodeRedis.sendCommand(['GET', 'missing'])],
   ['node-redis', 'HGETALL of a 12-field session hash', () => nodeRedis.sendCommand(['HGETALL', 'session'])],
   ['node-redis', 'HSET of a 12-field session hash', (i) => nodeRedis.sendCommand(['HSET', `s:${i % 1000}`, ...Object.entries(HASH).flat()])],
+  ['node-redis', 'HGETALL of the same session packed (4 fields)', () => nodeRedis.sendCommand(['HGETALL', 'packed'])],
   ['ioredis', 'GET of a missing key', () => ioredis.get('missing')],
   ['ioredis', 'HGETALL of a 12-field session hash', () => ioredis.hgetall('session')],
   ['ioredis', 'HSET of a 12-field session hash', (i) => ioredis.hset(`s:${i % 1000}`, HASH)],
+  ['ioredis', 'HGETALL of the same session packed (4 fields)', () => ioredis.hgetall('packed')],
   ['pg', 'SELECT $1::int (prepared)', () => pool.query({ name: 'one', text: 'SELECT $1::int AS x', values: [1] })],
   ['pg', 'SELECT of one session row (prepared)', () => pool.query({ name: 'get', text: 'SELECT data::text AS data, meta, version, expires FROM t WHERE id = $1 AND (expires IS NULL OR expires > $2)', values: ['session', Date.now()] })],
   ['pg', 'UPDATE of one session row (prepared)', () => pool.query({ name: 'bump', text: 'UPDATE t SET version = version + 1 WHERE id = $1', values: ['session'] })],

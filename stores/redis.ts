@@ -16,7 +16,16 @@ export interface RedisStoreOptions {
   client: RedisClient
   /** key prefix (default 'sess:') */
   prefix?: string
+  /**
+   * how set() and create() write a session's hash (default 'packed'): 'fields' is 0.2's layout, for the
+   * length of a rolling deploy from 0.2 (whose instances cannot read a packed hash). Reads and patches
+   * take either, so the two can share one Redis.
+   */
+  layout?: RedisLayout
 }
+
+export type RedisLayout = 'packed' | 'fields'
+const LAYOUTS: readonly RedisLayout[] = ['packed', 'fields']
 
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
@@ -66,30 +75,84 @@ function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[])
   }
 }
 
-/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs (`_p`: the store's prefix) */
-function recordArgs (record: SessionRecord, prefix: string): string[] {
-  const fields = [expiry(record.expiresAt), '_c', String(record.createdAt), '_e', expiry(record.expiresAt), '_v', String(record.version), '_a', JSON.stringify(record.auth), '_p', prefix]
+/** the data's `d:` field/value pairs, and their size as the contract measures it */
+function dataFields (data: Record<string, unknown>, fields: string[]): number {
   let bytes = 0
-  for (const k of Object.keys(record.data)) {
-    if (record.data[k] === undefined) continue
-    const value = stringify(record.data[k])
+  for (const k of Object.keys(data)) {
+    if (data[k] === undefined) continue
+    const value = stringify(data[k])
     fields.push(`d:${k}`, value)
     bytes += Buffer.byteLength(k) + Buffer.byteLength(value)
   }
-  fields.push('_b', String(bytes))
+  return bytes
+}
+
+/** the set and create scripts' ARGV: the expiry, then the hash's field/value pairs (see scripts.ts for both layouts) */
+function recordArgs (record: SessionRecord, prefix: string, layout: RedisLayout): string[] {
+  const at = expiry(record.expiresAt)
+  if (layout === 'packed') {
+    const fields = [at, '_h', '', '_r', '']
+    const bytes = dataFields(record.data, fields)
+    const meta: Record<string, string> = {}
+    let written = ''
+    for (const name of Object.keys(record.meta)) {
+      const value = record.meta[name as keyof SessionMeta]
+      if (value === undefined) continue
+      if (name === 'lastAccessAt') written = JSON.stringify(value)
+      else meta[name] = JSON.stringify(value)
+    }
+    fields[2] = `${record.version} ${bytes} ${at} ${written}`
+    fields[4] = JSON.stringify([String(record.createdAt), prefix, JSON.stringify(record.auth), meta])
+    return fields
+  }
+  const fields = [at, '_c', String(record.createdAt), '_e', at, '_v', String(record.version), '_a', JSON.stringify(record.auth), '_p', prefix]
+  fields.push('_b', String(dataFields(record.data, fields)))
   metaFields(record.meta, fields, [])
   return fields
+}
+
+const HOT_RE = /^(\d{1,15}) (\d{1,15}) ([^ ]*) (.*)$/s
+
+/** a packed hash's `_h` and `_r` as get() reads them (throws on anything else: the hash is corrupt) */
+function unpack (hot: string | undefined, raw: string, data: Record<string, unknown>): SessionRecord | undefined {
+  const h = HOT_RE.exec(hot ?? '')
+  const r: unknown = JSON.parse(raw)
+  if (h === null || !Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'string' || typeof r[2] !== 'string' || typeof r[3] !== 'object' || r[3] === null) throw new Error('_h or _r is not a packed record')
+  const expiresAt = h[3] === '' ? null : Number(h[3])
+  if (expiresAt !== null && expiresAt <= Date.now()) return undefined
+  const meta: Record<string, unknown> = {}
+  const texts = r[3] as Record<string, string>
+  for (const name of Object.keys(texts)) meta[name] = JSON.parse(texts[name])
+  if (h[4] !== '') meta.lastAccessAt = JSON.parse(h[4])
+  return { data, createdAt: Number(r[0]), expiresAt, version: Number(h[1]), auth: JSON.parse(r[2]), meta }
+}
+
+/** createdAt, the owner (as JSON, as `m:owner` holds it) and the prefix of a packed hash's `_r`; undefined when it is not JSON */
+function packedFields (raw: string): [string | null, string | null, string | null] | undefined {
+  let r: unknown
+  try {
+    r = JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(r)) return undefined
+  const text = (v: unknown): string | null => typeof v === 'string' ? v : null
+  const meta: unknown = r[3]
+  return [text(r[0]), text(meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>).owner : null), text(r[1])]
 }
 
 /** Sessions in Redis or Redis Cluster: one hash per session, per-key atomic patches, native expiry. */
 export class RedisStore implements SessionStore {
   readonly #link: RedisLink
   readonly #prefix: string
+  readonly #layout: RedisLayout
   readonly #corrupt = new Set<string>()
 
   constructor (options: RedisStoreOptions) {
     this.#link = redisLink(options?.client)
     this.#prefix = options.prefix ?? 'sess:'
+    this.#layout = options.layout ?? 'packed'
+    if (!LAYOUTS.includes(this.#layout)) throw new TypeError(`RedisStore: \`layout\` must be 'packed' or 'fields', not ${JSON.stringify(this.#layout)}`)
   }
 
   /** sessions Redis expired by itself, from keyspace notifications (needs `notify-keyspace-events` with `Ex`) */
@@ -122,15 +185,18 @@ export class RedisStore implements SessionStore {
     if (hash.length === 0) return undefined
     return decodeRecord(this.#corrupt, key, () => {
       const data = dataObject()
-      const meta: Record<string, unknown> = {}
+      const metaTexts: string[] = []
       const own: Record<string, string> = {}
       for (let i = 0; i < hash.length; i += 2) {
         const field = hash[i]
         if (field.startsWith('d:')) data[field.slice(2)] = parse(hash[i + 1])
-        else if (field.startsWith('m:')) meta[field.slice(2)] = JSON.parse(hash[i + 1])
+        else if (field.startsWith('m:')) metaTexts.push(field, hash[i + 1])
         else own[field] = hash[i + 1]
       }
+      if (own._r !== undefined || own._h !== undefined) return unpack(own._h, own._r ?? '', data)
       if (own._c === undefined) return undefined
+      const meta: Record<string, unknown> = {}
+      for (let i = 0; i < metaTexts.length; i += 2) meta[metaTexts[i].slice(2)] = JSON.parse(metaTexts[i + 1])
       if (!COUNT_RE.test(own._v ?? '') || !COUNT_RE.test(own._b ?? '0')) throw new Error('_v or _b is not a count')
       const expiresAt = own._e === undefined || own._e === '' ? null : Number(own._e)
       if (expiresAt !== null && expiresAt <= Date.now()) return undefined
@@ -143,13 +209,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), packed(recordArgs(record, this.#prefix))) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), packed(recordArgs(record, this.#prefix, this.#layout))) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), packed(recordArgs(record, this.#prefix))) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), packed(recordArgs(record, this.#prefix, this.#layout))) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -169,8 +235,11 @@ export class RedisStore implements SessionStore {
     let result: [string, number, number?] | null
     try {
       const key = this.#key(id)
+      // the owner is needed only to move the session between owner sets, or to extend its set's expiry
+      const needOwner = change.expiresAt !== undefined || (change.meta !== undefined && 'owner' in change.meta)
       result = await this.#link.run('fzsSessionPatch', key, packed([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
-        change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter), String(set.length / 2), ...set, ...unset])) as [string, number, number?] | null
+        change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter),
+        needOwner ? '1' : '', String(set.length / 2), ...set, ...unset])) as [string, number, number?] | null
     } catch (err) {
       if (!wrongType(err)) throw err
       return 'missing'
@@ -249,8 +318,15 @@ export class RedisStore implements SessionStore {
         cursor = String(next)
         // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls
         const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys))
-          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p']).catch(() => []) as Array<string | null>))
-        for (const [created, owner, prefix] of results) {
+          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
+        for (const [c, o, p, r, h] of results) {
+          let [created, owner, prefix] = [c, o, p]
+          const raw = r ?? (h === null || h === undefined ? h : '')
+          if (raw !== null && raw !== undefined) {
+            const r = packedFields(raw)
+            if (r === undefined) continue // corrupt: not a session get() reads
+            ;[created, owner, prefix] = r
+          }
           if (created === null || created === undefined || (prefix !== null && prefix !== undefined && prefix !== this.#prefix)) continue
           sessions++
           const name = ownerOf(owner)
@@ -279,7 +355,12 @@ export class RedisStore implements SessionStore {
     const owners = await Promise.all(ids.map(async id => {
       const session = this.#key(id)
       try {
-        return readOwner(await this.#link.send(session, ['HGET', session, 'm:owner']) as string | null)
+        const [owner, raw] = await this.#link.send(session, ['HMGET', session, 'm:owner', '_r']) as Array<string | null>
+        if (raw !== null && raw !== undefined) {
+          const r = packedFields(raw)
+          return r === undefined ? CORRUPT : readOwner(r[1])
+        }
+        return readOwner(owner)
       } catch (err) {
         if (!wrongType(err)) throw err
         this.#reportCorrupt(session, 'not a hash')

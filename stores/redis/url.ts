@@ -1,6 +1,6 @@
 // RedisStore's storage URLs (redis://, rediss://, redis+cluster://, rediss+cluster://): the ioredis
 // client each creates, and the store on it. stores/url/open.ts calls these, with the URL parse checked.
-import { RedisStore } from '../redis.js'
+import { RedisStore, type RedisLayout } from '../redis.js'
 import { driver, positive, type OpenedFromUrl, type StoreUrl } from '../kit/url.js'
 
 /**
@@ -50,7 +50,7 @@ export async function fromUrl (url: StoreUrl): Promise<OpenedFromUrl> {
     ...redisFailFast(url)
   })
   await connected(client)
-  return { store: new RedisStore({ client, prefix: url.params.prefix }), client: async () => client.quit() }
+  return { store: new RedisStore({ client, prefix: url.params.prefix, layout: url.params.layout as RedisLayout | undefined }), client: async () => client.quit() }
 }
 
 /** redis+cluster://, rediss+cluster:// */
@@ -64,5 +64,5 @@ export async function fromClusterUrl (url: StoreUrl): Promise<OpenedFromUrl> {
     clusterRetryStrategy: (times) => times > 3 ? null : 200
   })
   await connected(client)
-  return { store: new RedisStore({ client, prefix: url.params.prefix }), client: async () => client.quit() }
+  return { store: new RedisStore({ client, prefix: url.params.prefix, layout: url.params.layout as RedisLayout | undefined }), client: async () => client.quit() }
 }

@@ -33,7 +33,8 @@ export interface SchemeRow {
   open: (url: StoreUrl) => Promise<OpenedFromUrl>
 }
 
-const REDIS_PARAMS = { prefix: 'text', connectTimeout: 'count', commandTimeout: 'count' } as const
+const redisLayoutProblem = (layout: unknown): string | undefined => layout === 'packed' || layout === 'fields' ? undefined : `must be 'packed' or 'fields', not ${JSON.stringify(layout)}`
+const REDIS_PARAMS = { prefix: 'text', layout: redisLayoutProblem, connectTimeout: 'count', commandTimeout: 'count' } as const
 
 export const STORES = {
   memory: { schemes: { memory: {} }, form: 'empty', params: { maxEntries: 'count', prefix: 'text' }, open: async url => await (await import('../memory.js')).fromUrl(url) },

@@ -21,6 +21,11 @@ t.test('conformance on a real redis-server', async t => {
   conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix }), corruptions: redisCorruptions(async (...args) => await shared.call(...args as [string, ...string[]])) })
 })
 
+t.test('conformance of the fields layout (0.2\'s, for a rolling deploy from it)', async t => {
+  const shared = client()
+  conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix, layout: 'fields' }), corruptions: redisCorruptions(async (...args) => await shared.call(...args as [string, ...string[]])) })
+})
+
 t.test('arguments go as one JSON array, except where a field name holds a lone surrogate (cjson refuses it): both write the same hash', async t => {
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'packed:' })
@@ -36,16 +41,81 @@ t.test('arguments go as one JSON array, except where a field name holds a lone s
   t.same(await store.create('plain', { data: {}, createdAt: 5, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: {} }), false)
 })
 
-t.test('layout: one hash per session, a field per data key, PEXPIREAT on the key', async t => {
+t.test('layout: one hash per session, a field per data key and the rest packed in _r, PEXPIREAT on the key', async t => {
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'layout:' })
   const expiresAt = Date.now() + 60_000
   await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: { ip: '::1', owner: 'o' } })
   const hash = await redis.hgetall('layout:abc')
-  t.same(Object.keys(hash).sort(), ['_a', '_b', '_c', '_e', '_p', '_v', 'd:n', 'd:user', 'm:ip', 'm:owner'])
+  t.same(Object.keys(hash).sort(), ['_h', '_r', 'd:n', 'd:user'])
+  t.equal(hash._h, `0 ${'user{"id":1}n2'.length} ${expiresAt} `, 'version, size, expiry, no lastAccessAt')
+  t.same(JSON.parse(hash._r), ['5', 'layout:', '{"current":["h"],"replaced":[]}', { ip: '"::1"', owner: '"o"' }])
+  t.equal(await store.patch('abc', { set: { n: 3 }, unset: [], meta: { lastAccessAt: 1796618208615 } }), 'ok')
+  t.equal(await redis.hget('layout:abc', '_h'), `1 ${'user{"id":1}n3'.length} ${expiresAt} 1796618208615`)
+  t.equal(await redis.hget('layout:abc', '_r'), hash._r, 'a write of data and lastAccessAt leaves _r as it was')
   t.equal(await redis.pexpiretime('layout:abc'), expiresAt)
   t.same(await redis.smembers('layout:owner:o'), ['abc'])
   t.ok(await redis.pttl('layout:owner:o') > 0, 'the owner index expires with its sessions')
+})
+
+t.test('layout \'fields\': 0.2\'s hash, a field per data key and per meta field', async t => {
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'fields:', layout: 'fields' })
+  const expiresAt = Date.now() + 60_000
+  await store.set('abc', { data: { user: { id: 1 }, n: 2 }, createdAt: 5, expiresAt, version: 0, auth: { current: ['h'], replaced: [] }, meta: { ip: '::1', owner: 'o' } })
+  t.same(Object.keys(await redis.hgetall('fields:abc')).sort(), ['_a', '_b', '_c', '_e', '_p', '_v', 'd:n', 'd:user', 'm:ip', 'm:owner'])
+  t.equal(await redis.pexpiretime('fields:abc'), expiresAt)
+  t.throws(() => new RedisStore({ client: redis, layout: 'wide' as never }), /`layout` must be 'packed' or 'fields', not "wide"/)
+})
+
+t.test('two layouts on one Redis (a rolling deploy from 0.2): each store reads, patches, rotates, touches, lists and destroys the other\'s sessions, and a hash keeps its layout', async t => {
+  const redis = client()
+  const packed = new RedisStore({ client: redis, prefix: 'mixed:' })
+  const fields = new RedisStore({ client: redis, prefix: 'mixed:', layout: 'fields' })
+  const expiresAt = Date.now() + 60_000
+  for (const [writer, other, id] of [[packed, fields, 'p'], [fields, packed, 'f']] as const) {
+    await writer.set(id, record({ user: { id: 1 }, n: 2 }, { expiresAt, meta: { ip: '::1', owner: 'o', createdAtHr: 1796618208616.4531 } }))
+    const before = Object.keys(await redis.hgetall(`mixed:${id}`)).sort()
+    t.same((await other.get(id))?.data, { user: { id: 1 }, n: 2 }, `${id}: read by the other layout`)
+    t.equal(await other.patch(id, { set: { n: 3 }, unset: ['user'], meta: { lastAccessAt: 7, ip: undefined }, ifVersion: 0, maxBytes: 100 }), 'ok')
+    t.equal(await other.patch(id, { set: { n: 4 }, unset: [], ifVersion: 0 }), 'conflict', 'the version went up')
+    t.equal(await other.patch(id, { set: { n: 4 }, unset: [], unlessWrittenAfter: 6 }), 'conflict', 'the fence reads meta.lastAccessAt')
+    t.equal(await other.patch(id, { set: { big: 'x'.repeat(200) }, unset: [], maxBytes: 100 }), 'too-large', 'the size went with the changed keys')
+    t.equal(await other.rotate(id, 'h-current', { current: ['h2'], replaced: [['h-current', 9]] }), true)
+    t.equal(await other.touch(id, expiresAt + 1000), true)
+    const got = await writer.get(id)
+    t.same(got?.data, { n: 3 })
+    t.same(got?.meta, { owner: 'o', createdAtHr: 1796618208616.4531, lastAccessAt: 7 }, 'meta merged, a removed field gone, 16 digits kept')
+    t.equal(got?.version, 1)
+    t.equal(got?.expiresAt, expiresAt + 1000)
+    t.same(got?.auth, { current: ['h2'], replaced: [['h-current', 9]] })
+    const after = Object.keys(await redis.hgetall(`mixed:${id}`)).sort()
+    const own = (fields: string[]): string[] => fields.filter(f => !f.startsWith('d:'))
+    t.same(own(after), id === 'p' ? ['_h', '_r'] : [...own(before).filter(f => f !== 'm:ip'), 'm:lastAccessAt'].sort(), `${id}: the hash kept its layout`)
+  }
+  t.same((await packed.listByOwner('o')).sort(), ['f', 'p'])
+  t.same((await fields.stats()).owners, { o: 2 })
+  t.equal(await fields.destroyByOwner('o'), 2)
+  t.equal(await redis.exists('mixed:p', 'mixed:f'), 0)
+})
+
+t.test('the packed record comes back exactly through the scripts that rewrite it (cjson): numbers of 16 digits, slashes, non-ASCII, escapes, an empty meta', async t => {
+  const redis = client()
+  const store = new RedisStore({ client: redis, prefix: 'exact:' })
+  const meta = { ip: '::1/64', userAgent: 'Mozilla/5.0 (é) "quoted" \\ \u0001', owner: 'a\ud800b/😀', createdAtHr: 1796618208616.4531, absoluteExpiresAt: null }
+  const auth = { current: ['h/1'], replaced: [] as Array<[string, number]> }
+  await store.set('s', record({ a: 1 }, { expiresAt: null, meta, auth }))
+  t.equal(await store.patch('s', { set: { b: 2 }, unset: [] }), 'ok')
+  t.equal(await store.touch('s', null), true)
+  t.equal(await store.rotate('s', 'h/1', auth), true)
+  const got = await store.get('s')
+  t.same(got?.meta, meta)
+  t.same(got?.auth, auth, 'an empty list stays a list')
+  t.equal(got?.expiresAt, null)
+  t.same(await store.listByOwner(meta.owner), ['s'])
+  t.equal(await store.patch('s', { set: {}, unset: [], meta: { ip: undefined, userAgent: undefined, owner: undefined, createdAtHr: undefined, absoluteExpiresAt: undefined } }), 'ok')
+  t.same((await store.get('s'))?.meta, {}, 'no meta left')
+  t.equal(JSON.parse((await redis.hget('exact:s', '_r'))!)[3].constructor, Object, 'an object, as cjson writes an empty table')
 })
 
 t.test('a read costs exactly one command; touch one (no owner); patch one', async t => {
@@ -89,20 +159,26 @@ t.test('a patch that changes the owner, expiry unchanged, gives the owner set th
   t.same(await store.listByOwner('ann'), ['s'])
 })
 
-t.test('a hash whose _b (data size) or _v (version) is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
+t.test('a hash whose size or version is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
   const { buildApp, sessionCookie, idOf } = await import('../helpers/app.js')
   const { collectWarnings } = await import('../helpers/warnings.js')
   const redis = client()
-  const store = new RedisStore({ client: redis, prefix: 'badsize:' })
-  const app = await buildApp(t, { store, touchAfter: 0, rotationInterval: null }) // every read of a live session extends it
-  for (const [field, value] of [['_b', 'x'], ['_b', ''], ['_b', '-5'], ['_v', ''], ['_v', '1x']]) {
+  const cases = [['fields', '_b', 'x'], ['fields', '_b', ''], ['fields', '_b', '-5'], ['fields', '_v', ''], ['fields', '_v', '1x'], ['packed', 1, 'x'], ['packed', 1, '-5'], ['packed', 0, ''], ['packed', 0, '1x'], ['packed', 0, '1.5']] as const
+  for (const [layout, field, value] of cases) {
+    const store = new RedisStore({ client: redis, prefix: 'badsize:', layout })
+    const app = await buildApp(t, { store, touchAfter: 0, rotationInterval: null }) // every read of a live session extends it
     const cookie = sessionCookie(await app.inject({ method: 'POST', url: '/login/ann' }))!
     const key = `badsize:${idOf(cookie)}`
-    await redis.hset(key, field, value)
+    if (typeof field === 'string') await redis.hset(key, field, value)
+    else {
+      const hot = (await redis.hget(key, '_h'))!.split(' ')
+      hot[field] = value
+      await redis.hset(key, '_h', hot.join(' '))
+    }
     const expiry = await redis.pexpiretime(key)
     const warnings = collectWarnings(t)
     const read = await app.inject({ url: '/read', headers: { cookie } })
-    t.equal(read.statusCode, 200, `${field}=${JSON.stringify(value)}: a read answers 200`)
+    t.equal(read.statusCode, 200, `${layout} ${field}=${JSON.stringify(value)}: a read answers 200`)
     t.equal(read.json().userId, null, 'as a fresh session')
     const write = await app.inject({ method: 'POST', url: '/visit', headers: { cookie } })
     t.equal(write.statusCode, 200, 'a write answers 200, not 503')

@@ -68,13 +68,14 @@ t.test('a bad URL names the offending part', async t => {
     ['file://', /^path is missing/],
     ['dir:///', /^path is missing/],
     ['memory://somewhere', /^host must be empty/],
-    ['redis://cache?tls=yes', /^query parameter "tls" is not known for redis:\/\/ \(known: prefix, connectTimeout, commandTimeout\)/],
+    ['redis://cache?tls=yes', /^query parameter "tls" is not known for redis:\/\/ \(known: prefix, layout, connectTimeout, commandTimeout\)/],
     ['memcached://user@m1', /^username is not supported/],
     ['redis://:%zz@cache', /^password is not valid percent-encoding/],
     ['postgres://db/app?max=0', /^query parameter max must be a positive integer \(got "0"\)/],
     ['mysql://db/app?queryTimeout=1.5', /^query parameter queryTimeout must be a positive integer/],
     ['memory://?maxEntries=', /^query parameter maxEntries must be a positive integer \(got ""\)/],
-    ['redis://cache?commandTimeout=-1', /^query parameter commandTimeout must be a positive integer/]
+    ['redis://cache?commandTimeout=-1', /^query parameter commandTimeout must be a positive integer/],
+    ['redis://cache?layout=wide', /^query parameter layout must be 'packed' or 'fields', not "wide"/]
   ]
   for (const [url, expected] of cases) {
     const err = (() => { try { parseStoreUrl(url) } catch (e) { return e } })() as StoreUrlError
@@ -181,6 +182,10 @@ t.test('redis:// with a password and a db number; the client is closed with the 
   await roundTrip(t, `redis://:hunter22@127.0.0.1:${server.port}/3?prefix=url:`)
   await admin.select(3)
   t.equal((await admin.keys('url:*')).length, 1, 'the session is in db 3 under the prefix')
+  t.equal(await admin.hexists((await admin.keys('url:*'))[0], '_r'), 1, 'packed, the default layout')
+  await roundTrip(t, `redis://:hunter22@127.0.0.1:${server.port}/3?prefix=wide:&layout=fields`)
+  const [wide] = await admin.keys('wide:*')
+  t.same([await admin.hexists(wide, '_r'), await admin.hexists(wide, '_c')], [0, 1], '?layout=fields writes 0.2\'s layout')
   const clients = (await admin.client('LIST') as string).trim().split('\n')
   t.equal(clients.length, 1, 'only the test\'s own connection is left')
 
