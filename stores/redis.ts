@@ -111,7 +111,7 @@ function recordArgs (record: SessionRecord, prefix: string, layout: RedisLayout)
   return fields
 }
 
-const HOT_RE = /^(\d{1,15}) (\d{1,15}) ([^ ]*) (.*)$/s
+const HOT_RE = /^(\d{1,15}) (\d{1,15}) (\d{0,15}) (.*)$/s
 
 /** a packed hash's `_h` and `_r` as get() reads them (throws on anything else: the hash is corrupt) */
 function unpack (hot: string | undefined, raw: string, data: Record<string, unknown>): SessionRecord | undefined {

@@ -26,7 +26,7 @@
 const PACKED = `
 local function hot (text)
   if not text then return nil end
-  return string.match(text, '^(%d+) (%d+) ([^ ]*) (.*)$')
+  return string.match(text, '^(%d+) (%d+) (%d*) (.*)$')
 end
 local function cold (raw)
   if not raw then return false end

@@ -159,11 +159,11 @@ t.test('a patch that changes the owner, expiry unchanged, gives the owner set th
   t.same(await store.listByOwner('ann'), ['s'])
 })
 
-t.test('a hash whose size or version is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
+t.test('a hash whose size, version or expiry is not a number is corrupt: a fresh session and one warning, never a 503 nor a longer life', async t => {
   const { buildApp, sessionCookie, idOf } = await import('../helpers/app.js')
   const { collectWarnings } = await import('../helpers/warnings.js')
   const redis = client()
-  const cases = [['fields', '_b', 'x'], ['fields', '_b', ''], ['fields', '_b', '-5'], ['fields', '_v', ''], ['fields', '_v', '1x'], ['packed', 1, 'x'], ['packed', 1, '-5'], ['packed', 0, ''], ['packed', 0, '1x'], ['packed', 0, '1.5']] as const
+  const cases = [['fields', '_b', 'x'], ['fields', '_b', ''], ['fields', '_b', '-5'], ['fields', '_v', ''], ['fields', '_v', '1x'], ['packed', 1, 'x'], ['packed', 1, '-5'], ['packed', 0, ''], ['packed', 0, '1x'], ['packed', 0, '1.5'], ['packed', 2, 'soon']] as const
   for (const [layout, field, value] of cases) {
     const store = new RedisStore({ client: redis, prefix: 'badsize:', layout })
     const app = await buildApp(t, { store, touchAfter: 0, rotationInterval: null }) // every read of a live session extends it

@@ -189,6 +189,8 @@ test('RedisStore takes ioredis v5 and v6 and node-redis v4, v5 and v6 clients an
   expect(RedisStore).type.toBeConstructableWith({ client: createClient6() })
   expect(RedisStore).type.toBeConstructableWith({ client: createCluster6({ rootNodes: [] }) })
   expect(RedisStore).type.not.toBeConstructableWith({ client: { sendCommand: async () => null } })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis(), layout: 'fields' })
+  expect(RedisStore).type.not.toBeConstructableWith({ client: new Redis(), layout: 'wide' })
 })
 
 test('a real mongodb Collection has the surface MongoStore uses (the test fake mirrors it)', () => {
