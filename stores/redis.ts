@@ -113,32 +113,43 @@ function recordArgs (record: SessionRecord, prefix: string, layout: RedisLayout)
 
 const HOT_RE = /^(\d{1,15}) (\d{1,15}) (\d{0,15}) (.*)$/s
 
+type Cold = [createdAt: string, prefix: string, auth: string, meta: Record<string, string>]
+
+/** `_r` parsed, or undefined when it is not exactly four parts of strings (what the scripts' cjson writes back as it read) */
+function cold (raw: string | null | undefined): Cold | undefined {
+  let r: unknown
+  try {
+    r = JSON.parse(raw ?? '')
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(r) || r.length !== 4 || typeof r[0] !== 'string' || typeof r[1] !== 'string' || typeof r[2] !== 'string' ||
+    typeof r[3] !== 'object' || r[3] === null || !Object.values(r[3]).every(v => typeof v === 'string')) return undefined
+  return r as Cold
+}
+
 /** a packed hash's `_h` and `_r` as get() reads them (throws on anything else: the hash is corrupt) */
-function unpack (hot: string | undefined, raw: string, data: Record<string, unknown>): SessionRecord | undefined {
+function unpack (hot: string | undefined, raw: string | undefined, data: Record<string, unknown>): SessionRecord | undefined {
   const h = HOT_RE.exec(hot ?? '')
-  const r: unknown = JSON.parse(raw)
-  if (h === null || !Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'string' || typeof r[2] !== 'string' || typeof r[3] !== 'object' || r[3] === null) throw new Error('_h or _r is not a packed record')
+  const r = cold(raw)
+  if (h === null || r === undefined) throw new Error('_h or _r is not a packed record')
   const expiresAt = h[3] === '' ? null : Number(h[3])
   if (expiresAt !== null && expiresAt <= Date.now()) return undefined
   const meta: Record<string, unknown> = {}
-  const texts = r[3] as Record<string, string>
+  const texts = r[3]
   for (const name of Object.keys(texts)) meta[name] = JSON.parse(texts[name])
   if (h[4] !== '') meta.lastAccessAt = JSON.parse(h[4])
   return { data, createdAt: Number(r[0]), expiresAt, version: Number(h[1]), auth: JSON.parse(r[2]), meta }
 }
 
-/** createdAt, the owner (as JSON, as `m:owner` holds it) and the prefix of a packed hash's `_r`; undefined when it is not JSON */
-function packedFields (raw: string): [string | null, string | null, string | null] | undefined {
-  let r: unknown
-  try {
-    r = JSON.parse(raw)
-  } catch {
-    return undefined
-  }
-  if (!Array.isArray(r)) return undefined
-  const text = (v: unknown): string | null => typeof v === 'string' ? v : null
-  const meta: unknown = r[3]
-  return [text(r[0]), text(meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>).owner : null), text(r[1])]
+/**
+ * createdAt, the owner (as JSON, as `m:owner` holds it) and the prefix of a packed hash (`_h`, `_r`);
+ * undefined when it is corrupt as get() reads it
+ */
+function packedFields (hot: string | null | undefined, raw: string | null | undefined): [string, string | null, string] | undefined {
+  const r = cold(raw)
+  if (r === undefined || !HOT_RE.test(hot ?? '')) return undefined
+  return [r[0], r[3].owner ?? null, r[1]]
 }
 
 /** Sessions in Redis or Redis Cluster: one hash per session, per-key atomic patches, native expiry. */
@@ -193,7 +204,7 @@ export class RedisStore implements SessionStore {
         else if (field.startsWith('m:')) metaTexts.push(field, hash[i + 1])
         else own[field] = hash[i + 1]
       }
-      if (own._r !== undefined || own._h !== undefined) return unpack(own._h, own._r ?? '', data)
+      if (own._r !== undefined || own._h !== undefined) return unpack(own._h, own._r, data)
       if (own._c === undefined) return undefined
       const meta: Record<string, unknown> = {}
       for (let i = 0; i < metaTexts.length; i += 2) meta[metaTexts[i].slice(2)] = JSON.parse(metaTexts[i + 1])
@@ -321,11 +332,10 @@ export class RedisStore implements SessionStore {
           .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
         for (const [c, o, p, r, h] of results) {
           let [created, owner, prefix] = [c, o, p]
-          const raw = r ?? (h === null || h === undefined ? h : '')
-          if (raw !== null && raw !== undefined) {
-            const r = packedFields(raw)
-            if (r === undefined) continue // corrupt: not a session get() reads
-            ;[created, owner, prefix] = r
+          if ((r !== null && r !== undefined) || (h !== null && h !== undefined)) {
+            const packed = packedFields(h, r)
+            if (packed === undefined) continue // corrupt: not a session get() reads
+            ;[created, owner, prefix] = packed
           }
           if (created === null || created === undefined || (prefix !== null && prefix !== undefined && prefix !== this.#prefix)) continue
           sessions++
@@ -355,10 +365,10 @@ export class RedisStore implements SessionStore {
     const owners = await Promise.all(ids.map(async id => {
       const session = this.#key(id)
       try {
-        const [owner, raw] = await this.#link.send(session, ['HMGET', session, 'm:owner', '_r']) as Array<string | null>
-        if (raw !== null && raw !== undefined) {
-          const r = packedFields(raw)
-          return r === undefined ? CORRUPT : readOwner(r[1])
+        const [owner, raw, hot] = await this.#link.send(session, ['HMGET', session, 'm:owner', '_r', '_h']) as Array<string | null>
+        if ((raw !== null && raw !== undefined) || (hot !== null && hot !== undefined)) {
+          const packed = packedFields(hot, raw)
+          return packed === undefined ? CORRUPT : readOwner(packed[1])
         }
         return readOwner(owner)
       } catch (err) {

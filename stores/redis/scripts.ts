@@ -21,17 +21,22 @@
 
 /**
  * `hot(text)`: a packed hash's `_h` as version, size, expiresAt, lastAccessAt (nil when it is not
- * that: corrupt); `cold(raw)`: its `_r` decoded, false when corrupt (missing to every script, as to get())
+ * that: corrupt); `cold(raw)`: its `_r` decoded, false when corrupt (missing to every script, as to
+ * get(), whose checks these are: counts of at most 15 digits, exactly four strings-only parts, so that
+ * cjson can write back whatever it read)
  */
 const PACKED = `
 local function hot (text)
   if not text then return nil end
-  return string.match(text, '^(%d+) (%d+) (%d*) (.*)$')
+  local version, bytes, expires, written = string.match(text, '^(%d+) (%d+) (%d*) (.*)$')
+  if not version or #version > 15 or #bytes > 15 or #expires > 15 then return nil end
+  return version, bytes, expires, written
 end
 local function cold (raw)
   if not raw then return false end
   local ok, r = pcall(cjson.decode, raw)
-  if not ok or type(r) ~= 'table' or type(r[1]) ~= 'string' or type(r[2]) ~= 'string' or type(r[3]) ~= 'string' or type(r[4]) ~= 'table' then return false end
+  if not ok or type(r) ~= 'table' or r[5] ~= nil or type(r[1]) ~= 'string' or type(r[2]) ~= 'string' or type(r[3]) ~= 'string' or type(r[4]) ~= 'table' then return false end
+  for _, v in pairs(r[4]) do if type(v) ~= 'string' then return false end end
   return r
 end
 local function packedOwner (raw)
@@ -47,8 +52,8 @@ export const SCRIPTS = {
 local A = #ARGV == 1 and cjson.decode(ARGV[1]) or ARGV
 local old = false
 if redis.call('TYPE', KEYS[1]).ok == 'hash' then
-  local found = redis.call('HMGET', KEYS[1], '_r', 'm:owner')
-  if found[1] then old = packedOwner(found[1]) else old = found[2] end
+  local found = redis.call('HMGET', KEYS[1], '_r', 'm:owner', '_h')
+  if found[1] or found[3] then old = packedOwner(found[1]) else old = found[2] end
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(A, 2))
@@ -68,8 +73,9 @@ return 1`,
   // packed hash answers ''), n, then n field/value pairs (`d:` data, `m:` meta, `_e`, `_p`), then fields
   // to delete. The data's size (key + value bytes of every d: field) is kept from the lengths of the
   // changed fields only. Answers false when missing (or corrupt: a version or size that is not a
-  // count, an `_h` or `_r` that is not one, which get() reads as missing too), else {owner, 1 applied
-  // | 0 version conflict | 2 too large, the key's expiry (-1 none)}.
+  // count, an `_h` that is not one or a missing `_r`, which get() reads as missing too; a patch that
+  // does not decode `_r` does not check it further, and writes to a hash no read takes), else {owner,
+  // 1 applied | 0 version conflict | 2 too large, the key's expiry (-1 none)}.
   fzsSessionPatch: `${PACKED}
 local A = #ARGV == 1 and cjson.decode(ARGV[1]) or ARGV
 local found = redis.call('HMGET', KEYS[1], '_h', '_r', '_c', 'm:owner', '_v', '_b', 'm:lastAccessAt')
@@ -137,17 +143,19 @@ if A[1] == '' then redis.call('PERSIST', KEYS[1]) elseif A[1] ~= '-' then redis.
 return {owner or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,
   // ARGV: the expected newest secret hash, the new auth JSON
   fzsSessionRotate: `${PACKED}
-local found = redis.call('HMGET', KEYS[1], '_r', '_a')
-if found[1] then
+local found = redis.call('HMGET', KEYS[1], '_r', '_a', '_h')
+if found[1] or found[3] then
   local r = cold(found[1])
-  if not r then return 0 end
+  if not r or not hot(found[3]) then return 0 end
   local ok, auth = pcall(cjson.decode, r[3])
   if not ok or type(auth) ~= 'table' or type(auth.current) ~= 'table' or auth.current[1] ~= ARGV[1] then return 0 end
   r[3] = ARGV[2]
   redis.call('HSET', KEYS[1], '_r', cjson.encode(r))
   return 1
 end
-if not found[2] or cjson.decode(found[2]).current[1] ~= ARGV[1] then return 0 end
+if not found[2] then return 0 end
+local ok, auth = pcall(cjson.decode, found[2])
+if not ok or type(auth) ~= 'table' or type(auth.current) ~= 'table' or auth.current[1] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
   // ARGV: expiresAt ('' never), the store's prefix; answers {owner}, false when missing (or corrupt)

@@ -118,6 +118,55 @@ t.test('the packed record comes back exactly through the scripts that rewrite it
   t.equal(JSON.parse((await redis.hget('exact:s', '_r'))!)[3].constructor, Object, 'an object, as cjson writes an empty table')
 })
 
+t.test('a hash corrupt in either layout reads as missing, and no store call on it throws (a script error would be a 503)', async t => {
+  const redis = client()
+  const stores = { packed: new RedisStore({ client: redis, prefix: 'broken:' }), fields: new RedisStore({ client: redis, prefix: 'broken:', layout: 'fields' }) }
+  const withR = async (key: string, change: (r: any[]) => void): Promise<void> => {
+    const r = JSON.parse((await redis.hget(key, '_r'))!)
+    change(r)
+    await redis.hset(key, '_r', JSON.stringify(r).replace('"INF"', '1e400'))
+  }
+  const withH = async (key: string, change: (h: string[]) => void): Promise<void> => {
+    const h = (await redis.hget(key, '_h'))!.split(' ')
+    change(h)
+    await redis.hset(key, '_h', h.join(' '))
+  }
+  const cases: Array<[string, keyof typeof stores, (key: string) => Promise<unknown>]> = [
+    ['_r with a fifth part cjson cannot write back (1e400)', 'packed', async k => { await withR(k, r => r.push('INF')) }],
+    ['a meta value in _r that is a number, not its JSON', 'packed', async k => { await withR(k, r => { r[3].createdAtHr = 1796618208616.4531 }) }],
+    ['a meta value in _r cjson cannot write back', 'packed', async k => { await withR(k, r => { r[3].x = 'INF' }) }],
+    ['_r an object', 'packed', async k => { await redis.hset(k, '_r', '{"a":1}') }],
+    ['_r nested past cjson\'s limit', 'packed', async k => { await redis.hset(k, '_r', '['.repeat(1100) + ']'.repeat(1100)) }],
+    ['_r missing', 'packed', async k => { await redis.hdel(k, '_r') }],
+    ['_h missing', 'packed', async k => { await redis.hdel(k, '_h') }],
+    ['_h with a 16-digit version', 'packed', async k => { await withH(k, h => { h[0] = '1234567890123456' }) }],
+    ['_h with junk after the expiry', 'packed', async k => { await withH(k, h => { h[2] += 'x' }) }],
+    // 0.2's scripts check the auth only where they use it: rotation
+    ['_a not JSON', 'fields', async k => { await redis.hset(k, '_a', 'nope') }],
+    ['_a without a list of hashes', 'fields', async k => { await redis.hset(k, '_a', '{"current":5}') }],
+    ['an _h beside 0.2\'s fields', 'fields', async k => { await redis.hset(k, '_h', '0 0  ') }]
+  ]
+  for (const [i, [how, layout, corrupt]] of cases.entries()) {
+    const store = stores[layout]
+    const id = `c${i}`
+    await store.set(id, record({ a: 1 }, { meta: { owner: `o${i}`, ip: '::1' } }))
+    await corrupt(`broken:${id}`)
+    const authOnly = how.startsWith('_a ')
+    t.equal(await store.get(id), undefined, `${how}: reads as missing`)
+    t.equal(await store.rotate(id, 'h-current', { current: ['h2'], replaced: [] }), false, `${how}: a rotation does not happen`)
+    const answers = [
+      await store.patch(id, { set: {}, unset: [], meta: { ip: '::2' } }),
+      await store.patch(id, { set: {}, unset: [], expiresAt: Date.now() + 60_000 }),
+      await store.touch(id, Date.now() + 60_000),
+      await store.listByOwner(`o${i}`)
+    ]
+    if (!authOnly) t.same(answers, ['missing', 'missing', false, []], `${how}: patches and touch find it missing, listing skips it`)
+    await store.stats()
+    await store.destroy(id)
+    t.equal(await redis.exists(`broken:${id}`), 0, `${how}: destroyed`)
+  }
+})
+
 t.test('a read costs exactly one command; touch one (no owner); patch one', async t => {
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'count:' })
