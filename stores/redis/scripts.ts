@@ -44,7 +44,10 @@ local function packedOwner (raw)
   return r and r[4].owner or false
 end`
 
-export const SCRIPTS = {
+export type ScriptName = 'fzsSessionSet' | 'fzsSessionCreate' | 'fzsSessionPatch' | 'fzsSessionRotate' | 'fzsSessionTouch' | 'fzsOwnerExtend' | 'fzsSessionDestroy'
+
+// typed by name only: the declarations need not carry the scripts' text
+export const SCRIPTS: Readonly<Record<ScriptName, string>> = {
   // A key of another type where a session should be (corrupt) is replaced by set() and create(), is
   // missing to touch(), and is deleted by destroy(); patch() and rotate() read it as missing (WRONGTYPE).
   // Answers the owner (as JSON) the replaced hash had, or false.
@@ -195,6 +198,4 @@ local found = redis.call('HMGET', KEYS[1], '_r', '_c', 'm:owner', '_h')
 redis.call('DEL', KEYS[1])
 if found[1] or found[4] then return {1, packedOwner(found[1]) or ''} end
 return {found[2] and 1 or 0, found[3] or ''}`
-} as const
-
-export type ScriptName = keyof typeof SCRIPTS
+}
