@@ -5,6 +5,7 @@ import { dataObject, decodeRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
 import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis/link.js'
+import { redisLayoutProblem, type RedisLayout } from './redis/layout.js'
 
 export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis/link.js'
 
@@ -24,8 +25,7 @@ export interface RedisStoreOptions {
   layout?: RedisLayout
 }
 
-export type RedisLayout = 'packed' | 'fields'
-const LAYOUTS: readonly RedisLayout[] = ['packed', 'fields']
+export type { RedisLayout } from './redis/layout.js'
 
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 const expiry = (at: number | null): string => at === null ? '' : String(at)
@@ -33,11 +33,12 @@ const wrongType = (err: unknown): boolean => String((err as Error)?.message).inc
 const corruptMessage = (key: string, why: string): string => `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`
 /**
  * A script's arguments as one JSON array, decoded by its first line: a client spends per argument, not
- * per byte (a create's 35 arguments cost ioredis 27 µs, one 14 µs; node-redis 9.4 and 6.0), and Redis
- * 3 µs more to decode them. A lone surrogate in a field name, which Lua's cjson refuses, keeps them
- * apart (the test also matches an escaped backslash followed by "ud", which only costs that).
+ * per byte (0.2's create of 35 arguments cost ioredis 27 µs, one 14 µs; node-redis 9.4 and 6.0; the
+ * packed layout's 9 cost the same either way), and Redis 2-3 µs more to decode them. A lone surrogate
+ * in a field name, which Lua's cjson refuses, keeps them apart (the test also matches an escaped
+ * backslash followed by "ud", which only costs that).
  */
-function packed (args: string[]): string[] {
+function oneArgument (args: string[]): string[] {
   const json = JSON.stringify(args)
   return json.includes('\\ud') ? args : [json]
 }
@@ -163,7 +164,8 @@ export class RedisStore implements SessionStore {
     this.#link = redisLink(options?.client)
     this.#prefix = options.prefix ?? 'sess:'
     this.#layout = options.layout ?? 'packed'
-    if (!LAYOUTS.includes(this.#layout)) throw new TypeError(`RedisStore: \`layout\` must be 'packed' or 'fields', not ${JSON.stringify(this.#layout)}`)
+    const problem = redisLayoutProblem(this.#layout)
+    if (problem !== undefined) throw new TypeError(`RedisStore: \`layout\` ${problem}`)
   }
 
   /** sessions Redis expired by itself, from keyspace notifications (needs `notify-keyspace-events` with `Ex`) */
@@ -220,13 +222,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), packed(recordArgs(record, this.#prefix, this.#layout))) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout))) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), packed(recordArgs(record, this.#prefix, this.#layout))) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout))) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -248,7 +250,7 @@ export class RedisStore implements SessionStore {
       const key = this.#key(id)
       // the owner is needed only to move the session between owner sets, or to extend its set's expiry
       const needOwner = change.expiresAt !== undefined || (change.meta !== undefined && 'owner' in change.meta)
-      result = await this.#link.run('fzsSessionPatch', key, packed([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
+      result = await this.#link.run('fzsSessionPatch', key, oneArgument([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
         change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter),
         needOwner ? '1' : '', String(set.length / 2), ...set, ...unset])) as [string, number, number?] | null
     } catch (err) {

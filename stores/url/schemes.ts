@@ -4,6 +4,7 @@
 // A new store adds its line here; which options its URL maps to is written in its own file.
 import type { OpenedFromUrl, StoreUrl } from '../kit/url.js'
 import { memcachedPrefixProblem } from '../kit/memcached-key.js'
+import { redisLayoutProblem } from '../redis/layout.js'
 
 /**
  * What a URL holds between `scheme://` and `?` (parse.ts checks each form):
@@ -33,7 +34,6 @@ export interface SchemeRow {
   open: (url: StoreUrl) => Promise<OpenedFromUrl>
 }
 
-const redisLayoutProblem = (layout: unknown): string | undefined => layout === 'packed' || layout === 'fields' ? undefined : `must be 'packed' or 'fields', not ${JSON.stringify(layout)}`
 const REDIS_PARAMS = { prefix: 'text', layout: redisLayoutProblem, connectTimeout: 'count', commandTimeout: 'count' } as const
 
 export const STORES = {

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis'
 import { RedisStore } from '../../stores/redis.js'
 import { conformance } from './conformance.js'
 import { startRedis } from '../helpers/servers.js'
-import { record } from '../../testing/index.js'
+import { record, lifecycleRaces } from '../../testing/index.js'
+import type { SessionStore } from '../../types/index.js'
 import { redisCorruptions } from '../helpers/redis-corrupt.js'
 
 const server = await startRedis()
@@ -24,6 +25,30 @@ t.test('conformance on a real redis-server', async t => {
 t.test('conformance of the fields layout (0.2\'s, for a rolling deploy from it)', async t => {
   const shared = client()
   conformance(t, { create: async ({ prefix }) => new RedisStore({ client: shared, prefix, layout: 'fields' }), corruptions: redisCorruptions(async (...args) => await shared.call(...args as [string, ...string[]])) })
+})
+
+t.test('lifecycle races where every other store call is made by a store of the other layout (a rolling deploy over 0.2)', async t => {
+  const shared = client()
+  let n = 0
+  /** one store whose calls go in turn to a packed and a fields store on one prefix */
+  const mixed = (prefix: string): SessionStore => {
+    const stores = [new RedisStore({ client: shared, prefix }), new RedisStore({ client: shared, prefix, layout: 'fields' })]
+    let calls = 0
+    return new Proxy(stores[0], {
+      get: (_target, name) => {
+        const store = stores[calls++ % 2] as unknown as Record<string | symbol, unknown>
+        const value = store[name]
+        return typeof value === 'function' ? value.bind(store) : value
+      }
+    })
+  }
+  const probe = mixed('mixprobe:')
+  await probe.set('a', record({ x: 1 }))
+  await probe.set('b', record({ x: 1 }))
+  t.same([await shared.hexists('mixprobe:a', '_r'), await shared.hexists('mixprobe:b', '_r')], [1, 0], 'the calls do alternate between the layouts')
+  const cases = lifecycleRaces({ create: async () => mixed(`mixrace${n++}:`) })
+  t.ok(cases.length > 10)
+  for (const c of cases) t.test(c.name, async () => { await c.run() })
 })
 
 t.test('arguments go as one JSON array, except where a field name holds a lone surrogate (cjson refuses it): both write the same hash', async t => {
