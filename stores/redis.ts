@@ -32,13 +32,14 @@ const expiry = (at: number | null): string => at === null ? '' : String(at)
 const wrongType = (err: unknown): boolean => String((err as Error)?.message).includes('WRONGTYPE')
 const corruptMessage = (key: string, why: string): string => `RedisStore: corrupt session ${key.slice(0, 24)}… treated as missing (${why})`
 /**
- * A script's arguments as one JSON array, decoded by its first line: a client spends per argument, not
- * per byte (0.2's create of 35 arguments cost ioredis 27 µs, one 14 µs; node-redis 9.4 and 6.0; the
- * packed layout's 9 cost the same either way), and Redis 2-3 µs more to decode them. A lone surrogate
- * in a field name, which Lua's cjson refuses, keeps them apart (the test also matches an escaped
- * backslash followed by "ud", which only costs that).
+ * A script's arguments as one JSON array, decoded by its first line, from `from` arguments on (the
+ * link's packFrom): a client spends per argument as well as per byte (0.2's create of 35 arguments cost
+ * ioredis 27 µs, one 14 µs; node-redis 9.4 and 6.0), and Redis 2-3 µs more to decode them. A lone
+ * surrogate in a field name, which Lua's cjson refuses, keeps them apart (the test also matches an
+ * escaped backslash followed by "ud", which only costs that).
  */
-function oneArgument (args: string[]): string[] {
+function oneArgument (args: string[], from: number): string[] {
+  if (args.length < from) return args
   const json = JSON.stringify(args)
   return json.includes('\\ud') ? args : [json]
 }
@@ -222,13 +223,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout))) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout), this.#link.packFrom)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout))) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout), this.#link.packFrom)) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -252,7 +253,7 @@ export class RedisStore implements SessionStore {
       const needOwner = change.expiresAt !== undefined || (change.meta !== undefined && 'owner' in change.meta)
       result = await this.#link.run('fzsSessionPatch', key, oneArgument([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
         change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter),
-        needOwner ? '1' : '', String(set.length / 2), ...set, ...unset])) as [string, number, number?] | null
+        needOwner ? '1' : '', String(set.length / 2), ...set, ...unset], this.#link.packFrom)) as [string, number, number?] | null
     } catch (err) {
       if (!wrongType(err)) throw err
       return 'missing'

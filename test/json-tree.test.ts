@@ -96,6 +96,26 @@ t.test('the codec gives Dates back as Dates, years past 9999 and invalid ones in
   t.ok(sameTree(parse(stringify(new Date('+010000-01-01T00:00:00.000Z'))), new Date('+010000-01-01T00:00:00.000Z')))
 })
 
+t.test('the codec finds a Date at any depth, in objects and arrays alike, and writes a tree without one as JSON does', async t => {
+  const dateless = fc.letrec(tie => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom('a', 'b', 'c'), tie('value'), { maxKeys: 3 }))
+  })).value
+  fc.assert(fc.property(dateless, value => {
+    t.equal(stringify(value), JSON.stringify(value))
+  }))
+  // a path of object keys and array indexes down to where the Date goes
+  const path = fc.array(fc.oneof(fc.constantFrom('a', 'b'), fc.nat(2)), { maxLength: 6 })
+  fc.assert(fc.property(dateless, path, fc.date(), (around, steps, date) => {
+    let tree: unknown = date
+    for (const step of [...steps].reverse()) {
+      if (typeof step === 'number') tree = [...Array.from({ length: step }, () => around), tree]
+      else tree = { x: around, [step]: tree }
+    }
+    t.ok(sameTree(parse(stringify(tree)), tree), JSON.stringify(steps))
+  }))
+})
+
 t.test('oversize agrees with dataSize for any data and limit', async t => {
   fc.assert(fc.property(fc.dictionary(fc.string({ unit: 'binary', maxLength: 4 }), anyTree, { maxKeys: 4 }), fc.nat(400), (data, limit) => {
     if (Object.values(data).some(v => v instanceof Map)) return
