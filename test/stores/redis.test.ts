@@ -289,3 +289,24 @@ t.test('an owner index that is not a set (corrupt) fails neither logins under an
   await new Promise(resolve => setImmediate(resolve))
   t.equal(warnings.filter(w => w.includes('owner index')).length, 2, 'each corrupt index reported once')
 })
+
+t.test('ioredis: a server that has not cached the scripts (restarted, flushed) runs them by EVAL, autopipelined calls included', async t => {
+  const redis = new Redis(server.url, { enableAutoPipelining: true })
+  clients.push(redis)
+  const store = new RedisStore({ client: redis, prefix: 'noscript:' })
+  const expiresAt = Date.now() + 60_000
+  await store.set('x', record({ n: 0 }, { expiresAt }))
+  for (let round = 0; round < 2; round++) {
+    await redis.script('FLUSH')
+    // in flight together, so that one pipeline carries them all to a server without the scripts
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await Promise.all([
+      store.patch('x', { set: { [`k${round}_${i}`]: i }, unset: [] }),
+      store.create(`new${round}_${i}`, record({ i }, { expiresAt })),
+      store.touch('x', expiresAt)
+    ])))
+    t.same(results, Array.from({ length: 20 }, () => ['ok', true, true]), `round ${round}`)
+  }
+  const data = (await store.get('x'))?.data ?? {}
+  t.equal(Object.keys(data).length, 41, 'every patch landed')
+  t.same((await store.get('new1_7'))?.data, { i: 7 })
+})
