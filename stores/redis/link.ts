@@ -119,10 +119,7 @@ export interface RedisLink {
   masters (): Promise<RedisNode[]>
   /** a Cluster's client whose slot map can change (failover, resharding): the expiry watch follows it */
   readonly cluster: boolean
-  /**
-   * from how many arguments a script's are cheaper sent as one JSON array (RedisStore's oneArgument()):
-   * ioredis spends ~0.4 µs of CPU per argument, node-redis ~0.1, and the JSON ~3 ns per character
-   */
+  /** from how many arguments a script's are cheaper sent packed in one (RedisStore's oneArgument()) */
   readonly packFrom: number
   /**
    * re-reads a Cluster's slot map in the background (at most once a second), for a client that would

@@ -1,5 +1,5 @@
-// The Lua scripts of RedisStore, in one place: the ioredis link defines them as commands, the
-// node-redis link runs them by EVALSHA (EVAL when the server has not cached them yet).
+// The Lua scripts of RedisStore, in one place: both links run them by EVALSHA (EVAL when the server
+// has not cached them yet).
 
 // One hash per session, in one of two layouts, told apart by the `_r` field. Both have `d:<key>` per
 // top-level data key and PEXPIREAT on the key.
@@ -16,8 +16,9 @@
 // with. Strings only in `_r`, so that cjson (whose numbers keep 14 digits, and which writes an empty
 // array as {}) gives back exactly what it read.
 // Every script touches ONE key (Cluster-safe); the owner index (a set per owner) is kept by separate
-// single-key commands. set, create and patch take their arguments as they are or packed in one JSON
-// array (ARGV[1]), which a client sends for less CPU.
+// single-key commands. set, create and patch take their arguments as they are or packed in one,
+// ARGV[1] = "<byte length>,<byte length>,…:<the arguments back to back>", which a client sends for less
+// CPU (no escaping, unlike JSON, and nothing for Redis to decode).
 
 /**
  * `hot(text)`: a packed hash's `_h` as version, size, expiresAt, lastAccessAt (nil when it is not
@@ -44,6 +45,20 @@ local function packedOwner (raw)
   return r and r[4].owner or false
 end`
 
+/** `args()`: ARGV, or the arguments packed in ARGV[1] (see above) */
+const ARGS = `
+local function args ()
+  if #ARGV ~= 1 then return ARGV end
+  local packed = ARGV[1]
+  local colon = string.find(packed, ':', 1, true)
+  local A, at = {}, colon + 1
+  for n in string.gmatch(string.sub(packed, 1, colon - 1), '%d+') do
+    A[#A + 1] = string.sub(packed, at, at + n - 1)
+    at = at + n
+  end
+  return A
+end`
+
 export type ScriptName = 'fzsSessionSet' | 'fzsSessionCreate' | 'fzsSessionPatch' | 'fzsSessionRotate' | 'fzsSessionTouch' | 'fzsOwnerExtend' | 'fzsSessionDestroy'
 
 // typed by name only: the declarations need not carry the scripts' text
@@ -51,8 +66,8 @@ export const SCRIPTS: Readonly<Record<ScriptName, string>> = {
   // A key of another type where a session should be (corrupt) is replaced by set() and create(), is
   // missing to touch(), and is deleted by destroy(); patch() and rotate() read it as missing (WRONGTYPE).
   // Answers the owner (as JSON) the replaced hash had, or false.
-  fzsSessionSet: `${PACKED}
-local A = #ARGV == 1 and cjson.decode(ARGV[1]) or ARGV
+  fzsSessionSet: `${PACKED}${ARGS}
+local A = args()
 local old = false
 if redis.call('TYPE', KEYS[1]).ok == 'hash' then
   local found = redis.call('HMGET', KEYS[1], '_r', 'm:owner', '_h')
@@ -63,8 +78,8 @@ redis.call('HSET', KEYS[1], unpack(A, 2))
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return old`,
   // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
-  fzsSessionCreate: `
-local A = #ARGV == 1 and cjson.decode(ARGV[1]) or ARGV
+  fzsSessionCreate: `${ARGS}
+local A = args()
 local type = redis.call('TYPE', KEYS[1]).ok
 if type == 'hash' then return 0 end
 if type ~= 'none' then redis.call('DEL', KEYS[1]) end
@@ -79,8 +94,8 @@ return 1`,
   // count, an `_h` that is not one or a missing `_r`, which get() reads as missing too; a patch that
   // does not decode `_r` does not check it further, and writes to a hash no read takes), else {owner,
   // 1 applied | 0 version conflict | 2 too large, the key's expiry (-1 none)}.
-  fzsSessionPatch: `${PACKED}
-local A = #ARGV == 1 and cjson.decode(ARGV[1]) or ARGV
+  fzsSessionPatch: `${PACKED}${ARGS}
+local A = args()
 local found = redis.call('HMGET', KEYS[1], '_h', '_r', '_c', 'm:owner', '_v', '_b', 'm:lastAccessAt')
 local n = tonumber(A[6])
 local last = 6 + 2 * n
