@@ -16,7 +16,7 @@ const PACKAGE_FLOORS = [
 
 /** lib/'s floors, lowest first (file names without .ts). Every file of lib/ is on one (test/layout.test.ts checks). */
 const LIB_FLOORS = [
-  ['secrets', 'errors', 'store-call', 'events', 'duration', 'binding', 'json-value', 'store-timeout', 'key-ring'],
+  ['secrets', 'hmac-signer', 'errors', 'store-call', 'events', 'duration', 'binding', 'json-value', 'store-timeout', 'key-ring'],
   ['schema', 'freshness', 'sessions-api'],
   ['options', 'legacy-options', 'signer-options'],
   ['cookie', 'expiry', 'stored', 'upkeep', 'sealed-store'],

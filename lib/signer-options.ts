@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto'
 import { Signer } from '@fastify/cookie'
 import type { CookieSigner } from '../types/index.js'
+import { hmacSigner } from './hmac-signer.js'
 import { errorCodes } from './errors.js'
 
 const MIN_SECRET = 32
@@ -37,12 +38,17 @@ function algorithm (value: unknown): string {
 }
 
 /**
- * The cookie's signer: @fastify/cookie's Signer over the secrets, or the app's own object with sign()
+ * The cookie's signer: over the secrets, ours (lib/hmac-signer.ts) for sha256/384/512, else
+ * @fastify/cookie's Signer (the same format); or the app's own object with sign()
  * and unsign() (as @fastify/session accepts), checked once here to give back what it signed.
  */
 export function signer (secret: unknown, algo: unknown): CookieSigner {
   const s = secret as Partial<CookieSigner> | null
-  if (s === null || typeof s !== 'object' || Array.isArray(s) || Buffer.isBuffer(s)) return new Signer(secrets(secret), algorithm(algo))
+  if (s === null || typeof s !== 'object' || Array.isArray(s) || Buffer.isBuffer(s)) {
+    const list = secrets(secret)
+    const name = algorithm(algo)
+    return hmacSigner(list, name) ?? new Signer(list, name)
+  }
   if (typeof s.sign !== 'function' || typeof s.unsign !== 'function') fail('secret', 'a signer object needs sign() and unsign() (as @fastify/cookie\'s Signer has)')
   if (algo !== undefined) fail('algorithm', 'applies to string secrets; a signer object signs with its own algorithm')
   const probe = 'fastify-zod-session.probe'
