@@ -218,12 +218,13 @@ const NODE_REDIS_PACK_FROM = 24
  */
 function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   const cluster = 'isCluster' in client && client.isCluster
-  const send = async (args: string[]): Promise<unknown> => await client.call(...args as [string, ...string[]])
+  // the client's promises handed on as they are: an async wrapper per layer costs every command a promise
+  const send = (args: string[]): Promise<unknown> => client.call(...args as [string, ...string[]])
   return {
     cluster,
     packFrom: IOREDIS_PACK_FROM,
-    send: async (_key, args) => await send(args),
-    run: async (script, key, args) => await evalScript(send, script, key, args),
+    send: (_key, args) => send(args),
+    run: (script, key, args) => evalScript(send, script, key, args),
     masters: async () => {
       if (!cluster) return [ioredisNode(client as IORedisClient, (client as IORedisClient).options.db ?? 0)]
       await whenReady(client as IORedisCluster) // a Cluster still connecting knows no masters yet
@@ -286,12 +287,12 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
 }
 
 function nodeRedisLink (client: NodeRedisClient): RedisLink {
-  const send = async (args: string[]): Promise<unknown> => await client.sendCommand(args)
+  const send = (args: string[]): Promise<unknown> => client.sendCommand(args)
   return {
     cluster: false,
     packFrom: NODE_REDIS_PACK_FROM,
-    send: async (_key, args) => await send(args),
-    run: async (script, key, args) => await evalScript(send, script, key, args),
+    send: (_key, args) => send(args),
+    run: (script, key, args) => evalScript(send, script, key, args),
     masters: async () => [nodeRedisNode(client, client.options?.database ?? 0)]
   }
 }
