@@ -35,9 +35,9 @@ const corruptMessage = (key: string, why: string): string => `RedisStore: corrup
  * A script's arguments in one (see scripts.ts), from `from` arguments on (the link's packFrom): a client
  * spends per argument as well as per byte (0.2's create of 35 arguments cost ioredis 27 µs, one 14 µs;
  * node-redis 9.4 and 6.0). Lengths in bytes, as Redis counts. Back to back, two arguments could change
- * each other's bytes only by making a surrogate pair across their boundary: only a data field name or
- * a prefix can end in a lone high surrogate, and what follows either (a JSON value, `_b`, another
- * field name) begins with an ASCII character.
+ * each other's bytes only by making a surrogate pair across their boundary: only a data field name can
+ * end in a lone high surrogate (a prefix cannot hold one), and what follows it, its JSON value, begins
+ * with an ASCII character.
  */
 function oneArgument (args: string[], from: number): string[] {
   if (args.length < from) return args
@@ -45,6 +45,8 @@ function oneArgument (args: string[], from: number): string[] {
   for (let i = 1; i < args.length; i++) lengths += ',' + Buffer.byteLength(args[i])
   return [lengths + ':' + args.join('')]
 }
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /** an `m:owner` field that is not a JSON string: the hash is corrupt */
 const CORRUPT = Symbol('corrupt owner field')
@@ -166,6 +168,10 @@ export class RedisStore implements SessionStore {
   constructor (options: RedisStoreOptions) {
     this.#link = redisLink(options?.client)
     this.#prefix = options.prefix ?? 'sess:'
+    if (typeof this.#prefix !== 'string') throw new TypeError('RedisStore: `prefix` must be a string')
+    // Redis holds UTF-8: a lone surrogate is written as U+FFFD in the key, and the prefix a packed hash
+    // keeps (in `_r`, through cjson) would then never match the store's own, so touch and patch miss it
+    if (LONE_SURROGATE.test(this.#prefix)) throw new TypeError(`RedisStore: \`prefix\` ${JSON.stringify(this.#prefix)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
     this.#layout = options.layout ?? 'packed'
     const problem = redisLayoutProblem(this.#layout)
     if (problem !== undefined) throw new TypeError(`RedisStore: \`layout\` ${problem}`)

@@ -52,7 +52,7 @@ t.test('lifecycle races where every other store call is made by a store of the o
   for (const c of cases) t.test(c.name, async () => { await c.run() })
 })
 
-t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the same bytes: NUL, non-ASCII, lone surrogates, a prefix that begins with one', async t => {
+t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the same bytes: NUL, non-ASCII, lone surrogates, a prefix of a surrogate pair', async t => {
   const nodeRedis = createClient({ url: server.url })
   nodeRedis.on('error', () => {})
   await nodeRedis.connect()
@@ -62,13 +62,14 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
   const data = { plain: 'a\u0000b/é😀\\ud800:,1', 'lone\ud800': 1, 'end\udbff': 'x\udbff', '\udc00start': ['\udc00'], '': 2 }
   const auth = { current: ['h'], replaced: [] }
   const hashes: Array<Record<string, Buffer>> = []
-  for (const [name, store] of [['packed', new RedisStore({ client: redis, prefix: '\udc00p:' })], ['apart', new RedisStore({ client: nodeRedis, prefix: '\udc00a:' })]] as const) {
+  for (const [name, store] of [['packed', new RedisStore({ client: redis, prefix: '😀p:' })], ['apart', new RedisStore({ client: nodeRedis, prefix: '😀a:' })]] as const) {
     for (const layout of ['packed', 'fields'] as const) {
-      const each = new RedisStore({ client: name === 'packed' ? redis : nodeRedis, prefix: `\udc00${name}${layout}:`, layout })
+      const each = new RedisStore({ client: name === 'packed' ? redis : nodeRedis, prefix: `😀${name}${layout}:`, layout })
       t.equal(await each.create('s', { data, createdAt: 5, expiresAt, version: 0, auth, meta: { ip: '::1', userAgent: 'ua\ud800' } }), true)
       t.equal(await each.patch('s', { set: { 'lone\ud801': 2, plain: 'x\u0000é', '\udc01': 3 }, unset: ['lone\ud800'], meta: { lastAccessAt: 7 } }), 'ok')
       t.equal(await each.create('s', { data: {}, createdAt: 5, expiresAt, version: 0, auth, meta: {} }), false)
-      hashes.push(await redis.hgetallBuffer(`\udc00${name}${layout}:s`))
+      hashes.push(await redis.hgetallBuffer(`😀${name}${layout}:s`))
+      t.equal(await each.touch('s', expiresAt + 1000), true, 'touch finds it (the prefix in _r matches)')
     }
     await store.set('t', { data, createdAt: 5, expiresAt, version: 0, auth, meta: {} })
   }
@@ -78,7 +79,7 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
   t.same(fields(hashes[0], '_r'), fields(hashes[2], '_r'), 'packed layout: the same fields, byte for byte')
   t.same(fields(hashes[1], '_p'), fields(hashes[3], '_p'), 'fields layout: the same fields, byte for byte')
   t.same(JSON.parse(hashes[0]._r.toString()).slice(2), JSON.parse(hashes[2]._r.toString()).slice(2))
-  const back = await new RedisStore({ client: redis, prefix: '\udc00packedpacked:' }).get('s')
+  const back = await new RedisStore({ client: redis, prefix: '😀packedpacked:' }).get('s')
   // Redis holds UTF-8: a lone surrogate in a key comes back as U+FFFD (so 'lone\ud801' set and
   // 'lone\ud800' unset name one field, and the unset wins, with either client); in a value it is JSON-escaped
   t.same(back?.data, { '': 2, '\ufffdstart': ['\udc00'], '\ufffd': 3, plain: 'x\u0000é', 'end\ufffd': 'x\udbff' })
@@ -327,4 +328,20 @@ t.test('ioredis: a server that has not cached the scripts (restarted, flushed) r
   const data = (await store.get('x'))?.data ?? {}
   t.equal(Object.keys(data).length, 41, 'every patch landed')
   t.same((await store.get('new1_7'))?.data, { i: 7 })
+})
+
+t.test('a prefix that Redis cannot hold as it is (a lone surrogate, which UTF-8 writes as U+FFFD) or that is not a string is refused when the store is made', async t => {
+  const redis = client()
+  for (const prefix of ['\udc00P:', 'p\ud800', 'a\udfffb:']) {
+    t.throws(() => new RedisStore({ client: redis, prefix }), { name: 'TypeError', message: /lone surrogate/ }, JSON.stringify(prefix))
+  }
+  t.throws(() => new RedisStore({ client: redis, prefix: 5 as unknown as string }), { name: 'TypeError', message: /`prefix` must be a string/ })
+  // a whole pair is a character: kept, and every call finds the session
+  const store = new RedisStore({ client: redis, prefix: 'é😀:' })
+  const expiresAt = Date.now() + 60_000
+  t.equal(await store.create('s', record({ n: 1 }, { expiresAt })), true)
+  t.equal(await store.touch('s', expiresAt + 1000), true)
+  t.equal(await store.patch('s', { set: { n: 2 }, unset: [], meta: { owner: 'o' } }), 'ok')
+  t.same(await store.listByOwner('o'), ['s'])
+  t.same((await store.get('s'))?.data, { n: 2 })
 })
