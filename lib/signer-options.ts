@@ -45,7 +45,8 @@ function algorithm (value: unknown): string {
 export function signer (secret: unknown, algo: unknown): CookieSigner {
   const s = secret as Partial<CookieSigner> | null
   if (s === null || typeof s !== 'object' || Array.isArray(s) || Buffer.isBuffer(s)) {
-    const list = secrets(secret)
+    // a copy: the secrets are read once, at registration, whichever signer takes them
+    const list = [...secrets(secret)]
     const name = algorithm(algo)
     return hmacSigner(list, name) ?? new Signer(list, name)
   }

@@ -37,3 +37,15 @@ t.test('a value not a string is refused as @fastify/cookie refuses it', async t 
   t.throws(() => ours.sign(1 as unknown as string), TypeError)
   t.throws(() => ours.unsign(null as unknown as string), TypeError)
 })
+
+t.test('the secrets are read at registration: an app changing its array afterwards changes nothing, under any hash', async t => {
+  for (const algo of ['sha256', 'sha3-256']) {
+    const list = ['a'.repeat(32), 'b'.repeat(32)]
+    const made = signer(list, algo)
+    const old = new Signer(['b'.repeat(32)], algo).sign('v')
+    list.unshift('c'.repeat(32))
+    list.pop()
+    t.same(made.unsign(old), { valid: true, renew: true, value: 'v' }, algo)
+    t.equal(made.sign('v'), new Signer(['a'.repeat(32)], algo).sign('v'), algo)
+  }
+})
