@@ -2,6 +2,7 @@
 // carry (a Map, a Set, a bigint, a class instance) would come back as something else and fail the
 // schema on the next request.
 import { isPlainObject } from '../stores/kit/json-tree.js'
+import { hasLoneSurrogate } from '../stores/kit/text.js'
 
 function describe (value: unknown): string | undefined {
   switch (typeof value) {
@@ -68,13 +69,12 @@ const DATE_MARKER = '$date'
 
 /** the characters some backend cannot carry; most strings hold none and cost one scan */
 const SUSPECT = /[\0\ud800-\udfff]/
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /** why `text` cannot be stored as it is on every store, or undefined */
 export function stringRefusal (text: string): string | undefined {
   if (!SUSPECT.test(text)) return undefined
   if (text.includes('\0')) return 'a NUL character (U+0000), which PostgreSQL and MongoDB cannot store'
-  return LONE_SURROGATE.test(text) ? 'a lone surrogate (half of a UTF-16 pair, not a character), which PostgreSQL and MongoDB cannot store' : undefined
+  return hasLoneSurrogate(text) ? 'a lone surrogate (half of a UTF-16 pair, not a character), which PostgreSQL and MongoDB cannot store' : undefined
 }
 
 /** whether `key` is one of the top-level keys a session never holds (`__proto__`, `constructor`, `prototype`) */

@@ -3,6 +3,7 @@ import { parse, stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
 import { dataObject, decodeRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
+import { hasLoneSurrogate } from './kit/text.js'
 import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis/link.js'
 import { redisLayoutProblem, type RedisLayout } from './redis/layout.js'
@@ -45,8 +46,6 @@ function oneArgument (args: string[], from: number): string[] {
   for (let i = 1; i < args.length; i++) lengths += ',' + Buffer.byteLength(args[i])
   return [lengths + ':' + args.join('')]
 }
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /** an `m:owner` field that is not a JSON string: the hash is corrupt */
 const CORRUPT = Symbol('corrupt owner field')
@@ -171,7 +170,7 @@ export class RedisStore implements SessionStore {
     if (typeof this.#prefix !== 'string') throw new TypeError('RedisStore: `prefix` must be a string')
     // Redis holds UTF-8: a lone surrogate is written as U+FFFD in the key, and the prefix a packed hash
     // keeps (in `_r`, through cjson) would then never match the store's own, so touch and patch miss it
-    if (LONE_SURROGATE.test(this.#prefix)) throw new TypeError(`RedisStore: \`prefix\` ${JSON.stringify(this.#prefix)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
+    if (hasLoneSurrogate(this.#prefix)) throw new TypeError(`RedisStore: \`prefix\` ${JSON.stringify(this.#prefix)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
     this.#layout = options.layout ?? 'packed'
     const problem = redisLayoutProblem(this.#layout)
     if (problem !== undefined) throw new TypeError(`RedisStore: \`layout\` ${problem}`)
