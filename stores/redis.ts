@@ -170,7 +170,9 @@ export class RedisStore implements SessionStore {
     if (typeof this.#prefix !== 'string') throw new TypeError('RedisStore: `prefix` must be a string')
     // Redis holds UTF-8: a lone surrogate is written as U+FFFD in the key, and the prefix a packed hash
     // keeps (in `_r`, through cjson) would then never match the store's own, so touch and patch miss it
-    if (hasLoneSurrogate(this.#prefix)) throw new TypeError(`RedisStore: \`prefix\` ${JSON.stringify(this.#prefix)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
+    for (const [name, text] of [['prefix', this.#prefix], ['the client\'s keyPrefix', this.#link.keyPrefix]]) {
+      if (hasLoneSurrogate(text)) throw new TypeError(`RedisStore: \`${name}\` ${JSON.stringify(text)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
+    }
     this.#layout = options.layout ?? 'packed'
     const problem = redisLayoutProblem(this.#layout)
     if (problem !== undefined) throw new TypeError(`RedisStore: \`layout\` ${problem}`)
@@ -178,7 +180,8 @@ export class RedisStore implements SessionStore {
 
   /** sessions Redis expired by itself, from keyspace notifications (needs `notify-keyspace-events` with `Ex`) */
   async watchExpired (listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch> {
-    return await watchRedisExpiries(this.#link, this.#prefix, listener)
+    // notifications name keys as Redis holds them: with the client's keyPrefix
+    return await watchRedisExpiries(this.#link, this.#link.keyPrefix + this.#prefix, listener)
   }
 
   #key (id: string): string {
@@ -331,15 +334,17 @@ export class RedisStore implements SessionStore {
     const nodes = await this.#link.masters()
     const owners: Record<string, number> = {}
     let sessions = 0
-    const ownerKeys = `${this.#prefix}owner:`
+    // SCAN names keys as Redis holds them, with the client's keyPrefix; a node's client adds its own again
+    const held = this.#link.keyPrefix + this.#prefix
+    const ownerKeys = `${held}owner:`
     for (const node of nodes) {
       let cursor = '0'
       do {
-        const [next, keys] = await node.send(['SCAN', cursor, 'MATCH', `${escapeGlob(this.#prefix)}*`, 'COUNT', '1000', 'TYPE', 'hash']) as [string, string[]]
+        const [next, keys] = await node.send(['SCAN', cursor, 'MATCH', `${escapeGlob(held)}*`, 'COUNT', '1000', 'TYPE', 'hash']) as [string, string[]]
         cursor = String(next)
         // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls
-        const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys))
-          .map(async key => await node.send(['HMGET', key, '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
+        const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys) && key.startsWith(node.keyPrefix))
+          .map(async key => await node.send(['HMGET', key.slice(node.keyPrefix.length), '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
         for (const [c, o, p, r, h] of results) {
           let [created, owner, prefix] = [c, o, p]
           if ((r !== null && r !== undefined) || (h !== null && h !== undefined)) {

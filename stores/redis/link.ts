@@ -12,7 +12,7 @@ export interface IORedisClient {
   defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
   duplicate (override?: SubscriberOptions): IORedisClient
   readonly status: string
-  readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined }
+  readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined, keyPrefix?: string | undefined }
   readonly isCluster: boolean
   subscribe (channel: string): Promise<unknown>
   on (event: 'error' | 'message' | 'close' | 'ready', listener: (...args: any[]) => void): unknown
@@ -46,6 +46,7 @@ export interface IORedisCluster {
   defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
   readonly isCluster: boolean
   readonly status: string
+  readonly options?: { keyPrefix?: string | undefined }
   once (event: 'ready' | 'end', listener: () => void): unknown
   off (event: 'ready' | 'end', listener: () => void): unknown
   nodes (role: 'master'): IORedisClient[]
@@ -97,6 +98,8 @@ export interface RedisNode {
   /** host:port, for messages */
   readonly label: string
   readonly db: number
+  /** what this node's client puts before every key it is sent (ioredis `keyPrefix`): SCAN answers keys with it */
+  readonly keyPrefix: string
   /** resolves once the client can take commands (an ioredis client still connecting, with no offline queue, cannot) */
   ready (): Promise<void>
   /**
@@ -119,6 +122,11 @@ export interface RedisLink {
   masters (): Promise<RedisNode[]>
   /** a Cluster's client whose slot map can change (failover, resharding): the expiry watch follows it */
   readonly cluster: boolean
+  /**
+   * what the client puts before every key it is sent (ioredis `keyPrefix`, '' for node-redis): the keys
+   * in Redis, which SCAN and expiry notifications name, begin with it
+   */
+  readonly keyPrefix: string
   /** from how many arguments a script's are cheaper sent packed in one (RedisStore's oneArgument()) */
   readonly packFrom: number
   /**
@@ -166,11 +174,19 @@ async function whenReady (client: Pick<IORedisCluster, 'status' | 'once' | 'off'
   })
 }
 
+/** an ioredis client's `keyPrefix`: a Buffer one (which ioredis also takes) is refused, the store compares keys as text */
+function keyPrefixOf (options: { keyPrefix?: unknown } | undefined): string {
+  const keyPrefix = options?.keyPrefix ?? ''
+  if (typeof keyPrefix !== 'string') throw new TypeError('RedisStore: the ioredis client\'s `keyPrefix` must be a string (or use the store\'s `prefix`)')
+  return keyPrefix
+}
+
 function ioredisNode (node: IORedisClient, db: number): RedisNode {
   return {
     send: async args => await node.call(...args as [string, ...string[]]),
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
     db,
+    keyPrefix: keyPrefixOf(node.options),
     ready: async () => { await whenReady(node) },
     async subscribe (channel, onMessage, onState) {
       if (node.status === 'end') throw new Error('the Redis client was closed')
@@ -223,6 +239,7 @@ function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   const send = (args: string[]): Promise<unknown> => client.call(...args as [string, ...string[]])
   return {
     cluster,
+    keyPrefix: keyPrefixOf(client.options),
     packFrom: IOREDIS_PACK_FROM,
     send: (_key, args) => send(args),
     run: (script, key, args) => evalScript(send, script, key, args),
@@ -253,6 +270,7 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
     send: async args => await node.sendCommand(args),
     label: socket?.host !== undefined ? `${socket.host}:${socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
     db,
+    keyPrefix: '',
     ready: async () => {}, // the store is given a connected client
     async subscribe (channel, onMessage, onState) {
       if (node.isOpen === false) throw new Error('the Redis client was closed')
@@ -291,6 +309,7 @@ function nodeRedisLink (client: NodeRedisClient): RedisLink {
   const send = (args: string[]): Promise<unknown> => client.sendCommand(args)
   return {
     cluster: false,
+    keyPrefix: '',
     packFrom: NODE_REDIS_PACK_FROM,
     send: (_key, args) => send(args),
     run: (script, key, args) => evalScript(send, script, key, args),
@@ -397,6 +416,7 @@ function nodeRedisClusterNode (cluster: NodeRedisCluster, master: { address?: st
   return {
     label: master.address ?? `${master.host ?? ''}:${master.port ?? ''}`,
     db: 0,
+    keyPrefix: '',
     send: async args => await (await client()).send(args),
     ready: async () => { await client() },
     subscribe: async (channel, onMessage, onState) => await (await client()).subscribe(channel, onMessage, onState)
@@ -419,6 +439,7 @@ function nodeRedisClusterLink (cluster: NodeRedisCluster): RedisLink {
   }
   return {
     cluster: true,
+    keyPrefix: '',
     packFrom: NODE_REDIS_PACK_FROM,
     refreshTopology: refresher.stalled,
     send: async (key, args) => await watched(async () => await cluster.sendCommand(key, false, args)),
