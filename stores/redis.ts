@@ -161,6 +161,12 @@ function packedFields (hot: string | null | undefined, raw: string | null | unde
 export class RedisStore implements SessionStore {
   readonly #link: RedisLink
   readonly #prefix: string
+  /**
+   * the prefix as Redis holds the keys: the client's keyPrefix (ioredis adds it to every key it is
+   * sent) and the store's. SCAN and expiry notifications name keys by it, and each hash records it
+   * (`_p`, or in `_r`), so that stats() counts exactly the sessions whose keys this store reads.
+   */
+  readonly #held: string
   readonly #layout: RedisLayout
   readonly #corrupt = new Set<string>()
 
@@ -170,6 +176,7 @@ export class RedisStore implements SessionStore {
     if (typeof this.#prefix !== 'string') throw new TypeError('RedisStore: `prefix` must be a string')
     // Redis holds UTF-8: a lone surrogate is written as U+FFFD in the key, and the prefix a packed hash
     // keeps (in `_r`, through cjson) would then never match the store's own, so touch and patch miss it
+    this.#held = this.#link.keyPrefix + this.#prefix
     for (const [name, text] of [['prefix', this.#prefix], ['the client\'s keyPrefix', this.#link.keyPrefix]]) {
       if (hasLoneSurrogate(text)) throw new TypeError(`RedisStore: \`${name}\` ${JSON.stringify(text)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
     }
@@ -180,8 +187,7 @@ export class RedisStore implements SessionStore {
 
   /** sessions Redis expired by itself, from keyspace notifications (needs `notify-keyspace-events` with `Ex`) */
   async watchExpired (listener: (sessions: ExpiredSession[]) => void): Promise<ExpiryWatch> {
-    // notifications name keys as Redis holds them: with the client's keyPrefix
-    return await watchRedisExpiries(this.#link, this.#link.keyPrefix + this.#prefix, listener)
+    return await watchRedisExpiries(this.#link, this.#held, listener)
   }
 
   #key (id: string): string {
@@ -233,13 +239,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout), this.#link.packFrom)) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#prefix, this.#layout), this.#link.packFrom)) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -253,7 +259,7 @@ export class RedisStore implements SessionStore {
       else set.push(`d:${k}`, stringify(v))
     }
     if (change.meta !== undefined) metaFields(change.meta, set, unset)
-    set.push('_p', this.#prefix) // labels a hash written before `_p` existed
+    set.push('_p', this.#held) // labels a hash written before `_p` existed
     const at = change.expiresAt === undefined ? '-' : expiry(change.expiresAt)
     if (change.expiresAt !== undefined) set.push('_e', at)
     let result: [string, number, number?] | null
@@ -291,7 +297,7 @@ export class RedisStore implements SessionStore {
 
   /** one command (a script); a second only to extend an owner index */
   async touch (id: string, expiresAt: number | null): Promise<boolean> {
-    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt), this.#prefix]) as [string] | null
+    const result = await this.#link.run('fzsSessionTouch', this.#key(id), [expiry(expiresAt), this.#held]) as [string] | null
     const owner = result === null ? undefined : ownerOf(result[0])
     if (owner !== undefined) await this.#extendOwner(owner, expiresAt)
     return result !== null
@@ -327,24 +333,27 @@ export class RedisStore implements SessionStore {
 
   /**
    * SCANs every master for session hashes (never KEYS), reading each one's owner and prefix fields: a
-   * key matching the prefix may be another store's ('app2…' starts with 'app'), so `_p` decides (a hash
-   * written before `_p` existed counts where its key starts with the prefix, as before)
+   * key matching the prefix may be another store's ('app2…' starts with 'app'), so the prefix the hash
+   * recorded decides (a hash written before `_p` existed counts where its key starts with the prefix,
+   * as before; one written through a keyPrefix client before hashes recorded it, where it recorded the
+   * store's prefix)
    */
   async stats (): Promise<SessionStats> {
     const nodes = await this.#link.masters()
     const owners: Record<string, number> = {}
     let sessions = 0
-    // SCAN names keys as Redis holds them, with the client's keyPrefix; a node's client adds its own again
-    const held = this.#link.keyPrefix + this.#prefix
+    const held = this.#held
     const ownerKeys = `${held}owner:`
+    const keyPrefix = this.#link.keyPrefix
     for (const node of nodes) {
       let cursor = '0'
       do {
         const [next, keys] = await node.send(['SCAN', cursor, 'MATCH', `${escapeGlob(held)}*`, 'COUNT', '1000', 'TYPE', 'hash']) as [string, string[]]
         cursor = String(next)
-        // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls
-        const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys) && key.startsWith(node.keyPrefix))
-          .map(async key => await node.send(['HMGET', key.slice(node.keyPrefix.length), '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
+        // sent together, so both clients pipeline them; a key deleted meanwhile answers nulls. Through the
+        // store's client, which adds its keyPrefix again (a Cluster's nodes may have another one)
+        const results = await Promise.all(keys.filter(key => !key.startsWith(ownerKeys)).map(key => key.slice(keyPrefix.length))
+          .map(async key => await this.#link.send(key, ['HMGET', key, '_c', 'm:owner', '_p', '_r', '_h']).catch(() => []) as Array<string | null>))
         for (const [c, o, p, r, h] of results) {
           let [created, owner, prefix] = [c, o, p]
           if ((r !== null && r !== undefined) || (h !== null && h !== undefined)) {
@@ -352,7 +361,8 @@ export class RedisStore implements SessionStore {
             if (packed === undefined) continue // corrupt: not a session get() reads
             ;[created, owner, prefix] = packed
           }
-          if (created === null || created === undefined || (prefix !== null && prefix !== undefined && prefix !== this.#prefix)) continue
+          if (created === null || created === undefined) continue
+          if (prefix !== null && prefix !== undefined && prefix !== held && (keyPrefix === '' || prefix !== this.#prefix)) continue
           sessions++
           const name = ownerOf(owner)
           if (name !== undefined) owners[name] = (owners[name] ?? 0) + 1

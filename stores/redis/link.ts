@@ -98,8 +98,6 @@ export interface RedisNode {
   /** host:port, for messages */
   readonly label: string
   readonly db: number
-  /** what this node's client puts before every key it is sent (ioredis `keyPrefix`): SCAN answers keys with it */
-  readonly keyPrefix: string
   /** resolves once the client can take commands (an ioredis client still connecting, with no offline queue, cannot) */
   ready (): Promise<void>
   /**
@@ -186,7 +184,6 @@ function ioredisNode (node: IORedisClient, db: number): RedisNode {
     send: async args => await node.call(...args as [string, ...string[]]),
     label: `${node.options.host ?? ''}:${node.options.port ?? ''}`,
     db,
-    keyPrefix: keyPrefixOf(node.options),
     ready: async () => { await whenReady(node) },
     async subscribe (channel, onMessage, onState) {
       if (node.status === 'end') throw new Error('the Redis client was closed')
@@ -270,7 +267,6 @@ function nodeRedisNode (node: NodeRedisClient, db: number): RedisNode {
     send: async args => await node.sendCommand(args),
     label: socket?.host !== undefined ? `${socket.host}:${socket.port ?? ''}` : options?.url?.replace(/\/\/[^@]*@/, '//') ?? '',
     db,
-    keyPrefix: '',
     ready: async () => {}, // the store is given a connected client
     async subscribe (channel, onMessage, onState) {
       if (node.isOpen === false) throw new Error('the Redis client was closed')
@@ -416,7 +412,6 @@ function nodeRedisClusterNode (cluster: NodeRedisCluster, master: { address?: st
   return {
     label: master.address ?? `${master.host ?? ''}:${master.port ?? ''}`,
     db: 0,
-    keyPrefix: '',
     send: async args => await (await client()).send(args),
     ready: async () => { await client() },
     subscribe: async (channel, onMessage, onState) => await (await client()).subscribe(channel, onMessage, onState)

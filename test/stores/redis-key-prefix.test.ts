@@ -39,6 +39,44 @@ t.test('stats() counts the sessions under the client\'s keyPrefix, and only thos
   t.same(await inside.stats(), { sessions: 0, owners: {} })
 })
 
+t.test('stats() counts what the store reads: keys named alike through keyPrefix and prefix are the same sessions; another keyPrefix that extends this one is not', async t => {
+  const a = new Redis(server.url, { maxRetriesPerRequest: 1, keyPrefix: 'ov:' })
+  const app = new Redis(server.url, { maxRetriesPerRequest: 1, keyPrefix: 'ovapp' })
+  const app2 = new Redis(server.url, { maxRetriesPerRequest: 1, keyPrefix: 'ovapp2' })
+  t.teardown(async () => { for (const c of [a, app, app2]) await c.quit().catch(() => c.disconnect()) })
+  const split = new RedisStore({ client: a, prefix: 'b:' })
+  const whole = new RedisStore({ client: plain, prefix: 'ov:b:' })
+  await split.set('s1', record('ann'))
+  await whole.set('s2', record('ann'))
+  for (const store of [split, whole]) {
+    t.same(await store.listByOwner('ann').then(ids => ids.sort()), ['s1', 's2'])
+    t.same(await store.stats(), { sessions: 2, owners: { ann: 2 } }, 'both sessions, as it reads and lists both')
+  }
+  await whole.touch('s1', Date.now() + 60_000)
+  t.same(await split.stats(), { sessions: 2, owners: { ann: 2 } }, 'a touch by the other store moves nothing')
+  const short = new RedisStore({ client: app, prefix: '' })
+  const long = new RedisStore({ client: app2, prefix: '' })
+  await short.set('x1', record('ann'))
+  await long.set('x2', record('bob'))
+  t.same(await short.stats(), { sessions: 1, owners: { ann: 1 } }, '\'ovapp\' does not count \'ovapp2\'\'s session, whose key it matches')
+  t.same(await long.stats(), { sessions: 1, owners: { bob: 1 } })
+})
+
+t.test('a hash that recorded the store\'s prefix without the client\'s keyPrefix (written before hashes recorded it) still counts', async t => {
+  const store = new RedisStore({ client: prefixed, prefix: 'old:' })
+  await store.set('o1', record('ann'))
+  const cold = JSON.parse(await prefixed.hget('old:o1', '_r') as string) as [string, string, string, Record<string, string>]
+  t.equal(cold[1], 'app1:old:', 'a hash records the prefix its key is held under')
+  cold[1] = 'old:'
+  await prefixed.hset('old:o1', '_r', JSON.stringify(cold))
+  t.same(await store.stats(), { sessions: 1, owners: { ann: 1 } })
+  const fields = new RedisStore({ client: prefixed, prefix: 'old:', layout: 'fields' })
+  await fields.set('o2', record('bob'))
+  t.equal(await prefixed.hget('old:o2', '_p'), 'app1:old:')
+  await prefixed.hset('old:o2', '_p', 'old:')
+  t.same(await fields.stats(), { sessions: 2, owners: { ann: 1, bob: 1 } })
+})
+
 t.test('a session Redis expires under the client\'s keyPrefix raises its expired event', async t => {
   await plain.config('SET', 'notify-keyspace-events', 'Ex')
   const store = new RedisStore({ client: prefixed, prefix: 'kx:' })
@@ -77,7 +115,9 @@ t.test('a Cluster with keyPrefix: stats() over every master, expired events from
   const perMaster = (pattern: string) => async () => await Promise.all(raw.nodes('master').map(async node => (await node.keys(pattern)).length))
   const clients = {
     'the Cluster\'s own keyPrefix': new Cluster(cluster.nodes, { keyPrefix: 'c1:', redisOptions: { maxRetriesPerRequest: 1 } }),
-    'its nodes\' keyPrefix (redisOptions)': new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1, keyPrefix: 'c2:' } })
+    'its nodes\' keyPrefix (redisOptions)': new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1, keyPrefix: 'c2:' } }),
+    // the Cluster's applies to what goes through it; its nodes' clients add theirs
+    'both, different': new Cluster(cluster.nodes, { keyPrefix: 'c3:', redisOptions: { maxRetriesPerRequest: 1, keyPrefix: 'other:' } })
   }
   for (const [name, client] of Object.entries(clients)) {
     t.teardown(async () => { await client.quit().catch(() => client.disconnect()) })
