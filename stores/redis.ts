@@ -3,7 +3,7 @@ import { parse, stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
 import { dataObject, decodeRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
-import { hasLoneSurrogate } from './kit/text.js'
+import { prefixProblem } from './kit/text.js'
 import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, redisLink, type RedisClient, type RedisLink } from './redis/link.js'
 import { redisLayoutProblem, type RedisLayout } from './redis/layout.js'
@@ -173,13 +173,11 @@ export class RedisStore implements SessionStore {
   constructor (options: RedisStoreOptions) {
     this.#link = redisLink(options?.client)
     this.#prefix = options.prefix ?? 'sess:'
-    if (typeof this.#prefix !== 'string') throw new TypeError('RedisStore: `prefix` must be a string')
-    // Redis holds UTF-8: a lone surrogate is written as U+FFFD in the key, and the prefix a packed hash
-    // keeps (in `_r`, through cjson) would then never match the store's own, so touch and patch miss it
-    this.#held = this.#link.keyPrefix + this.#prefix
     for (const [name, text] of [['prefix', this.#prefix], ['the client\'s keyPrefix', this.#link.keyPrefix]]) {
-      if (hasLoneSurrogate(text)) throw new TypeError(`RedisStore: \`${name}\` ${JSON.stringify(text)} holds a lone surrogate (half of a UTF-16 pair), which Redis keys cannot hold`)
+      const problem = prefixProblem(text)
+      if (problem !== undefined) throw new TypeError(`RedisStore: \`${name}\` ${problem}`)
     }
+    this.#held = this.#link.keyPrefix + this.#prefix
     this.#layout = options.layout ?? 'packed'
     const problem = redisLayoutProblem(this.#layout)
     if (problem !== undefined) throw new TypeError(`RedisStore: \`layout\` ${problem}`)
