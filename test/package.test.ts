@@ -43,7 +43,7 @@ t.test('require() and import share one copy of the code (the ES module build, lo
 interface Packed { files: Array<{ path: string, size: number }>, unpackedSize: number }
 const packed = (): Packed => (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' })) as Packed[])[0]
 
-t.test('the package: a LICENSE, no source maps to sources it does not ship, at most 630 kB unpacked', async t => {
+t.test('the package: a LICENSE, no source maps to sources it does not ship, at most 640 kB unpacked', async t => {
   const pack = packed()
   const paths = pack.files.map(f => f.path)
   t.ok(paths.includes('LICENSE'), 'LICENSE shipped')
@@ -51,8 +51,10 @@ t.test('the package: a LICENSE, no source maps to sources it does not ship, at m
   t.same(paths.filter(p => p.endsWith('.map') || (p.endsWith('.ts') && !p.endsWith('.d.ts'))), [], 'no source maps, no .ts sources')
   // 573 kB when the budget was set (600 kB); encryption at rest added 10 kB of code (key-ring, sealed-store)
   // and the race suites store authors run (testing/) grew by the encryption and update() races: 630 kB.
-  // Reference material goes to docs/ (not shipped), not into the README
-  t.ok(pack.unpackedSize <= 630_000, `unpacked ${pack.unpackedSize} bytes`)
+  // 630 kB with RedisStore's keyPrefix support, the stores' prefix checks and RedisStore split into files
+  // under ~300 lines (2.6 kB of module boilerplate): 640 kB. Reference material goes to docs/ (not
+  // shipped), not into the README
+  t.ok(pack.unpackedSize <= 640_000, `unpacked ${pack.unpackedSize} bytes`)
   const cjs = pack.files.filter(f => f.path.startsWith('dist/cjs/') && f.path.endsWith('.js'))
   t.ok(cjs.length > 0 && cjs.every(f => f.size < 120), 'one build of the code: dist/cjs only holds one-line require()s of the ES module build')
 })
