@@ -62,6 +62,7 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
   const data = { plain: 'a\u0000b/é😀\\ud800:,1', 'lone\ud800': 1, 'end\udbff': 'x\udbff', '\udc00start': ['\udc00'], '': 2 }
   const auth = { current: ['h'], replaced: [] }
   const hashes: Array<Record<string, Buffer>> = []
+  const sets: Array<Record<string, Buffer>> = []
   for (const [name, store] of [['packed', new RedisStore({ client: redis, prefix: '😀p:' })], ['apart', new RedisStore({ client: nodeRedis, prefix: '😀a:' })]] as const) {
     for (const layout of ['packed', 'fields'] as const) {
       const each = new RedisStore({ client: name === 'packed' ? redis : nodeRedis, prefix: `😀${name}${layout}:`, layout })
@@ -71,7 +72,9 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
       hashes.push(await redis.hgetallBuffer(`😀${name}${layout}:s`))
       t.equal(await each.touch('s', expiresAt + 1000), true, 'touch finds it (the prefix in _r matches)')
     }
-    await store.set('t', { data, createdAt: 5, expiresAt, version: 0, auth, meta: {} })
+    // set() runs another script than create(): the default layout's hash of each client, compared below
+    await store.set('t', { data, createdAt: 5, expiresAt, version: 0, auth, meta: { ip: '::1' } })
+    sets.push(await redis.hgetallBuffer(`😀${name[0]}:t`))
   }
   const fields = (hash: Record<string, Buffer>, drop: string): Array<[string, string]> =>
     Object.entries(hash).map(([k, v]): [string, string] => [k, v.toString('hex')]).filter(([k]) => k !== drop).sort()
@@ -79,6 +82,9 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
   t.same(fields(hashes[0], '_r'), fields(hashes[2], '_r'), 'packed layout: the same fields, byte for byte')
   t.same(fields(hashes[1], '_p'), fields(hashes[3], '_p'), 'fields layout: the same fields, byte for byte')
   t.same(JSON.parse(hashes[0]._r.toString()).slice(2), JSON.parse(hashes[2]._r.toString()).slice(2))
+  t.ok(sets[0]._r !== undefined && sets[0]['d:plain'] !== undefined, 'set() wrote a packed hash')
+  t.same(fields(sets[0], '_r'), fields(sets[1], '_r'), 'set(): the same fields, byte for byte')
+  t.same(JSON.parse(sets[0]._r.toString()).slice(2), JSON.parse(sets[1]._r.toString()).slice(2))
   const back = await new RedisStore({ client: redis, prefix: '😀packedpacked:' }).get('s')
   // Redis holds UTF-8: a lone surrogate in a key comes back as U+FFFD (so 'lone\ud801' set and
   // 'lone\ud800' unset name one field, and the unset wins, with either client); in a value it is JSON-escaped
