@@ -5,11 +5,11 @@
 // top-level data key and PEXPIREAT on the key.
 // - packed (the default since 0.3): `_h` holds what every write changes as text, "<version> <the
 //   data's size> <expiresAt ('' = never)> <meta.lastAccessAt as JSON ('' = none)>", and `_r` the rest
-//   as one JSON array of strings [createdAt, the prefix of the store that wrote it, the auth as JSON,
-//   {meta name: its value as JSON}]. A read gets 4 + 2n reply values instead of 14 + 2n, which both
-//   clients pay for per value (a session of two keys: ioredis 26 → 13 µs per HGETALL); a write that
-//   changes data and lastAccessAt edits `_h` as text and leaves `_r` alone (decoding it would cost
-//   Redis 4 µs).
+//   as one JSON array of strings [createdAt, the prefix its key is held under (the client's keyPrefix
+//   and the store's prefix), the auth as JSON, {meta name: its value as JSON}]. A read gets 4 + 2n
+//   reply values instead of 14 + 2n, which both clients pay for per value (a session of two keys:
+//   ioredis 26 → 13 µs per HGETALL); a write that changes data and lastAccessAt edits `_h` as text and
+//   leaves `_r` alone (decoding it would cost Redis 4 µs).
 // - fields (0.2): `_c` createdAt, `_e` expiresAt, `_v` version, `_b` size, `_a` auth, `_p` prefix,
 //   `m:<name>` per meta field.
 // A script keeps a hash in the layout it has; set() and create() write the one the store is configured
@@ -176,7 +176,7 @@ local ok, auth = pcall(cjson.decode, found[2])
 if not ok or type(auth) ~= 'table' or type(auth.current) ~= 'table' or auth.current[1] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], '_a', ARGV[2])
 return 1`,
-  // ARGV: expiresAt ('' never), the store's prefix; answers {owner}, false when missing (or corrupt)
+  // ARGV: expiresAt ('' never), the prefix the key is held under; answers {owner}, false when missing (or corrupt)
   fzsSessionTouch: `${PACKED}
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
 local found = redis.call('HMGET', KEYS[1], '_h', '_r')
