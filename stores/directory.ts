@@ -44,6 +44,8 @@ export class DirectoryStore implements SessionStore {
     if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('DirectoryStore: `path` (the folder) is required')
     const prefix = options.prefix ?? ''
     if (!NAME_RE.test(prefix) || prefix.includes('..')) throw new TypeError('DirectoryStore: `prefix` may hold only letters, digits and _ . : -')
+    // a write's temporary file, `.<prefix><id>.session.<12 hex>.tmp`, within 255 bytes with an id of 128
+    if (prefix.length > 100) throw new TypeError('DirectoryStore: `prefix` must be at most 100 characters (file names are at most 255 bytes)')
     this.#dir = resolve(options.path)
     this.#prefix = prefix
     this.#fsync = options.fsync ?? false

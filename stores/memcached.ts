@@ -138,7 +138,7 @@ export class MemcachedStore implements SessionStore {
 
   #key (id: string): string {
     const key = this.#prefix + id
-    if (!KEY_RE.test(key)) throw new TypeError('MemcachedStore: keys must be 1-250 bytes without whitespace')
+    if (!KEY_RE.test(key) || Buffer.byteLength(key) > 250) throw new TypeError('MemcachedStore: keys must be 1-250 bytes without whitespace')
     return key
   }
 

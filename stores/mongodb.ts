@@ -1,6 +1,6 @@
 import type { PatchResult, PruneOptions, SessionAuth, SessionMeta, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { destroyOwned } from './kit/owned.js'
-import { prefixProblem } from './kit/text.js'
+import { PREFIX_RULES, prefixProblem } from './kit/text.js'
 import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
 import { driver, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
@@ -87,7 +87,7 @@ export class MongoStore implements SessionStore {
       throw new TypeError('MongoStore: pass `{ collection }` or `{ client, db?, collection? }`')
     }
     this.#prefix = options.prefix ?? ''
-    const problem = prefixProblem(this.#prefix)
+    const problem = prefixProblem(this.#prefix, PREFIX_RULES.mongodb)
     if (problem !== undefined) throw new TypeError(`MongoStore: \`prefix\` ${problem}`)
   }
 

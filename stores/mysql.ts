@@ -1,7 +1,7 @@
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { addMissingColumn } from './kit/add-column.js'
-import { prefixProblem } from './kit/text.js'
+import { PREFIX_RULES, prefixProblem } from './kit/text.js'
 import { parse, stringify } from './kit/codec.js'
 import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
@@ -70,8 +70,6 @@ function quote (table: string): string {
 interface Row extends RowDataPacket { id: string, data: string, meta: string, auth: string, version: number | string, created_at: number | string, expires: number | string | null }
 
 const COLUMNS = 'id, data, meta, auth, version, created_at, expires'
-/** `id` is VARCHAR(255) and the plugin's session ids are at most 128 characters */
-const MAX_PREFIX = 255 - 128
 /** the rows that are live (not expired) at the parameter `?` (now): every read and write of a session asks it */
 const LIVE = '(expires IS NULL OR expires > ?)'
 
@@ -97,7 +95,7 @@ export class MySQLStore implements SessionStore {
     this.#table = quote(this.#tableName)
     this.#create = options.createTable ?? true
     this.#prefix = options.prefix ?? ''
-    const problem = prefixProblem(this.#prefix, { maxLength: MAX_PREFIX })
+    const problem = prefixProblem(this.#prefix, PREFIX_RULES.mysql)
     if (problem !== undefined) throw new TypeError(`MySQLStore: \`prefix\` ${problem}`)
     this.#timeout = options.queryTimeout
   }
@@ -131,9 +129,9 @@ export class MySQLStore implements SessionStore {
     })
   }
 
-  /** the parameters of OWN */
+  /** the parameters of OWN; LEFT() counts characters, not UTF-16 units as `length` does */
   #own (): unknown[] {
-    return [this.#prefix, this.#prefix.length, this.#prefix]
+    return [this.#prefix, [...this.#prefix].length, this.#prefix]
   }
 
   #decode (row: Row): SessionRecord | undefined {

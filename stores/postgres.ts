@@ -1,7 +1,7 @@
 import type { Pool, QueryResultRow } from 'pg'
 import type { PatchResult, PruneOptions, SessionAuth, SessionPatch, SessionRecord, SessionStats, SessionStore } from '../types/index.js'
 import { addMissingColumn } from './kit/add-column.js'
-import { prefixProblem } from './kit/text.js'
+import { PREFIX_RULES, prefixProblem } from './kit/text.js'
 import { parse, stringify } from './kit/codec.js'
 import { entrySize, once, decodeRecord } from './kit/record.js'
 import { expiredReport } from './kit/expired-report.js'
@@ -54,7 +54,7 @@ export class PostgresStore implements SessionStore {
     this.#create = options.createTable ?? true
     this.#unlogged = options.unlogged ?? false
     this.#prefix = options.prefix ?? ''
-    const problem = prefixProblem(this.#prefix, { nul: true })
+    const problem = prefixProblem(this.#prefix, PREFIX_RULES.postgres)
     if (problem !== undefined) throw new TypeError(`PostgresStore: \`prefix\` ${problem}`)
     const t = this.#table
     // named: each connection parses and plans them once

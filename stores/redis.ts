@@ -3,7 +3,7 @@ import { stringify } from './kit/codec.js'
 import { destroyOwned } from './kit/owned.js'
 import { decodeRecord } from './kit/record.js'
 import { warnOnce } from './kit/warn-once.js'
-import { prefixProblem } from './kit/text.js'
+import { PREFIX_RULES, prefixProblem } from './kit/text.js'
 import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, type RedisClient, type RedisLink } from './redis/link.js'
 import { redisLink } from './redis/client.js'
@@ -50,7 +50,7 @@ export class RedisStore implements SessionStore {
     this.#link = redisLink(options?.client)
     this.#prefix = options.prefix ?? 'sess:'
     for (const [name, text] of [['prefix', this.#prefix], ['the client\'s keyPrefix', this.#link.keyPrefix]]) {
-      const problem = prefixProblem(text)
+      const problem = prefixProblem(text, PREFIX_RULES.redis)
       if (problem !== undefined) throw new TypeError(`RedisStore: \`${name}\` ${problem}`)
     }
     this.#held = this.#link.keyPrefix + this.#prefix

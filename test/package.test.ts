@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import semver from 'semver'
 
@@ -85,3 +85,12 @@ function findPackage (name: string, from: string): string | undefined {
     if (dirname(dir) === dir) return undefined
   }
 }
+
+t.test('a store\'s folder (its internals) is not a subpath of the package: only the files directly in stores/ are', async t => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string, exports: Record<string, unknown> }
+  const folders = readdirSync('stores', { withFileTypes: true }).filter(d => d.isDirectory()).map(d => d.name)
+  t.ok(folders.includes('postgres') && folders.includes('redis'))
+  for (const folder of folders) t.equal(pkg.exports[`./stores/${folder}/*`], null, `./stores/${folder}/* is blocked`)
+  const code = `try { await import(${JSON.stringify(`${pkg.name}/stores/postgres/sql`)}); console.log('resolved') } catch (err) { console.log(err.code) }`
+  t.equal(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }).trim(), 'ERR_PACKAGE_PATH_NOT_EXPORTED')
+})

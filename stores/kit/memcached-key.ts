@@ -6,6 +6,6 @@ export function memcachedPrefixProblem (prefix: unknown): string | undefined {
   if (typeof prefix !== 'string') return 'must be a string'
   // eslint-disable-next-line no-control-regex
   if (/[\s\x00-\x1f\x7f]/.test(prefix)) return `${JSON.stringify(prefix)} has whitespace or control characters, which memcached keys cannot hold`
-  if (prefix.length > 200) return 'must be at most 200 characters (memcached keys are at most 250 bytes)'
+  if (Buffer.byteLength(prefix) > 200) return 'must be at most 200 bytes in UTF-8 (memcached keys are at most 250 bytes)'
   return undefined
 }

@@ -83,3 +83,13 @@ t.test('the server restarted mid-run: the store recovers through the pool', asyn
   const store = new MySQLStore({ pool: p, table: 'restart' })
   await recoversAfterRestart(t, server, store)
 })
+
+t.test('rows written before the prefix column, under a prefix of astral characters, are matched by their id\'s start (LEFT counts characters)', async t => {
+  const p = pool()
+  await p.query('DROP TABLE IF EXISTS astral_legacy')
+  const store = new MySQLStore({ pool: p, table: 'astral_legacy', prefix: '😀:' })
+  await store.ready()
+  await p.query('INSERT INTO astral_legacy (id, data, meta, auth, secret, version, created_at, expires, owner, prefix) VALUES (?, \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', \'h\', 0, 1, NULL, \'ann\', NULL)', ['😀:x1'])
+  t.same(await store.stats(), { sessions: 1, owners: { ann: 1 } })
+  t.same(await store.listByOwner('ann'), ['x1'])
+})
