@@ -18,10 +18,10 @@ const esm = join(dist, 'esm')
 
 /**
  * declarations an app's editor shows: they keep their documentation. Every file directly in stores/ is
- * a store's public subpath (package.json "./stores/*"; its folders are not), and postgres/sql declares
- * the DDL functions stores/postgres re-exports.
+ * a store's public subpath (package.json "./stores/*"; its folders are not), and postgres/sql and
+ * mysql/sql declare the DDL functions their store's subpath re-exports.
  */
-const DOCUMENTED = /^(types\/index|lib\/(index|plugin|session|store-view)|testing\/(index|conformance)|stores\/([^/]+|postgres\/sql))\.d\.ts$/
+const DOCUMENTED = /^(types\/index|lib\/(index|plugin|session|store-view)|testing\/(index|conformance)|stores\/([^/]+|(postgres|mysql)\/sql))\.d\.ts$/
 
 function withoutComments (name, text) {
   const file = ts.createSourceFile(name, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)

@@ -7,6 +7,9 @@ import { applyPatch, once, decodeRecord } from './kit/record.js'
 import { ownerColumn, ownerOf } from './kit/owner-column.js'
 import { expiredReport, type ExpiredReport } from './kit/expired-report.js'
 import { driver, flag, positive, type OpenedFromUrl, type StoreUrl } from './kit/url.js'
+import { COLUMNS, LIVE, OWN, OWNER, OWNER_BYTES, ownerParams, quote, sessionsPrefixColumnDDL, sessionsTableDDL } from './mysql/sql.js'
+
+export { sessionsPrefixColumnDDL, sessionsTableDDL } from './mysql/sql.js'
 
 export interface MySQLStoreOptions {
   /** a mysql2/promise pool; the store never ends it */
@@ -22,56 +25,7 @@ export interface MySQLStoreOptions {
 }
 
 const PRUNE_BATCH = 5000
-const TABLE_RE = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$/
-
-/**
- * The table the store uses; the README prints it for `createTable: false`. `prefix` is the prefix of the
- * store that wrote the row: scans match it exactly (an `id` starting with 'app' may be a session of the
- * prefix 'app2'); NULL in rows written before the column existed.
- */
-export function sessionsTableDDL (table = 'sessions'): string {
-  return `CREATE TABLE IF NOT EXISTS ${quote(table)} (
-  id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-  data LONGTEXT NOT NULL,
-  meta TEXT NOT NULL,
-  auth TEXT NOT NULL,
-  secret VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  version BIGINT NOT NULL,
-  created_at BIGINT NOT NULL,
-  expires BIGINT NULL,
-  owner VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
-  prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
-  PRIMARY KEY (id),
-  KEY sessions_expires (expires),
-  KEY sessions_owner (owner)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
-}
-
-/**
- * Adds the `prefix` column to a table made before it existed (the store runs it unless `createTable` is
- * false); the README prints it.
- */
-export function sessionsPrefixColumnDDL (table = 'sessions'): string {
-  return `ALTER TABLE ${quote(table)} ADD COLUMN prefix VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL`
-}
-
-/**
- * The rows of the store (three parameters: the prefix, its length, the prefix): those it wrote, and
- * those written before the `prefix` column existed (NULL) whose id starts with it, as every scan
- * matched them then.
- */
-const OWN = '(prefix = ? OR (prefix IS NULL AND LEFT(id, ?) = ?))'
-
-function quote (table: string): string {
-  if (!TABLE_RE.test(table)) throw new TypeError(`MySQLStore: invalid table name ${JSON.stringify(table)}`)
-  return table.split('.').map(part => `\`${part}\``).join('.')
-}
-
 interface Row extends RowDataPacket { id: string, data: string, meta: string, auth: string, version: number | string, created_at: number | string, expires: number | string | null }
-
-const COLUMNS = 'id, data, meta, auth, version, created_at, expires'
-/** the rows that are live (not expired) at the parameter `?` (now): every read and write of a session asks it */
-const LIVE = '(expires IS NULL OR expires > ?)'
 
 /**
  * Sessions in MySQL or MariaDB: one row per session, expiry enforced on read and pruned by an
@@ -269,7 +223,7 @@ export class MySQLStore implements SessionStore {
   async stats (): Promise<SessionStats> {
     await this.ready()
     const [rows] = await this.#query<RowDataPacket[]>(this.#pool,
-      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE ${LIVE} AND ${OWN} GROUP BY owner`,
+      `SELECT owner, MIN(CASE WHEN JSON_VALID(meta) THEN meta END) AS meta, COUNT(*) AS n FROM ${this.#table} WHERE ${LIVE} AND ${OWN} GROUP BY owner, ${OWNER_BYTES}`,
       [Date.now(), ...this.#own()])
     const owners: Record<string, number> = {}
     let sessions = 0
@@ -284,16 +238,16 @@ export class MySQLStore implements SessionStore {
   async listByOwner (owner: string): Promise<string[]> {
     await this.ready()
     const [rows] = await this.#query<Row[]>(this.#pool,
-      `SELECT id FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN}`,
-      [ownerColumn(owner), Date.now(), ...this.#own()])
+      `SELECT id FROM ${this.#table} WHERE ${OWNER} AND ${LIVE} AND ${OWN}`,
+      [...ownerParams(owner), Date.now(), ...this.#own()])
     return rows.map(row => row.id.slice(this.#prefix.length))
   }
 
   async destroyByOwner (owner: string, except?: string): Promise<number> {
     await this.ready()
     const [result] = await this.#query<ResultSetHeader>(this.#pool,
-      `DELETE FROM ${this.#table} WHERE owner = ? AND ${LIVE} AND ${OWN} AND id <> ?`,
-      [ownerColumn(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
+      `DELETE FROM ${this.#table} WHERE ${OWNER} AND ${LIVE} AND ${OWN} AND id <> ?`,
+      [...ownerParams(owner), Date.now(), ...this.#own(), except === undefined ? '' : this.#prefix + except])
     return result.affectedRows
   }
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createPool, type Pool } from 'mysql2/promise'
 import { MySQLStore, sessionsPrefixColumnDDL, sessionsTableDDL } from '../../stores/mysql.js'
+import type { SessionRecord } from '../../types/index.js'
 import { conformance } from './conformance.js'
 import { startMariaDB } from '../helpers/servers.js'
 import { corruptRowReportedOnce, recoversAfterRestart, sqlInjection, tableBeforePrefixColumn } from '../helpers/sql-checks.js'
@@ -92,4 +93,17 @@ t.test('rows written before the prefix column, under a prefix of astral characte
   await p.query('INSERT INTO astral_legacy (id, data, meta, auth, secret, version, created_at, expires, owner, prefix) VALUES (?, \'{}\', \'{"owner": "ann"}\', \'{"current": ["h"], "replaced": []}\', \'h\', 0, 1, NULL, \'ann\', NULL)', ['😀:x1'])
   t.same(await store.stats(), { sessions: 1, owners: { ann: 1 } })
   t.same(await store.listByOwner('ann'), ['x1'])
+})
+
+t.test('owners that differ by a trailing space are two owners (utf8mb4_bin compares them as one): listed, counted and revoked apart', async t => {
+  const p = pool()
+  const store = new MySQLStore({ pool: p, prefix: 'pad:' })
+  const record = (owner: string): SessionRecord => ({ data: {}, createdAt: Date.now(), expiresAt: Date.now() + 60_000, version: 0, auth: { current: ['h'], replaced: [] }, meta: { owner } })
+  await store.set('a1', record('ann'))
+  await store.set('a2', record('ann '))
+  t.same(await store.listByOwner('ann'), ['a1'])
+  t.same(await store.listByOwner('ann '), ['a2'])
+  t.same(await store.stats(), { sessions: 2, owners: { ann: 1, 'ann ': 1 } })
+  t.equal(await store.destroyByOwner('ann'), 1)
+  t.ok(await store.get('a2'), '\'ann \'\'s session is still there')
 })
