@@ -4,7 +4,7 @@
 // A new store adds its line here; which options its URL maps to is written in its own file.
 import type { OpenedFromUrl, StoreUrl } from '../kit/url.js'
 import { memcachedPrefixProblem } from '../kit/memcached-key.js'
-import { PREFIX_RULES, prefixProblem } from '../kit/text.js'
+import { PREFIX_RULES, prefixProblem, type PrefixRule } from '../kit/text.js'
 import { redisLayoutProblem } from '../redis/layout.js'
 
 /**
@@ -35,7 +35,10 @@ export interface SchemeRow {
   open: (url: StoreUrl) => Promise<OpenedFromUrl>
 }
 
-const REDIS_PARAMS = { prefix: (p: unknown) => prefixProblem(p, PREFIX_RULES.redis), layout: redisLayoutProblem, connectTimeout: 'count', commandTimeout: 'count' } as const
+/** a `prefix` parameter checked by its backend's rule when the URL is parsed */
+const prefixUnder = (rule: PrefixRule) => (prefix: unknown): string | undefined => prefixProblem(prefix, rule)
+
+const REDIS_PARAMS = { prefix: prefixUnder(PREFIX_RULES.redis), layout: redisLayoutProblem, connectTimeout: 'count', commandTimeout: 'count' } as const
 
 export const STORES = {
   memory: { schemes: { memory: {} }, form: 'empty', params: { maxEntries: 'count', prefix: 'text' }, open: async url => await (await import('../memory.js')).fromUrl(url) },
@@ -43,9 +46,9 @@ export const STORES = {
   dir: { schemes: { dir: {} }, form: 'path', params: { prefix: 'text', fsync: 'text' }, open: async url => await (await import('../directory.js')).fromUrl(url) },
   redis: { schemes: { redis: { port: 6379 }, rediss: { port: 6379, tls: true } }, form: 'host/db-number', params: REDIS_PARAMS, open: async url => await (await import('../redis/url.js')).fromUrl(url) },
   'redis-cluster': { schemes: { 'redis+cluster': { port: 6379 }, 'rediss+cluster': { port: 6379, tls: true } }, form: 'hosts', params: REDIS_PARAMS, open: async url => await (await import('../redis/url.js')).fromClusterUrl(url) },
-  mysql: { schemes: { mysql: { port: 3306 }, mariadb: { port: 3306 } }, form: 'host/database', params: { table: 'text', createTable: 'text', prefix: (p: unknown) => prefixProblem(p, PREFIX_RULES.mysql), connectionLimit: 'count', connectTimeout: 'count', queryTimeout: 'count' }, open: async url => await (await import('../mysql.js')).fromUrl(url) },
-  postgres: { schemes: { postgres: { port: 5432 }, postgresql: { port: 5432 } }, form: 'host/database', params: { table: 'text', createTable: 'text', unlogged: 'text', prefix: (p: unknown) => prefixProblem(p, PREFIX_RULES.postgres), max: 'count', ssl: 'text', connectTimeout: 'count', statementTimeout: 'count', queryTimeout: 'count' }, open: async url => await (await import('../postgres.js')).fromUrl(url) },
-  mongodb: { schemes: { mongodb: { port: 27017 }, 'mongodb+srv': { oneHost: true } }, form: 'hosts/database?', params: { collection: 'text', prefix: (p: unknown) => prefixProblem(p, PREFIX_RULES.mongodb) }, driverParams: true, open: async url => await (await import('../mongodb.js')).fromUrl(url) },
+  mysql: { schemes: { mysql: { port: 3306 }, mariadb: { port: 3306 } }, form: 'host/database', params: { table: 'text', createTable: 'text', prefix: prefixUnder(PREFIX_RULES.mysql), connectionLimit: 'count', connectTimeout: 'count', queryTimeout: 'count' }, open: async url => await (await import('../mysql.js')).fromUrl(url) },
+  postgres: { schemes: { postgres: { port: 5432 }, postgresql: { port: 5432 } }, form: 'host/database', params: { table: 'text', createTable: 'text', unlogged: 'text', prefix: prefixUnder(PREFIX_RULES.postgres), max: 'count', ssl: 'text', connectTimeout: 'count', statementTimeout: 'count', queryTimeout: 'count' }, open: async url => await (await import('../postgres.js')).fromUrl(url) },
+  mongodb: { schemes: { mongodb: { port: 27017 }, 'mongodb+srv': { oneHost: true } }, form: 'hosts/database?', params: { collection: 'text', prefix: prefixUnder(PREFIX_RULES.mongodb) }, driverParams: true, open: async url => await (await import('../mongodb.js')).fromUrl(url) },
   memcached: { schemes: { memcached: { port: 11211 } }, form: 'hosts', params: { prefix: memcachedPrefixProblem }, username: false, open: async url => await (await import('../memcached.js')).fromUrl(url) }
 } satisfies Record<string, SchemeRow>
 

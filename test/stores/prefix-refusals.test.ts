@@ -68,6 +68,7 @@ t.test('DirectoryStore: a write\'s temporary file name stays within 255 bytes', 
 
 t.test('MemcachedStore: the prefix and each key are measured in bytes, as memcached counts them', async t => {
   t.throws(() => new MemcachedStore({ servers: ['127.0.0.1:1'], prefix: '中'.repeat(100) }), { name: 'TypeError', message: /at most 200 bytes/ })
+  t.throws(() => new MemcachedStore({ servers: ['127.0.0.1:1'], prefix: 'p\ud800:' }), { name: 'TypeError', message: /lone surrogate/ }, 'UTF-8 keys: the rule every backend but memory shares')
   const store = new MemcachedStore({ servers: ['127.0.0.1:1'], prefix: '中'.repeat(60) })
   t.teardown(() => store.close())
   await t.rejects(store.get('x'.repeat(80)), { name: 'TypeError', message: /1-250 bytes/ }, '180 + 80 bytes: refused before it is sent')
