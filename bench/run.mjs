@@ -6,7 +6,11 @@
 // during which the hypervisor stole more than 3% of the machine's CPU is run again. Each store and the
 // @fastify/session store of the same backend (PAIRS) are measured back to back, in turn first: their
 // ratio is also taken per round (`pairs` in the JSON), which the machine's drift between rounds spares.
-// Options: --json, --out results.json, --rounds N (5), --duration S (5), --connections N (32),
+// Each round is preceded by an unmeasured warm-up of the same server (--warmup S, 1): a server idles while
+// the others run their rounds (~30 s), and V8 shrinks its heap meanwhile (the memory reducer); a round
+// measured straight after that measures the regrowth (more scavenges, an early full mark), not the
+// server under load. 0 measures each round cold, as before.
+// Options: --json, --out results.json, --rounds N (5), --duration S (5), --warmup S (1), --connections N (32),
 // --only a,b (a contender may be `name@/path/to/checkout`: that checkout's build), --scenarios read,write,create
 // (or update: /write through session.update(), fzs-* contenders only)
 import { spawn, execFileSync, spawnSync } from 'node:child_process'
@@ -21,6 +25,7 @@ const opt = (name, fallback) => args.includes(`--${name}`) ? args[args.indexOf(`
 const json = args.includes('--json')
 const rounds = Number(opt('rounds', 5))
 const duration = Number(opt('duration', 5))
+const warmup = Number(opt('warmup', 1))
 const connections = Number(opt('connections', 32))
 const scenarios = opt('scenarios', 'read,write,create').split(',')
 const ALL = ['bare', 'signed-cookie', 'secure-session', 'fzs-memory', 'fastify-session-memory',
@@ -163,16 +168,20 @@ async function freshCookie (server, scenario) {
   if (scenario !== 'create' && server.contender !== 'bare') server.headers = { cookie: await cookieFor(server.port) }
 }
 
+/** a contender's name without its `@/path/to/checkout` */
+const base = (contender) => contender.split('@')[0]
+
 /**
- * the servers in round `r`'s order: a pair's two members back to back, the second one first in odd
- * rounds (so neither is always measured on the warmer or the more throttled side)
+ * the servers in round `r`'s order: a pair's members (and any `name@checkout` of either) back to back,
+ * the group rotated each round (so none is always measured on the warmer or the more throttled side)
  */
 function roundOrder (servers, r) {
   const order = []
   for (const s of servers) {
     if (order.includes(s)) continue
-    const other = servers.find(o => o.contender === partner.get(s.contender))
-    order.push(...(other === undefined ? [s] : r % 2 === 0 ? [s, other] : [other, s]))
+    const group = servers.filter(o => base(o.contender) === base(s.contender) || base(o.contender) === partner.get(base(s.contender)))
+    const k = r % group.length
+    order.push(...group.slice(k), ...group.slice(0, k))
   }
   return order
 }
@@ -198,6 +207,7 @@ for (const scenario of scenarios) {
         // a new session per round: wrk never takes a Set-Cookie, so a session older than rotationInterval
         // (4 min) would rotate its secret on every request, which no browser makes us do
         await freshCookie(s, scenario)
+        if (warmup > 0) await load(s, path, s.headers, warmup)
         let m = await load(s, path, s.headers, duration)
         for (let again = 0; again < 3 && m.steal > MAX_STEAL; again++) {
           log(`${s.contender} ${scenario}: ${Math.round(m.steal * 100)}% of the machine's CPU stolen by the hypervisor: round run again`)
@@ -221,6 +231,8 @@ for (const scenario of scenarios) {
         contender,
         scenario,
         cpuUsPerRequest: Math.round(median(measured.map(m => m.cpuUsPerRequest)) * 10) / 10,
+        /** each round's, in order (an A/B compares these round by round) */
+        cpuRounds: measured.map(m => Math.round(m.cpuUsPerRequest * 10) / 10),
         /** the rounds' lowest and highest server CPU per request: the run's noise */
         cpuSpread: [Math.min(...measured.map(m => m.cpuUsPerRequest)), Math.max(...measured.map(m => m.cpuUsPerRequest))].map(v => Math.round(v * 10) / 10),
         cpuShare: Math.round(median(measured.map(m => m.cpuShare)) * 100) / 100,
@@ -253,13 +265,13 @@ const find = (c, s) => results.find(r => r.contender === c && r.scenario === s)
 /** how many times less server CPU per request `a` needs than `b` (> 1: a is cheaper) */
 const ratio = (a, b) => (a && b ? Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 100) / 100 : null)
 
-const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, load: 'wrk', rounds, duration, connections, results, pairs: pairRounds }
+const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, load: 'wrk', rounds, duration, warmup, connections, results, pairs: pairRounds }
 const out = opt('out', null)
 if (out !== null) writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
 if (json) {
   console.log(JSON.stringify(report, null, 2))
 } else {
-  console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; wrk, ${connections} connections, server on core ${SERVER_CORE}, load/Redis/PostgreSQL on core ${LOAD_CORE}; median of ${rounds} × ${duration} s after a 2 s warm-up\n`)
+  console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model}; wrk, ${connections} connections, server on core ${SERVER_CORE}, load/Redis/PostgreSQL on core ${LOAD_CORE}; median of ${rounds} × ${duration} s, each after a ${warmup} s unmeasured warm-up (2 s before the first)\n`)
   console.log('| contender | scenario | server µs CPU/req (range of rounds) | server CPU share | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB (idle → after) | Redis cmds/req |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of results) console.log(`| ${r.contender} | ${r.scenario} | ${r.cpuUsPerRequest} (${r.cpuSpread.join('–')}) | ${Math.round(r.cpuShare * 100)}% | ${r.reqPerSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.idleRssMB} → ${r.rssMB} | ${r.redisCommandsPerRequest ?? ''} |`)

@@ -14,43 +14,48 @@ const ROOM = 512
 interface PaddedKey {
   /** the key ⊕ ipad, then room for the value */
   inner: Buffer
-  /** the key ⊕ opad, then room for the inner digest */
+  /** the key ⊕ opad, then the inner digest: exactly what the outer hash reads */
   outer: Buffer
+  /** `inner` up to the end of the last value hashed: a cookie's values are all one length, so made once */
+  view: Buffer
 }
 
-function padded (secret: string, algorithm: string, block: number): PaddedKey {
+function padded (secret: string, algorithm: string, block: number, digestBytes: number): PaddedKey {
   let key = Buffer.from(secret, 'utf8')
   if (key.length > block) key = hash(algorithm, key, 'buffer')
   const inner = Buffer.alloc(block + ROOM, 0x36)
-  const outer = Buffer.alloc(block * 2, 0x5c) // a digest is at most a block long
+  const outer = Buffer.alloc(block + digestBytes, 0x5c)
   for (let i = 0; i < key.length; i++) {
     inner[i] ^= key[i]
     outer[i] ^= key[i]
   }
-  return { inner, outer }
+  return { inner, outer, view: inner.subarray(0, block) }
 }
 
 class HmacSigner implements CookieSigner {
   readonly #keys: PaddedKey[]
   readonly #algorithm: string
   readonly #block: number
-  readonly #digestBytes: number
 
   constructor (secrets: string[], algorithm: string, block: number) {
     this.#algorithm = algorithm
     this.#block = block
-    this.#keys = secrets.map(secret => padded(secret, algorithm, block))
-    this.#digestBytes = hash(algorithm, '', 'buffer').length
+    const digestBytes = hash(algorithm, '', 'buffer').length
+    this.#keys = secrets.map(secret => padded(secret, algorithm, block, digestBytes))
   }
 
   #mac (key: PaddedKey, value: string): string {
     const block = this.#block
-    const bytes = Buffer.byteLength(value)
-    const inner = bytes <= ROOM
-      ? hash(this.#algorithm, key.inner.subarray(0, block + key.inner.write(value, block)), 'buffer')
-      : hash(this.#algorithm, Buffer.concat([key.inner.subarray(0, block), Buffer.from(value)]), 'buffer')
-    inner.copy(key.outer, block)
-    const mac = hash(this.#algorithm, key.outer.subarray(0, block + this.#digestBytes), 'base64')
+    let message: Buffer
+    if (value.length <= ROOM / 3) { // a UTF-16 unit is at most 3 bytes of UTF-8: it fits
+      const end = block + key.inner.write(value, block)
+      message = key.view.length === end ? key.view : (key.view = key.inner.subarray(0, end))
+    } else {
+      message = Buffer.concat([key.inner.subarray(0, block), Buffer.from(value)])
+    }
+    // the inner digest as a 'binary' (latin1) string written in place: a digest as a Buffer costs twice as much
+    key.outer.write(hash(this.#algorithm, message, 'binary'), block, 'binary')
+    const mac = hash(this.#algorithm, key.outer, 'base64')
     // base64 padding has a meaning in cookies: @fastify/cookie drops it
     return mac.charCodeAt(mac.length - 1) !== 61 /* = */ ? mac : mac.slice(0, mac.charCodeAt(mac.length - 2) === 61 ? -2 : -1)
   }

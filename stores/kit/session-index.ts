@@ -116,9 +116,10 @@ export class SessionIndex {
     if (keys?.size === 0) this.#owners.delete(owner)
   }
 
-  #store (key: string, entry: Entry, previousOwner: string | undefined): void {
+  /** `present`: the Map may hold the key (a new session's create need not look it up again) */
+  #store (key: string, entry: Entry, previousOwner: string | undefined, present = true): void {
     // delete first so that Map order is recency order (least recent first)
-    this.#entries.delete(key)
+    if (present) this.#entries.delete(key)
     this.#entries.set(key, entry)
     if (previousOwner !== entry.meta.owner) {
       this.#unindex(key, previousOwner)
@@ -147,16 +148,20 @@ export class SessionIndex {
   }
 
   set (key: string, record: SessionRecord): void {
-    const previous = this.#entries.get(key)
-    const entry = { data: encode(record.data), parsed: null, createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta }, bytes: null }
-    this.#store(key, entry, previous?.meta.owner)
+    this.#write(key, record, this.#entries.get(key))
   }
 
   /** set() only when no live record has this key: false (nothing written) when one has */
   create (key: string, record: SessionRecord): boolean {
-    if (this.#live(key) !== undefined) return false
-    this.set(key, record)
+    const previous = this.#entries.get(key)
+    if (previous !== undefined && !expired(previous, Date.now())) return false
+    this.#write(key, record, previous)
     return true
+  }
+
+  #write (key: string, record: SessionRecord, previous: Entry | undefined): void {
+    const entry = { data: encode(record.data), parsed: null, createdAt: record.createdAt, expiresAt: record.expiresAt, version: record.version, auth: copyAuth(record.auth), meta: { ...record.meta }, bytes: null }
+    this.#store(key, entry, previous?.meta.owner, previous !== undefined)
   }
 
   /** the store contract's patch: per-key merge, version check and bump, applied in place */
