@@ -4,6 +4,7 @@ import { MemoryStore } from '../lib/index.js'
 import type { SessionStore } from '../types/index.js'
 import { buildApp, sessionCookie, rawSetCookie } from './helpers/app.js'
 import { CountingStore } from './helpers/counting-store.js'
+import { deadline, StoreTimeoutError } from '../lib/store-timeout.js'
 
 /** A store whose chosen methods never settle: a frozen server, a network partition. */
 function frozen (inner: SessionStore, methods: string[]): SessionStore & { calls: number } {
@@ -53,4 +54,51 @@ t.test('storeTimeout: null waits for the store; fastify.sessionStore is the stor
   t.equal((await app.inject({ method: 'POST', url: '/visit' })).statusCode, 200)
   const timed = await buildApp(t, { store })
   t.equal(timed.sessionStore, store, 'the timeout wraps only what requests call')
+})
+
+/** the Timeouts this process holds (a pending one keeps it alive) */
+const timeouts = (): number => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+
+t.test('deadline: each call fails no sooner than its own time, answers in time win, and no timer outlives the calls', async t => {
+  const ms = 80
+  const never = new Promise<never>(() => {})
+  const before = timeouts()
+  const answered = deadline(Promise.resolve('ok'), ms, 'get')
+  t.equal(await answered, 'ok')
+  t.equal(timeouts(), before, 'a call that answered leaves no timer behind')
+
+  let release!: (v: string) => void
+  const gated = deadline(new Promise<string>(resolve => { release = resolve }), ms, 'patch')
+  const startA = performance.now()
+  const a = deadline(never, ms, 'get').then(() => { throw new Error('a call that never answers did') }, (err: unknown) => ({ err, after: performance.now() - startA }))
+  await new Promise(resolve => setTimeout(resolve, ms / 2))
+  const startB = performance.now()
+  const b = deadline(never, ms, 'touch').then(() => { throw new Error('a call that never answers did') }, (err: unknown) => ({ err, after: performance.now() - startB }))
+  release('landed')
+  t.equal(await gated, 'landed', 'a call answering while others wait resolves')
+  const [ra, rb] = await Promise.all([a, b])
+  for (const [r, method] of [[ra, 'get'], [rb, 'touch']] as const) {
+    t.ok(r.err instanceof StoreTimeoutError, method)
+    t.match((r.err as Error).message, `${method}() got no answer within ${ms} ms`)
+    t.equal((r.err as StoreTimeoutError).late, never, 'the late call is handed on')
+    t.ok(r.after >= ms - 1, `${method} failed after ${r.after.toFixed(1)} ms, not before its ${ms}`)
+  }
+  t.equal(timeouts(), before, 'no timer is left once every call has settled')
+})
+
+t.test('deadline: a call answering after its time changes nothing; thousands in flight each fail once, in order', async t => {
+  const ms = 30
+  let release!: (v: string) => void
+  const late = deadline(new Promise<string>(resolve => { release = resolve }), ms, 'get')
+  await t.rejects(late, StoreTimeoutError)
+  release('too late') // must neither throw nor settle `late` again
+
+  const never = new Promise<never>(() => {})
+  const order: number[] = []
+  const calls = Array.from({ length: 3000 }, (_, i) => deadline(never, ms, 'get').catch(() => { order.push(i) }))
+  await Promise.all(calls)
+  t.equal(order.length, 3000)
+  t.same(order, [...order].sort((x, y) => x - y), 'failed in the order they were made')
+  const again = deadline(Promise.resolve(1), ms, 'get')
+  t.equal(await again, 1, 'the queue serves calls after a batch has drained')
 })
