@@ -69,11 +69,13 @@ export const SCRIPTS: Readonly<Record<ScriptName, string>> = {
   fzsSessionSet: `${PACKED}${ARGS}
 local A = args()
 local old = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+local type = redis.call('TYPE', KEYS[1]).ok
+if type == 'hash' then
   local found = redis.call('HMGET', KEYS[1], '_r', 'm:owner', '_h')
   if found[1] or found[3] then old = packedOwner(found[1]) else old = found[2] end
 end
-redis.call('DEL', KEYS[1])
+-- a new session's key (the common case) has nothing to delete
+if type ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(A, 2))
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return old`,
