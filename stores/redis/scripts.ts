@@ -69,22 +69,23 @@ export const SCRIPTS: Readonly<Record<ScriptName, string>> = {
   fzsSessionSet: `${PACKED}${ARGS}
 local A = args()
 local old = false
-local type = redis.call('TYPE', KEYS[1]).ok
-if type == 'hash' then
+-- kind, not type: a local named type would hide Lua's type() from the rest of the script
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'hash' then
   local found = redis.call('HMGET', KEYS[1], '_r', 'm:owner', '_h')
   if found[1] or found[3] then old = packedOwner(found[1]) else old = found[2] end
 end
 -- a new session's key (the common case) has nothing to delete
-if type ~= 'none' then redis.call('DEL', KEYS[1]) end
+if kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(A, 2))
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return old`,
   // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
   fzsSessionCreate: `${ARGS}
 local A = args()
-local type = redis.call('TYPE', KEYS[1]).ok
-if type == 'hash' then return 0 end
-if type ~= 'none' then redis.call('DEL', KEYS[1]) end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'hash' then return 0 end
+if kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], unpack(A, 2))
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return 1`,
@@ -198,10 +199,10 @@ return {owner or ''}`,
   // adds a member (unless ARGV[1] is ''), then makes the set live as long as its longest session; a
   // key of another type there (corrupt) is replaced, answering 2
   fzsOwnerExtend: `
-local type = redis.call('TYPE', KEYS[1]).ok
-local replaced = type ~= 'none' and type ~= 'set'
+local kind = redis.call('TYPE', KEYS[1]).ok
+local replaced = kind ~= 'none' and kind ~= 'set'
 if replaced then redis.call('DEL', KEYS[1]) end
-local exists = type == 'set'
+local exists = kind == 'set'
 if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) elseif not exists then return replaced and 2 or 0 end
 if ARGV[2] == '' then redis.call('PERSIST', KEYS[1])
 elseif exists then redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')

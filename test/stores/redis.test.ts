@@ -108,6 +108,35 @@ t.test('layout: one hash per session, a field per data key and the rest packed i
   t.ok(await redis.pttl('layout:owner:o') > 0, 'the owner index expires with its sessions')
 })
 
+t.test('set() and create() replace a key of another type where a session should be (corrupt), in both layouts, with both clients', async t => {
+  const redis = client()
+  const node = createClient({ url: server.url })
+  await node.connect()
+  t.teardown(async () => { await node.quit() })
+  const kinds: Array<[string, (key: string) => Promise<unknown>]> = [
+    ['a string', async k => await redis.set(k, 'not a hash')],
+    ['a list', async k => await redis.rpush(k, 'a', 'b')],
+    ['a set', async k => await redis.sadd(k, 'a')]
+  ]
+  let n = 0
+  for (const [name, c] of [['ioredis', redis], ['node-redis', node]] as const) {
+    for (const layout of ['packed', 'fields'] as const) {
+      const store = new RedisStore({ client: c, prefix: 'other:', layout })
+      for (const [kind, make] of kinds) {
+        for (const method of ['set', 'create'] as const) {
+          const id = `k${n++}`
+          await make(`other:${id}`)
+          const written = record({ a: 1 }, { meta: { owner: 'ann' } })
+          const answer = await store[method](id, written)
+          if (method === 'create') t.equal(answer, true, `${name} ${layout}, ${kind}: create() writes`)
+          t.equal(await redis.type(`other:${id}`), 'hash', `${name} ${layout}, ${kind}: ${method}() left a hash`)
+          t.same((await store.get(id))?.data, { a: 1 }, `${name} ${layout}, ${kind}: ${method}() reads back`)
+        }
+      }
+    }
+  }
+})
+
 t.test('layout \'fields\': 0.2\'s hash, a field per data key and per meta field', async t => {
   const redis = client()
   const store = new RedisStore({ client: redis, prefix: 'fields:', layout: 'fields' })
