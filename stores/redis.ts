@@ -8,7 +8,7 @@ import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, type RedisClient, type RedisLink } from './redis/link.js'
 import { redisLink } from './redis/client.js'
 import { redisLayoutProblem, type RedisLayout } from './redis/layout.js'
-import { CORRUPT, expiry, metaFields, oneArgument, ownerOf, packedFields, readOwner, recordArgs, recordOf } from './redis/hash.js'
+import { CORRUPT, expiry, metaFields, packArgs, ownerOf, packedFields, readOwner, recordArgs, recordOf } from './redis/hash.js'
 
 export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis/link.js'
 
@@ -95,13 +95,13 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, record: SessionRecord): Promise<void> {
-    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), oneArgument(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) as string | null)
+    const old = ownerOf(await this.#link.run('fzsSessionSet', this.#key(id), packArgs(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) as string | null)
     if (old !== undefined || record.meta.owner !== undefined) await this.#reindex(id, old, record.meta.owner, record.expiresAt)
   }
 
   /** one script: the hash is written only when the key does not exist */
   async create (id: string, record: SessionRecord): Promise<boolean> {
-    if (await this.#link.run('fzsSessionCreate', this.#key(id), oneArgument(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) !== 1) return false
+    if (await this.#link.run('fzsSessionCreate', this.#key(id), packArgs(recordArgs(record, this.#held, this.#layout), this.#link.packFrom)) !== 1) return false
     if (record.meta.owner !== undefined) await this.#reindex(id, undefined, record.meta.owner, record.expiresAt)
     return true
   }
@@ -123,7 +123,7 @@ export class RedisStore implements SessionStore {
       const key = this.#key(id)
       // the owner is needed only to move the session between owner sets, or to extend its set's expiry
       const needOwner = change.expiresAt !== undefined || (change.meta !== undefined && 'owner' in change.meta)
-      result = await this.#link.run('fzsSessionPatch', key, oneArgument([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
+      result = await this.#link.run('fzsSessionPatch', key, packArgs([at, change.ifVersion === undefined ? '' : String(change.ifVersion),
         change.maxBytes === undefined ? '' : String(change.maxBytes), change.unlessWrittenAfter === undefined ? '' : String(change.unlessWrittenAfter),
         needOwner ? '1' : '', String(set.length / 2), ...set, ...unset], this.#link.packFrom)) as [string, number, number?] | null
     } catch (err) {

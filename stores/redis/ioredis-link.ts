@@ -72,7 +72,7 @@ function ioredisNode (node: IORedisClient, db: number): RedisNode {
 }
 
 /**
- * From how many arguments a script's are sent packed in one (RedisStore's oneArgument()). Measured on a
+ * From how many arguments a script's are sent packed (RedisStore's packArgs()). Measured on a
  * create (9 arguments, ~700 characters) and a write (~10 short ones), 32 calls in flight: ioredis
  * spends ~0.4 µs per argument and gains from packing both (a create 20.7 → 18.9 µs); node-redis does
  * not (node-redis-link.ts).

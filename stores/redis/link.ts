@@ -104,7 +104,7 @@ export interface RedisLink {
    * in Redis, which SCAN and expiry notifications name, begin with it
    */
   readonly keyPrefix: string
-  /** from how many arguments a script's are cheaper sent packed in one (RedisStore's oneArgument()) */
+  /** from how many arguments a script's are cheaper sent packed (RedisStore's packArgs()) */
   readonly packFrom: number
   /**
    * re-reads a Cluster's slot map in the background (at most once a second), for a client that would

@@ -14,7 +14,7 @@ interface NodeRedisSlots {
 }
 
 /**
- * From how many arguments a script's are sent packed in one (RedisStore's oneArgument()): node-redis
+ * From how many arguments a script's are sent packed (RedisStore's packArgs()): node-redis
  * spends ~0.1 µs per argument, lost 1-2.5 µs per create (9 arguments) to packing and broke even on a
  * write, and gained 3.4 µs on 0.2's 35-argument create (ioredis: see ioredis-link.ts).
  */

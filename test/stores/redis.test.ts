@@ -52,7 +52,7 @@ t.test('lifecycle races where every other store call is made by a store of the o
   for (const c of cases) t.test(c.name, async () => { await c.run() })
 })
 
-t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the same bytes: NUL, non-ASCII, lone surrogates, a prefix of a surrogate pair', async t => {
+t.test('arguments packed (ioredis) and sent apart (node-redis) write the same bytes: NUL, non-ASCII, lone surrogates, a prefix of a surrogate pair', async t => {
   const nodeRedis = createClient({ url: server.url })
   nodeRedis.on('error', () => {})
   await nodeRedis.connect()
@@ -89,6 +89,36 @@ t.test('arguments packed in one (ioredis) and sent apart (node-redis) write the 
   // Redis holds UTF-8: a lone surrogate in a key comes back as U+FFFD (so 'lone\ud801' set and
   // 'lone\ud800' unset name one field, and the unset wins, with either client); in a value it is JSON-escaped
   t.same(back?.data, { '': 2, '\ufffdstart': ['\udc00'], '\ufffd': 3, plain: 'x\u0000é', 'end\ufffd': 'x\udbff' })
+})
+
+t.test('a data key holding a NUL (the packing\'s separator, which JSON never holds raw) goes apart and comes back as written; any other goes packed', async t => {
+  const redis = client()
+  const sent: number[] = []
+  const call = redis.call.bind(redis) as (...args: string[]) => Promise<unknown>
+  // EVALSHA, the sha, the key count, the key, then ARGV
+  redis.call = ((...args: string[]) => { if (args[0] === 'EVALSHA' || args[0] === 'EVAL') sent.push(args.length - 4); return call(...args) }) as typeof redis.call
+  const expiresAt = Date.now() + 60_000
+  const auth = { current: ['h'], replaced: [] }
+  for (const layout of ['packed', 'fields'] as const) {
+    const store = new RedisStore({ client: redis, prefix: `nul${layout}:`, layout })
+    for (const [name, key] of [['plain', 'k'], ['a NUL', 'a\u0000b'], ['a NUL at the end', 'a\u0000'], ['only a NUL', '\u0000']] as const) {
+      for (const [i, write] of [
+        async (id: string) => await store.create(id, { data: { [key]: 'v\u0000', other: 1 }, createdAt: 5, expiresAt, version: 0, auth, meta: { ip: '::1' } }),
+        async (id: string) => await store.set(id, { data: { [key]: 'v\u0000', other: 1 }, createdAt: 5, expiresAt, version: 0, auth, meta: { ip: '::1' } })
+      ].entries()) {
+        const id = `${name}${i}`
+        sent.length = 0
+        await write(id)
+        t.equal(await store.patch(id, { set: { [key]: ['w'] }, unset: ['other'], meta: { lastAccessAt: 7 } }), 'ok')
+        t.equal(sent.length, 2, 'a write and a patch, one script each')
+        if (key === 'k') t.same(sent, [2, 2], `${layout}: packed in two`)
+        else t.ok(sent.every(n => n >= 5), `${layout}, ${name}: sent apart (${sent.join(', ')} arguments)`)
+        const back = await store.get(id)
+        t.same(back?.data, { [key]: ['w'] }, `${layout}, ${name}: reads back as written`)
+        t.equal(back?.version, 1)
+      }
+    }
+  }
 })
 
 t.test('layout: one hash per session, a field per data key and the rest packed in _r, PEXPIREAT on the key', async t => {
