@@ -14,9 +14,10 @@ interface NodeRedisSlots {
 }
 
 /**
- * From how many arguments a script's are sent packed (RedisStore's packArgs()): node-redis
- * spends ~0.1 µs per argument, lost 1-2.5 µs per create (9 arguments) to packing and broke even on a
- * write, and gained 3.4 µs on 0.2's 35-argument create (ioredis: see ioredis-link.ts).
+ * From how many arguments a script's are sent packed (RedisStore's packArgs()): node-redis spends ~0.1 µs
+ * per argument. Packed, a create (11 arguments) and a write cost it 0.1-0.7 µs less, Redis ~1 µs more
+ * than arguments apart (measured with the NUL-separated packing): even, so apart up to 0.2's 35-argument
+ * create, which gained 3.4 µs (ioredis: see ioredis-link.ts).
  */
 const NODE_REDIS_PACK_FROM = 24
 

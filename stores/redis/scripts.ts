@@ -46,13 +46,31 @@ local function packedOwner (raw)
   return r and r[4].owner or false
 end`
 
-/** `args()`: ARGV, or the arguments packed in two (see above) */
+/**
+ * `args()`: ARGV, or the arguments packed in two (see above); `inParts(command, list, from, to)`: the
+ * command on KEYS[1] with list[from..to], 4,000 values at a time (an even count: field/value pairs stay
+ * whole). Lua's stack holds about 8,000 values, so neither unpacks more at once: a session of 10,000
+ * keys is written like one of two.
+ */
 const ARGS = `
 local function args ()
   if #ARGV ~= 2 then return ARGV end
-  local A = {struct.unpack(string.rep('s', tonumber(ARGV[1])), ARGV[2])}
-  A[#A] = nil -- struct.unpack's last answer is where it stopped
+  local n, all = tonumber(ARGV[1]), ARGV[2]
+  if n <= 4000 then
+    local A = {struct.unpack(string.rep('s', n), all)}
+    A[#A] = nil -- struct.unpack's last answer is where it stopped
+    return A
+  end
+  local A, at = {}, 1
+  for from = 1, n, 4000 do
+    local part = {struct.unpack(string.rep('s', math.min(4000, n - from + 1)), all, at)}
+    at = table.remove(part)
+    for i = 1, #part do A[#A + 1] = part[i] end
+  end
   return A
+end
+local function inParts (command, list, from, to)
+  for at = from, to, 4000 do redis.call(command, KEYS[1], unpack(list, at, math.min(at + 3999, to))) end
 end`
 
 export type ScriptName = 'fzsSessionSet' | 'fzsSessionCreate' | 'fzsSessionPatch' | 'fzsSessionRotate' | 'fzsSessionTouch' | 'fzsOwnerExtend' | 'fzsSessionDestroy'
@@ -73,7 +91,7 @@ if kind == 'hash' then
 end
 -- a new session's key (the common case) has nothing to delete
 if kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], unpack(A, 2))
+inParts('HSET', A, 2, #A)
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return old`,
   // set() only when the key is absent (Redis removes expired keys by itself): 1 when written, else 0
@@ -82,7 +100,7 @@ local A = args()
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'hash' then return 0 end
 if kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], unpack(A, 2))
+inParts('HSET', A, 2, #A)
 if A[1] ~= '' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return 1`,
   // ARGV: expiresAt ('' never, '-' unchanged), ifVersion ('' none), maxBytes ('' none), unlessWrittenAfter
@@ -150,11 +168,13 @@ if packed then
   set[#set + 1] = '_h'
   set[#set + 1] = string.format('%d %d %s %s', version + 1, bytes, expires, written)
   if metaChanged then set[#set + 1] = '_r'; set[#set + 1] = cjson.encode(r) end
-  redis.call('HSET', KEYS[1], unpack(set))
-  if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+  inParts('HSET', set, 1, #set)
+  inParts('HDEL', del, 1, #del)
 else
-  redis.call('HSET', KEYS[1], '_v', version + 1, '_b', bytes, unpack(A, 7, last))
-  if #A > last then redis.call('HDEL', KEYS[1], unpack(A, last + 1)) end
+  -- A[3] to A[6] are read: the new version and size go in their place, written with the fields
+  A[3], A[4], A[5], A[6] = '_v', version + 1, '_b', bytes
+  inParts('HSET', A, 3, last)
+  inParts('HDEL', A, last + 1, #A)
 end
 if A[1] == '' then redis.call('PERSIST', KEYS[1]) elseif A[1] ~= '-' then redis.call('PEXPIREAT', KEYS[1], A[1]) end
 return {owner or '', 1, redis.call('PEXPIRETIME', KEYS[1])}`,

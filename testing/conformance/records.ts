@@ -93,6 +93,29 @@ export function recordCases ({ check, near }: Suite): void {
     same(got?.meta, { owner: 'x' })
     assert.equal(got?.version, 3)
   })
+
+  check('a session of 10,000 top-level keys is written by set and create, patched at once (5,000 set, 5,000 unset) and reads back whole', async store => {
+    const data: Record<string, unknown> = {}
+    for (let i = 0; i < 10_000; i++) data[`k${i}`] = i
+    const [a, b] = [uniqueId(), uniqueId()]
+    await store.set(a, record(data))
+    same((await store.get(a))?.data, data, 'set')
+    // create is optional (see create.ts)
+    if (store.create === undefined) await store.set(b, record(data))
+    else assert.equal(await store.create(b, record(data)), true)
+    same((await store.get(b))?.data, data, 'create')
+    const set: Record<string, unknown> = {}
+    const unset: string[] = []
+    const after: Record<string, unknown> = {}
+    for (let i = 0; i < 10_000; i++) {
+      if (i % 2 === 0) set[`k${i}`] = after[`k${i}`] = -i - 1
+      else unset.push(`k${i}`)
+    }
+    assert.equal(await store.patch(b, { set, unset, meta: { lastAccessAt: 5 } }), 'ok')
+    const got = await store.get(b)
+    same(got?.data, after, 'patch')
+    assert.equal(got?.version, 1)
+  })
 }
 
 /** records handed out and taken in are copies */
