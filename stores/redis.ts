@@ -8,7 +8,7 @@ import { watchRedisExpiries } from './redis/expiry.js'
 import { flatHash, type RedisClient, type RedisLink } from './redis/link.js'
 import { redisLink } from './redis/client.js'
 import { redisLayoutProblem, type RedisLayout } from './redis/layout.js'
-import { CORRUPT, expiry, metaFields, packArgs, ownerOf, packedFields, readOwner, recordArgs, recordOf } from './redis/hash.js'
+import { CORRUPT, expiry, metaFields, ownerOf, packArgs, packedFields, readOwner, recordArgs, recordOf } from './redis/hash.js'
 
 export type { IORedisClient, IORedisCluster, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis/link.js'
 
