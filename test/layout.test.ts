@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
 
-// The layout's rules (.dependency-cruiser.cjs, README "Development"): they pass on the tree, and they
+// The layout's rules (.dependency-cruiser.cjs, docs/layout.md): they pass on the tree, and they
 // fail when someone breaks them, which is what makes them worth running.
 const ROOT = process.cwd()
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs')
