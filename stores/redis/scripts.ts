@@ -50,12 +50,19 @@ end`
  * `args()`: ARGV, or the arguments packed in two (see above); `inParts(command, list, from, to)`: the
  * command on KEYS[1] with list[from..to], 4,000 values at a time (an even count: field/value pairs stay
  * whole). Lua's stack holds about 8,000 values, so neither unpacks more at once: a session of 10,000
- * keys is written like one of two.
+ * keys is written like one of two. Redis has had `struct` since 2.6; a server without it (a
+ * Redis-compatible one) gets the arguments split in Lua.
  */
 const ARGS = `
 local function args ()
   if #ARGV ~= 2 then return ARGV end
-  local n, all = tonumber(ARGV[1]), ARGV[2]
+  local n, all, struct = tonumber(ARGV[1]), ARGV[2], rawget(_G, 'struct')
+  if not struct then
+    -- a Redis-compatible server without Lua's struct library: split in Lua (~4 µs more per call)
+    local A = {}
+    for s in string.gmatch(all, '([^%z]*)%z') do A[#A + 1] = s end
+    return A
+  end
   if n <= 4000 then
     local A = {struct.unpack(string.rep('s', n), all)}
     A[#A] = nil -- struct.unpack's last answer is where it stopped

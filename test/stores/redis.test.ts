@@ -7,6 +7,8 @@ import { startRedis } from '../helpers/servers.js'
 import { record, lifecycleRaces } from '../../testing/index.js'
 import type { SessionStore } from '../../types/index.js'
 import { redisCorruptions } from '../helpers/redis-corrupt.js'
+import { SCRIPTS } from '../../stores/redis/scripts.js'
+import { createHash } from 'node:crypto'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -119,6 +121,50 @@ t.test('a data key holding a NUL (the packing\'s separator, which JSON never hol
       }
     }
   }
+})
+
+t.test('a Redis-compatible server without Lua\'s struct library: the scripts split packed arguments in Lua and write the same hashes', async t => {
+  const redis = client()
+  const plain = client()
+  const variants = new Map<string, string>()
+  for (const text of Object.values(SCRIPTS)) {
+    if (!text.includes("rawget(_G, 'struct')")) continue
+    variants.set(createHash('sha1').update(text).digest('hex'), text.replace("rawget(_G, 'struct')", 'nil'))
+  }
+  t.equal(variants.size, 3, 'set, create and patch split packed arguments')
+  let replaced = 0
+  const call = redis.call.bind(redis) as (...args: string[]) => Promise<unknown>
+  redis.call = ((...args: string[]) => {
+    const text = args[0] === 'EVALSHA' ? variants.get(args[1]) : undefined
+    if (text === undefined) return call(...args)
+    replaced++
+    return call('EVAL', text, ...args.slice(2))
+  }) as typeof redis.call
+  const expiresAt = Date.now() + 60_000
+  const auth = { current: ['h'], replaced: [] }
+  const many: Record<string, unknown> = {}
+  for (let i = 0; i < 9000; i++) many[`k${i}`] = i % 3 === 0 ? '' : i
+  const hashes: Array<Array<Array<[string, string]>>> = []
+  for (const c of [redis, plain]) {
+    const each: Array<Array<[string, string]>> = []
+    for (const layout of ['packed', 'fields'] as const) {
+      const store = new RedisStore({ client: c, prefix: `nostruct${c === redis ? 'y' : 'n'}${layout}:`, layout })
+      for (const [id, data] of [['small', { a: '', 'é😀': [1], b: { c: null } }], ['many', many]] as const) {
+        await store.set(id, { data, createdAt: 5, expiresAt, version: 0, auth, meta: { ip: '', owner: 'o' } })
+        t.equal(await store.create(`${id}2`, { data, createdAt: 5, expiresAt: null, version: 0, auth, meta: {} }), true)
+        t.equal(await store.patch(id, { set: { a: 'x', z: '' }, unset: ['k1', 'b'], meta: { lastAccessAt: 9, userAgent: '' } }), 'ok')
+        for (const key of [id, `${id}2`]) {
+          const hash = await plain.hgetall(`nostruct${c === redis ? 'y' : 'n'}${layout}:${key}`)
+          each.push(Object.entries(hash).filter(([k]) => k !== '_r' && k !== '_p').sort())
+        }
+      }
+    }
+    hashes.push(each)
+  }
+  t.ok(replaced >= 12, `the scripts ran without struct (${replaced} calls)`)
+  t.same(hashes[0], hashes[1], 'the same fields and values, with struct and without')
+  t.equal(hashes[0][3].length, 9001, 'the packed session of 9,000 keys created: 9,000 fields and _h')
+  t.equal(hashes[0][2].length, 9002, 'and the one patched: 9,001 fields (k1 unset, a and z set) and _h')
 })
 
 t.test('layout: one hash per session, a field per data key and the rest packed in _r, PEXPIREAT on the key', async t => {
