@@ -50,30 +50,22 @@ end`
  * `args()`: ARGV, or the arguments packed in two (see above); `inParts(command, list, from, to)`: the
  * command on KEYS[1] with list[from..to], 4,000 values at a time (an even count: field/value pairs stay
  * whole). Lua's stack holds about 8,000 values, so neither unpacks more at once: a session of 10,000
- * keys is written like one of two. Redis has had `struct` since 2.6; a server without it (a
- * Redis-compatible one) gets the arguments split in Lua.
+ * keys is written like one of two. Redis has had `struct` since 2.6; more than 4,000 arguments, or a
+ * server without it (a Redis-compatible one), get split in Lua.
  */
 const ARGS = `
 local function args ()
   if #ARGV ~= 2 then return ARGV end
   local n, all, struct = tonumber(ARGV[1]), ARGV[2], rawget(_G, 'struct')
-  if not struct then
-    -- a Redis-compatible server without Lua's struct library: split in Lua (~4 µs more per call)
-    local A = {}
-    for s in string.gmatch(all, '([^%z]*)%z') do A[#A + 1] = s end
-    return A
-  end
-  if n <= 4000 then
+  if n <= 4000 and struct then
     local A = {struct.unpack(string.rep('s', n), all)}
     A[#A] = nil -- struct.unpack's last answer is where it stopped
     return A
   end
-  local A, at = {}, 1
-  for from = 1, n, 4000 do
-    local part = {struct.unpack(string.rep('s', math.min(4000, n - from + 1)), all, at)}
-    at = table.remove(part)
-    for i = 1, #part do A[#A + 1] = part[i] end
-  end
+  -- more values than struct.unpack should put on Lua's stack at once, or a Redis-compatible server
+  -- without Lua's struct library: split in Lua (~4 µs more per call)
+  local A = {}
+  for s in string.gmatch(all, '([^%z]*)%z') do A[#A + 1] = s end
   return A
 end
 local function inParts (command, list, from, to)
