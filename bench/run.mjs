@@ -241,6 +241,8 @@ for (const scenario of scenarios) {
         reqPerSec: Math.round(median(measured.map(m => m.reqPerSec))),
         p50: median(measured.map(m => m.p50)),
         p99: median(measured.map(m => m.p99)),
+        /** each round's p99, in order: the tail moves between rounds far more than the CPU does */
+        p99Rounds: measured.map(m => m.p99),
         errors: measured.reduce((sum, m) => sum + m.errors, 0),
         non2xx: measured.reduce((sum, m) => sum + m.non2xx, 0),
         idleRssMB: Math.round(s.idleRss / 1048576),
