@@ -53,11 +53,14 @@ export function ownerOf (field: string | null | undefined): string | undefined {
 /** `_v` and `_b`: counts the scripts do arithmetic on, so anything but digits makes the hash corrupt */
 const COUNT_RE = /^\d{1,15}$/
 
+/** a meta value as JSON: a finite number as String() writes it (what JSON.stringify writes, for a tenth of the cost) */
+export const metaJson = (value: unknown): string => typeof value === 'number' && Number.isFinite(value) ? String(value) : JSON.stringify(value)
+
 export function metaFields (meta: Partial<SessionMeta>, set: string[], unset: string[]): void {
   for (const name of Object.keys(meta)) {
     const value = meta[name as keyof SessionMeta]
     if (value === undefined) unset.push(`m:${name}`)
-    else set.push(`m:${name}`, JSON.stringify(value))
+    else set.push(`m:${name}`, metaJson(value))
   }
 }
 
@@ -84,8 +87,8 @@ export function recordArgs (record: SessionRecord, prefix: string, layout: Redis
     for (const name of Object.keys(record.meta)) {
       const value = record.meta[name as keyof SessionMeta]
       if (value === undefined) continue
-      if (name === 'lastAccessAt') written = JSON.stringify(value)
-      else meta[name] = JSON.stringify(value)
+      if (name === 'lastAccessAt') written = metaJson(value)
+      else meta[name] = metaJson(value)
     }
     fields[2] = `${record.version} ${bytes} ${at} ${written}`
     fields[4] = JSON.stringify([String(record.createdAt), prefix, JSON.stringify(record.auth), meta])

@@ -8,6 +8,8 @@ import { record, lifecycleRaces } from '../../testing/index.js'
 import type { SessionStore } from '../../types/index.js'
 import { redisCorruptions } from '../helpers/redis-corrupt.js'
 import { SCRIPTS } from '../../stores/redis/scripts.js'
+import { metaJson } from '../../stores/redis/hash.js'
+import fc from 'fast-check'
 import { createHash } from 'node:crypto'
 
 const server = await startRedis()
@@ -271,6 +273,11 @@ t.test('the packed record comes back exactly through the scripts that rewrite it
   t.equal(await store.patch('s', { set: {}, unset: [], meta: { ip: undefined, userAgent: undefined, owner: undefined, createdAtHr: undefined, absoluteExpiresAt: undefined } }), 'ok')
   t.same((await store.get('s'))?.meta, {}, 'no meta left')
   t.equal(JSON.parse((await redis.hget('exact:s', '_r'))!)[3].constructor, Object, 'an object, as cjson writes an empty table')
+})
+
+t.test('a meta value is written as JSON.stringify writes it, numbers by String() included (fast-check): -0, NaN, ±Infinity, 1e21, 5e-324', async t => {
+  const values = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(-0, 1e21, 5e-324, 1796618208616.4531, NaN, Infinity, -Infinity), fc.jsonValue())
+  t.doesNotThrow(() => { fc.assert(fc.property(values, value => metaJson(value) === JSON.stringify(value)), { numRuns: 2000 }) })
 })
 
 t.test('a hash corrupt in either layout reads as missing, and no store call on it throws (a script error would be a 503)', async t => {
