@@ -427,7 +427,7 @@ t.test('an owner index that is not a set (corrupt) fails neither logins under an
   t.equal(warnings.filter(w => w.includes('owner index')).length, 2, 'each corrupt index reported once')
 })
 
-t.test('ioredis: a server that has not cached the scripts (restarted, flushed) runs them by EVAL, autopipelined calls included', async t => {
+t.test('ioredis: a server that has not cached the scripts (restarted, flushed) runs them by EVAL, calls sent in one write included', async t => {
   const redis = new Redis(server.url, { enableAutoPipelining: true })
   clients.push(redis)
   const store = new RedisStore({ client: redis, prefix: 'noscript:' })
@@ -435,7 +435,7 @@ t.test('ioredis: a server that has not cached the scripts (restarted, flushed) r
   await store.set('x', record({ n: 0 }, { expiresAt }))
   for (let round = 0; round < 2; round++) {
     await redis.script('FLUSH')
-    // in flight together, so that one pipeline carries them all to a server without the scripts
+    // in flight together, so that one write carries them all to a server without the scripts
     const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await Promise.all([
       store.patch('x', { set: { [`k${round}_${i}`]: i }, unset: [] }),
       store.create(`new${round}_${i}`, record({ i }, { expiresAt })),
