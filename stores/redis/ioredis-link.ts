@@ -105,7 +105,6 @@ function corkedSender (client: IORedisClient): (args: string[]) => Promise<unkno
     }
     const options = client.options
     const autoPipelining = options.enableAutoPipelining
-    if (autoPipelining !== true) return client.call(...args as [string, ...string[]])
     options.enableAutoPipelining = false
     try {
       return client.call(...args as [string, ...string[]])
