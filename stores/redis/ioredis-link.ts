@@ -80,6 +80,19 @@ function ioredisNode (node: IORedisClient, db: number): RedisNode {
 const IOREDIS_PACK_FROM = 2
 
 /**
+ * Every link's uncork still to come, run on process 'exit' too: a process.exit() in the turn still sends
+ * what the connection holds, the app's own commands on it included.
+ */
+const uncorks = new Set<() => void>()
+let exitHooked = false
+
+/** an ioredis Redis as the corked path uses it: its connection, and the option it turns off per call */
+type Corkable = IORedisClient & {
+  readonly stream?: { readonly writable: boolean, cork: () => void, uncork: () => void } | undefined
+  readonly options: { enableAutoPipelining?: boolean | undefined }
+}
+
+/**
  * A Redis client's (not a Cluster's) commands sent by its `call` with autoPipelining off for that call
  * (ioredis reads the option as it is called: `call` then sends at once, as sendCommand), the connection
  * corked until the event loop's check phase, so every command of a turn goes out in one write, as
@@ -89,11 +102,12 @@ const IOREDIS_PACK_FROM = 2
  * ~18,000 commands), 5.5 µs and 40 bytes corked. While the client cannot write (connecting, offline
  * queue) nothing is corked: `call` queues or fails the command as it would.
  */
-function corkedSender (client: IORedisClient): (args: string[]) => Promise<unknown> {
-  let corked: NonNullable<IORedisClient['stream']> | undefined
+function corkedSender (client: Corkable): (args: string[]) => Promise<unknown> {
+  let corked: NonNullable<Corkable['stream']> | undefined
   const uncork = (): void => {
     const stream = corked
     corked = undefined
+    uncorks.delete(uncork)
     stream?.uncork()
   }
   return args => {
@@ -102,6 +116,11 @@ function corkedSender (client: IORedisClient): (args: string[]) => Promise<unkno
       corked = stream
       stream.cork()
       setImmediate(uncork)
+      uncorks.add(uncork)
+      if (!exitHooked) {
+        exitHooked = true
+        process.on('exit', () => { for (const run of uncorks) run() })
+      }
     }
     const options = client.options
     const autoPipelining = options.enableAutoPipelining
@@ -121,7 +140,7 @@ function corkedSender (client: IORedisClient): (args: string[]) => Promise<unkno
 export function ioredisLink (client: IORedisClient | IORedisCluster): RedisLink {
   const cluster = 'isCluster' in client && client.isCluster
   // the client's promises handed on as they are: an async wrapper per layer costs every command a promise
-  const send = cluster ? (args: string[]): Promise<unknown> => client.call(...args as [string, ...string[]]) : corkedSender(client as IORedisClient)
+  const send = cluster ? (args: string[]): Promise<unknown> => client.call(...args as [string, ...string[]]) : corkedSender(client as Corkable)
   return {
     cluster,
     keyPrefix: keyPrefixOf(client.options),

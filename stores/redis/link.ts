@@ -12,11 +12,8 @@ export interface IORedisClient {
   defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
   duplicate (override?: SubscriberOptions): IORedisClient
   readonly status: string
-  /** `enableAutoPipelining` is turned off for the length of the store's own calls (ioredis-link.ts) */
-  readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined, keyPrefix?: string | undefined, enableAutoPipelining?: boolean | undefined }
+  readonly options: { host?: string | undefined, port?: number | undefined, db?: number | undefined, keyPrefix?: string | undefined }
   readonly isCluster: boolean
-  /** the connection, corked by the store for the rest of an event-loop turn (ioredis-link.ts) */
-  readonly stream?: { readonly writable: boolean, cork: () => void, uncork: () => void } | undefined
   subscribe (channel: string): Promise<unknown>
   on (event: 'error' | 'message' | 'close' | 'ready', listener: (...args: any[]) => void): unknown
   once (event: 'ready' | 'end', listener: () => void): unknown

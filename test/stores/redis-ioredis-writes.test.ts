@@ -1,6 +1,9 @@
 // How RedisStore sends its commands through an ioredis client (stores/redis/ioredis-link.ts): every
 // command of an event-loop turn in one write, past the client's autopipeline, which stays the app's.
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { Redis as Redis6 } from 'ioredis6'
 import { RedisStore } from '../../stores/redis.js'
@@ -78,4 +81,17 @@ t.test('a client that cannot write (never connected, no offline queue): the stor
   const store = new RedisStore({ client: redis, prefix: 'offline:' })
   await t.rejects(store.get('x'), /Stream isn't writeable/)
   t.equal(redis.options.enableAutoPipelining, true)
+})
+
+t.test('a process.exit() in the turn still sends what the corked connection holds (the app\'s command included)', async t => {
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.quit())
+  const fixture = join(import.meta.dirname, '..', 'fixtures', 'ioredis-exit.ts')
+  for (const autoPipelining of ['off', 'on']) {
+    const child = spawn(process.execPath, [...process.execArgv, fixture, server.url, autoPipelining, autoPipelining], { stdio: 'inherit' })
+    const [code] = await once(child, 'exit') as [number]
+    t.equal(code, 0)
+    // with autopipelining on, the app's command waits in the client's pipeline (its setImmediate never runs): only the store's is sent
+    t.same(await redis.exists(`exit${autoPipelining}:s`, `exit${autoPipelining}:app`), autoPipelining === 'off' ? 2 : 1, `autopipelining ${autoPipelining}`)
+  }
 })
