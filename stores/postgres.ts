@@ -86,8 +86,9 @@ export class PostgresStore implements SessionStore {
       try {
         await this.#pool.query(postgresTableDDL(this.#tableName, this.#unlogged))
       } catch (err) {
-        // two processes creating it at once: one wins, the other sees a duplicate type or relation
-        if (!['23505', '42P07'].includes((err as { code?: string }).code ?? '')) throw err
+        // two processes creating it at once: one wins, the other sees a duplicate key in the catalog,
+        // a duplicate type (the table's row type) or a duplicate relation, depending on when it looked
+        if (!['23505', '42710', '42P07'].includes((err as { code?: string }).code ?? '')) throw err
       }
     }
     try {
